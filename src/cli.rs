@@ -1,0 +1,126 @@
+//! How every example reports a failure (chapter 01).
+//!
+//! An example's `main` returns [`std::process::ExitCode`] through [`report`], never
+//! `anyhow::Result` directly: `fn main() -> anyhow::Result<()>` prints a multi-line
+//! `Error: … Caused by: …` report, while a reader (and a script) wants one line that says what
+//! failed, on which address, and what to try:
+//!
+//! ```text
+//! error: cannot listen on 127.0.0.1:7878: address already in use (is another server running on it?)
+//! ```
+//!
+//! The examples add the "what, on which address" part with `anyhow::Context`; this module turns
+//! the operating system's error at the bottom of the chain into plain words and a hint.
+
+use std::io::{self, ErrorKind};
+use std::process::ExitCode;
+
+/// Ends `main`: `Ok` is exit code 0; an error is printed as one `error: …` line on stderr and
+/// gives exit code 1 (the program cannot go on). Bad arguments never get here: clap exits with 2.
+pub fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, outermost first (`cannot connect to ADDR: connection
+/// refused (hint)`), with every I/O error described by [`describe_io`].
+pub fn one_line(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|cause| match cause.downcast_ref::<io::Error>() {
+            Some(io_err) => describe_io(io_err),
+            None => cause.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// An I/O error in plain words, followed by a hint where one helps.
+///
+/// The OS's own text (`Address already in use (os error 98)`) differs between Linux, macOS and
+/// Windows; the [`ErrorKind`] does not, so we word the common ones ourselves. An error that a
+/// program built with its own message (`io::Error::new`) keeps that message.
+pub fn describe_io(err: &io::Error) -> String {
+    let kind = err.kind();
+    let what = if err.get_ref().is_some() {
+        err.to_string()
+    } else {
+        match kind {
+            ErrorKind::AddrInUse => "address already in use".to_string(),
+            ErrorKind::AddrNotAvailable => "address not available".to_string(),
+            ErrorKind::PermissionDenied => "permission denied".to_string(),
+            ErrorKind::ConnectionRefused => "connection refused".to_string(),
+            ErrorKind::ConnectionReset => "connection reset by peer".to_string(),
+            ErrorKind::ConnectionAborted => "connection aborted".to_string(),
+            ErrorKind::BrokenPipe => "broken pipe".to_string(),
+            // A blocking socket with a read or write timeout reports the timeout as
+            // `WouldBlock` on Unix and as `TimedOut` on Windows: the same event.
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => "timed out".to_string(),
+            ErrorKind::UnexpectedEof => "connection closed before all data arrived".to_string(),
+            ErrorKind::HostUnreachable => "host unreachable".to_string(),
+            ErrorKind::NetworkUnreachable => "network unreachable".to_string(),
+            _ => err.to_string(),
+        }
+    };
+    match hint(kind) {
+        Some(hint) => format!("{what} ({hint})"),
+        None => what,
+    }
+}
+
+/// What to try next, for the errors a reader of this workbook meets most
+/// (the Troubleshooting appendix explains each one at length).
+fn hint(kind: ErrorKind) -> Option<&'static str> {
+    Some(match kind {
+        ErrorKind::AddrInUse => "is another server running on it?",
+        ErrorKind::AddrNotAvailable => "is that IP address one of this machine's?",
+        ErrorKind::PermissionDenied => "ports below 1024 need privileges; try a higher port",
+        ErrorKind::ConnectionRefused => "is the server running, and on this port?",
+        ErrorKind::ConnectionReset => "the peer closed the connection abruptly",
+        ErrorKind::BrokenPipe => "the peer closed the connection before we finished writing",
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => "is the peer alive and reading?",
+        ErrorKind::UnexpectedEof => "the peer closed the connection early",
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => "check the address and route",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn os_errors_get_plain_words_and_a_hint() {
+        let err = Err::<(), _>(io::Error::from(ErrorKind::AddrInUse))
+            .context("cannot listen on 127.0.0.1:7878")
+            .unwrap_err();
+        assert_eq!(
+            one_line(&err),
+            "cannot listen on 127.0.0.1:7878: address already in use \
+             (is another server running on it?)"
+        );
+    }
+
+    #[test]
+    fn a_raw_os_error_loses_its_os_specific_text() {
+        // ECONNREFUSED is 111 on Linux, 61 on macOS; build it from the kind the OS maps it to.
+        let refused = io::Error::from(ErrorKind::ConnectionRefused);
+        assert_eq!(
+            describe_io(&refused),
+            "connection refused (is the server running, and on this port?)"
+        );
+    }
+
+    #[test]
+    fn a_message_written_on_purpose_is_kept() {
+        let err = io::Error::new(ErrorKind::InvalidData, "echo differs at byte 17");
+        assert_eq!(describe_io(&err), "echo differs at byte 17");
+        let other = anyhow::anyhow!("no such thing").context("outer");
+        assert_eq!(one_line(&other), "outer: no such thing");
+    }
+}

@@ -1,0 +1,15 @@
+//! # socket-workbook
+//!
+//! The code that the workbook's chapters teach once and later chapters reuse. Each lesson itself
+//! lives in `examples/NN_name.rs` and reads top to bottom; only what a chapter has already
+//! explained moves here.
+//!
+//! ## Module map
+//!
+//! - [`cli`]: how every example reports a failure: one `error: …` line with a hint, exit code 1
+//!   (introduced in chapter 01, the echo server).
+//! - [`shutdown`]: Ctrl-C shutdown for blocking servers: a handle that stops the accept loop and
+//!   wakes threads blocked in `accept` or `read` (introduced in chapter 03, the sequential server).
+
+pub mod cli;
+pub mod shutdown;

@@ -1,0 +1,318 @@
+//! The test harness: runs an example the way a reader does.
+//!
+//! A test starts the example's own binary with `--addr 127.0.0.1:0`, learns the port from the
+//! server's first stdout line (`listening on ADDR`), talks to it over real sockets, and looks at
+//! what the program printed and how it exited. Everything is bounded: output is drained by
+//! threads (a full pipe would block the server), every wait has a timeout, every socket has read
+//! and write timeouts, and a [`Proc`] kills its process when dropped, so nothing outlives a test.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Path to the binary of example `name` (`01_echo_server`), built first.
+///
+/// `cargo test` builds every example, but `cargo test --test 03_sequential_server` builds none,
+/// and a binary left from an earlier build may be stale. So each test process runs
+/// `cargo build --example NAME` once per example: a no-op when it is fresh. The binary is found
+/// next to the test executable (`target/<profile>/examples/`), so `--release` and
+/// `CARGO_TARGET_DIR` work.
+pub fn example_path(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let exe = std::env::current_exe().expect("cannot find the test executable");
+    // target/<profile>/deps/<test>: the profile directory is two levels up.
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable is not in target/<profile>/deps");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if !built.contains(name) {
+        build_example(name, profile_dir);
+        built.insert(name.to_string());
+    }
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+fn build_example(name: &str, profile_dir: &Path) {
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_string(),
+        Some(other) => other.to_string(),
+    };
+    let target_dir = profile_dir.parent().expect("profile directory has a parent");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--quiet", "--example", name, "--profile", &profile])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run cargo to build an example");
+    assert!(
+        output.status.success(),
+        "cargo build --example {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Lines a child process printed on one stream, collected by a draining thread.
+#[derive(Default)]
+struct Lines {
+    state: Mutex<(Vec<String>, bool)>, // (lines so far, stream closed)
+    changed: Condvar,
+}
+
+impl Lines {
+    fn drain(stream: impl Read + Send + 'static) -> Arc<Lines> {
+        let lines = Arc::new(Lines::default());
+        let sink = Arc::clone(&lines);
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']).to_string();
+                        sink.state.lock().unwrap().0.push(line);
+                        sink.changed.notify_all();
+                    }
+                }
+            }
+            sink.state.lock().unwrap().1 = true;
+            sink.changed.notify_all();
+        });
+        lines
+    }
+
+    fn snapshot(&self) -> Vec<String> {
+        self.state.lock().unwrap().0.clone()
+    }
+
+    /// Waits until a line satisfies `pred`; returns it, or `None` on timeout or end of stream.
+    fn wait_for(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock().unwrap();
+        loop {
+            if let Some(line) = state.0.iter().find(|l| pred(l)) {
+                return Some(line.clone());
+            }
+            let now = Instant::now();
+            if state.1 || now >= deadline {
+                return None;
+            }
+            state = self.changed.wait_timeout(state, deadline - now).unwrap().0;
+        }
+    }
+
+    fn wait_closed(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock().unwrap();
+        while !state.1 && Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            state = self.changed.wait_timeout(state, left).unwrap().0;
+        }
+    }
+}
+
+/// A running example. Dropping it kills the process.
+pub struct Proc {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Lines>,
+    stderr: Arc<Lines>,
+}
+
+/// How a process ended, and everything it printed.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+impl Proc {
+    /// Starts example `name` with `args`; its stdin is a pipe the test may write to.
+    pub fn start(name: &str, args: &[&str]) -> Proc {
+        let mut child = Command::new(example_path(name))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = Lines::drain(child.stdout.take().unwrap());
+        let stderr = Lines::drain(child.stderr.take().unwrap());
+        Proc {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts a server example and waits for its first line, `listening on ADDR`.
+    pub fn server(name: &str, args: &[&str]) -> (Proc, SocketAddr) {
+        let proc = Proc::start(name, args);
+        let first = proc.stdout.wait_for(TIMEOUT, |_| true).unwrap_or_else(|| {
+            panic!("{name} printed no first line; stderr: {:?}", proc.stderr())
+        });
+        let addr = first
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("{name}'s first line is not `listening on ADDR`: {first:?}"));
+        (proc, addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Writes to the process's stdin (`close_stdin` sends end of file).
+    pub fn write_stdin(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin.write_all(bytes).expect("cannot write to the child's stdin");
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The stdout lines so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.snapshot()
+    }
+
+    /// The stderr lines so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.snapshot()
+    }
+
+    /// Waits until a stdout line contains `needle`, and returns that line.
+    pub fn wait_for_line(&self, needle: &str) -> String {
+        self.stdout
+            .wait_for(TIMEOUT, |l| l.contains(needle))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} never printed a line containing {needle:?}\nstdout: {:?}\nstderr: {:?}",
+                    self.name,
+                    self.stdout(),
+                    self.stderr()
+                )
+            })
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    #[cfg(unix)]
+    pub fn sigint(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .expect("cannot run `kill`");
+        assert!(status.success(), "kill -INT {} failed", self.pid());
+    }
+
+    /// Waits for the process to exit (killing it and failing the test after `timeout`).
+    pub fn wait(mut self, timeout: Duration) -> Finished {
+        self.stdin = None; // a program reading stdin sees end of file
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait failed") {
+                break status;
+            }
+            if started.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!(
+                    "{} did not exit within {timeout:?}\nstdout: {:?}\nstderr: {:?}",
+                    self.name,
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let elapsed = started.elapsed();
+        self.stdout.wait_closed(TIMEOUT);
+        self.stderr.wait_closed(TIMEOUT);
+        Finished {
+            status,
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs example `name` to completion with `args`, and `stdin` as its input.
+pub fn run(name: &str, args: &[&str], stdin: &[u8]) -> Finished {
+    let mut proc = Proc::start(name, args);
+    if !stdin.is_empty() {
+        proc.write_stdin(stdin);
+    }
+    proc.wait(TIMEOUT)
+}
+
+/// A client connection with read and write timeouts, so a test can never hang on it.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT)
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+    stream
+}
+
+/// Sends `message` and reads back exactly as many bytes.
+pub fn echo(stream: &mut TcpStream, message: &[u8]) -> Vec<u8> {
+    stream.write_all(message).expect("write to the server failed");
+    let mut back = vec![0u8; message.len()];
+    stream.read_exact(&mut back).expect("reading the echo failed");
+    back
+}
+
+/// A port on which nothing listens (bound once by us, then released).
+pub fn closed_port_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// `len` bytes of varied content (not zeros), so a misplaced chunk cannot go unnoticed.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ (i >> 16) as u8).collect()
+}
