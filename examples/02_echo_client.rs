@@ -34,8 +34,8 @@ struct Args {
     addr: SocketAddr,
 
     /// Seconds to wait for the connection, and for each read and write, before giving up.
-    #[arg(long, default_value_t = 5.0)]
-    timeout: f64,
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    timeout: Duration,
 
     /// Instead of messages, send an N-byte generated payload and verify the echo.
     #[arg(long, value_name = "N", conflicts_with = "messages")]
@@ -50,16 +50,21 @@ struct Args {
     messages: Vec<String>,
 }
 
+/// `--timeout 1.5` → 1.5 s. Zero is refused: std treats a zero timeout as an error.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a positive number of seconds"))
+}
+
 fn main() -> ExitCode {
     cli::report(run(Args::parse()))
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .context("--timeout must be a positive number of seconds")?;
-
+    let timeout = args.timeout;
     // ANCHOR: connect
     // 1. Connect. The kernel sends a SYN and waits for the server's SYN-ACK. A plain `connect`
     //    can wait minutes when nobody answers (a firewall dropping packets); `connect_timeout`

@@ -1,0 +1,161 @@
+//! Tests of `examples/03_sequential_server.rs`: clients served one at a time, a client's
+//! failure never stops the server, and Ctrl-C (SIGINT) stops it cleanly whatever it is doing.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpListener;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Proc, TIMEOUT, connect, echo};
+
+const EXAMPLE: &str = "03_sequential_server";
+
+#[test]
+fn a_second_client_is_served_only_after_the_first_leaves() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut first = connect(addr);
+    assert_eq!(echo(&mut first, b"first"), b"first");
+    let first_addr = first.local_addr().unwrap();
+
+    // The second client's connect succeeds (the kernel completes the handshake and queues it
+    // in the backlog) and its bytes are buffered, but nobody reads them yet.
+    let mut second = connect(addr);
+    let second_addr = second.local_addr().unwrap();
+    second.write_all(b"second").unwrap();
+    second.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let err = second.read(&mut [0u8; 16]).expect_err("second client answered too early");
+    assert!(matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{err}");
+
+    // The first client is still being served meanwhile.
+    assert_eq!(echo(&mut first, b"still me"), b"still me");
+    drop(first);
+
+    // Now the server gets to the second client, and the bytes it sent long ago come back.
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut back = [0u8; 6];
+    second.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"second");
+    drop(second);
+
+    server.wait_for_line(&format!("disconnected: {second_addr}"));
+    assert_eq!(
+        server.stdout(),
+        [
+            format!("listening on {addr}"),
+            format!("connected: {first_addr}"),
+            format!("disconnected: {first_addr} (13 bytes echoed)"),
+            format!("connected: {second_addr}"),
+            format!("disconnected: {second_addr} (6 bytes echoed)"),
+        ]
+    );
+}
+
+#[test]
+fn a_client_that_resets_mid_message_does_not_stop_the_server() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    {
+        // Send a lot and read nothing, then close: closing a socket whose receive buffer still
+        // holds unread data (our echoes) makes the kernel send a reset (RST), not a FIN.
+        let mut rude = connect(addr);
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..8 {
+            rude.write_all(&chunk).unwrap();
+        }
+        thread::sleep(Duration::from_millis(200)); // let some echoes arrive unread
+    }
+    let mut polite = connect(addr);
+    assert_eq!(echo(&mut polite, b"still serving"), b"still serving");
+    drop(polite);
+    server.wait_for_line("(13 bytes echoed)");
+    let errors = server.stderr();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("error: cannot "), "{errors:?}");
+    assert!(errors[0].contains("connection reset by peer"), "{errors:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_idle_exits_0_at_once_and_frees_the_port() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut client = connect(addr);
+    assert_eq!(echo(&mut client, b"one"), b"one");
+    drop(client);
+    server.wait_for_line("disconnected:");
+
+    // The server is now blocked in `accept`.
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(done.elapsed < Duration::from_secs(2), "took {:?}", done.elapsed);
+    assert_eq!(done.stdout.last().unwrap(), "shutting down: served 1 client(s)");
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+
+    // A listening socket leaves no TIME_WAIT behind: the port is free again at once.
+    TcpListener::bind(addr).expect("the port is still taken after shutdown");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_with_a_client_connected_closes_it_cleanly_and_exits_0() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut client = connect(addr);
+    assert_eq!(echo(&mut client, b"before"), b"before");
+    let client_addr = client.local_addr().unwrap();
+
+    // The server is now blocked in this client's `read`.
+    let sent_at = Instant::now();
+    server.sigint();
+    // A clean close: end of stream (a FIN), not a reset and not a hang.
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("the connection was not closed cleanly");
+    assert!(rest.is_empty(), "{rest:?}");
+
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(sent_at.elapsed() < Duration::from_secs(2), "took {:?}", sent_at.elapsed());
+    assert_eq!(
+        done.stdout[done.stdout.len() - 2..],
+        [
+            format!("closed: {client_addr} (6 bytes echoed; shutting down)"),
+            "shutting down: served 1 client(s)".to_string(),
+        ]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_stuck_writing_to_a_client_that_never_reads_exits_after_the_grace_period() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut stuck = connect(addr);
+    // Fill the pipes: the server echoes into our receive buffer, which we never drain, until
+    // its `write_all` blocks. Our writes then stall too; stop when they do.
+    stuck.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    let chunk = vec![b'y'; 256 * 1024];
+    while stuck.write_all(&chunk).is_ok() {}
+
+    let sent_at = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    let took = sent_at.elapsed();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    // The grace period is one second; allow for a busy machine.
+    assert!(took >= Duration::from_millis(900), "closed before the grace period: {took:?}");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert_eq!(done.stdout.last().unwrap(), "shutting down: served 1 client(s)");
+}
+
+#[test]
+fn a_port_in_use_is_one_error_line_and_exit_1() {
+    let (_first, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let second = common::run(EXAMPLE, &["--addr", &addr.to_string()], b"");
+    assert_eq!(second.code(), Some(1));
+    assert_eq!(
+        second.stderr,
+        [format!(
+            "error: cannot listen on {addr}: address already in use \
+             (is another server running on it?)"
+        )]
+    );
+}
