@@ -23,6 +23,7 @@ use anyhow::Context;
 use clap::Parser;
 use socket_workbook::cli;
 
+// ANCHOR: args
 /// Echo server: serves one client, echoes all it sends, exits when it closes.
 #[derive(Parser)]
 #[command(version)]
@@ -35,6 +36,7 @@ struct Args {
 fn main() -> ExitCode {
     cli::report(run(Args::parse()))
 }
+// ANCHOR_END: args
 
 fn run(args: Args) -> anyhow::Result<()> {
     // ANCHOR: bind
@@ -42,12 +44,14 @@ fn run(args: Args) -> anyhow::Result<()> {
     //    binds it to the address (claims the port: a second server on it gets "address already
     //    in use"), and calls `listen`, which tells the kernel to complete handshakes with
     //    clients on our behalf and queue them until we accept them.
-    let listener = TcpListener::bind(args.addr)
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener =
+        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
 
     // 2. Ask which address we really got: with port 0 the kernel picked a free port, and
     //    whoever starts us (a reader, a test) learns it from this line.
-    let local = listener.local_addr().context("cannot read the listening address")?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
     println!("listening on {local}");
     // ANCHOR_END: bind
 

@@ -52,7 +52,9 @@ struct Args {
 
 /// `--timeout 1.5` → 1.5 s. Zero is refused: std treats a zero timeout as an error.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
     Duration::try_from_secs_f64(seconds)
         .ok()
         .filter(|t| !t.is_zero())
@@ -174,6 +176,7 @@ fn write_payload(mut stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow
     // ANCHOR_END: half_close
 }
 
+// ANCHOR: verify
 /// Reads until the end of the stream, checking every byte against the payload.
 fn verify_echo(mut stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
@@ -208,14 +211,13 @@ fn verify_echo(mut stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::
     }
     Ok(())
 }
+// ANCHOR_END: verify
 
 // ANCHOR: single_thread
 /// The naive way: write everything, then read. Fine for a few kilobytes; a deadlock for a
 /// payload bigger than the buffers between us and the server can hold.
 fn send_then_read(stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
-    let reader = stream
-        .try_clone()
-        .context("cannot clone the socket")?;
+    let reader = stream.try_clone().context("cannot clone the socket")?;
     // With a big payload this write times out: the server is blocked writing echoes that
     // nobody reads, so it stopped reading what we write. Both sides wait for each other.
     write_payload(stream, size, addr).context("deadlock (run without --single-thread)")?;

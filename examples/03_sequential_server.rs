@@ -44,9 +44,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     // the loop below decides when to stop.
     let shutdown = Shutdown::on_ctrl_c()?;
 
-    let listener = TcpListener::bind(args.addr)
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
-    let local = listener.local_addr().context("cannot read the listening address")?;
+    let listener =
+        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
     println!("listening on {local}");
 
     // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us.

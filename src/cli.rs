@@ -15,6 +15,7 @@
 use std::io::{self, ErrorKind};
 use std::process::ExitCode;
 
+// ANCHOR: report
 /// Ends `main`: `Ok` is exit code 0; an error is printed as one `error: …` line on stderr and
 /// gives exit code 1 (the program cannot go on). Bad arguments never get here: clap exits with 2.
 pub fn report(result: anyhow::Result<()>) -> ExitCode {
@@ -38,7 +39,9 @@ pub fn one_line(err: &anyhow::Error) -> String {
         .collect::<Vec<_>>()
         .join(": ")
 }
+// ANCHOR_END: report
 
+// ANCHOR: describe_io
 /// An I/O error in plain words, followed by a hint where one helps.
 ///
 /// The OS's own text (`Address already in use (os error 98)`) differs between Linux, macOS and
@@ -48,6 +51,9 @@ pub fn describe_io(err: &io::Error) -> String {
     let kind = err.kind();
     let what = if err.get_ref().is_some() {
         err.to_string()
+    } else if is_too_many_open_files(err) {
+        // No stable `ErrorKind` for this one yet: recognise the OS's number.
+        return "too many open files (raise the limit: `ulimit -n`)".to_string();
     } else {
         match kind {
             ErrorKind::AddrInUse => "address already in use".to_string(),
@@ -88,6 +94,14 @@ fn hint(kind: ErrorKind) -> Option<&'static str> {
         _ => return None,
     })
 }
+// ANCHOR_END: describe_io
+
+/// `EMFILE`: the process has no file descriptor left for a new socket.
+fn is_too_many_open_files(err: &io::Error) -> bool {
+    // 24 on Linux and the BSDs (macOS included); 10024 (WSAEMFILE) on Windows.
+    const EMFILE: i32 = if cfg!(windows) { 10024 } else { 24 };
+    err.raw_os_error() == Some(EMFILE)
+}
 
 #[cfg(test)]
 mod tests {
@@ -113,6 +127,15 @@ mod tests {
         assert_eq!(
             describe_io(&refused),
             "connection refused (is the server running, and on this port?)"
+        );
+    }
+
+    #[test]
+    fn running_out_of_file_descriptors_says_what_to_do() {
+        let emfile = io::Error::from_raw_os_error(if cfg!(windows) { 10024 } else { 24 });
+        assert_eq!(
+            describe_io(&emfile),
+            "too many open files (raise the limit: `ulimit -n`)"
         );
     }
 

@@ -24,7 +24,9 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown as Direction, SocketAddr, TcpListener, TcpStream};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown as Direction, SocketAddr, TcpListener, TcpStream,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -93,6 +95,7 @@ impl Shutdown {
         }
     }
 
+    // ANCHOR: on_ctrl_c
     /// A handle triggered by Ctrl-C (SIGINT on Unix). A second Ctrl-C exits at once with code
     /// 130, the shell's code for "killed by SIGINT", for when a shutdown itself hangs.
     ///
@@ -110,12 +113,14 @@ impl Shutdown {
         .context("cannot install the Ctrl-C handler")?;
         Ok(shutdown)
     }
+    // ANCHOR_END: on_ctrl_c
 
     /// Has shutdown begun? Server loops check this after every blocking call returns.
     pub fn is_triggered(&self) -> bool {
         self.inner.triggered.load(Ordering::SeqCst)
     }
 
+    // ANCHOR: trigger
     /// Begins the shutdown: sets the flag, wakes everything watched, and closes watched streams
     /// that are still open after the grace period. Calling it again does nothing.
     pub fn trigger(&self) {
@@ -148,6 +153,7 @@ impl Shutdown {
             eprintln!("warning: cannot start the shutdown grace timer: {err}");
         }
     }
+    // ANCHOR_END: trigger
 
     /// Sleeps for `timeout` or until shutdown begins, whichever comes first.
     /// Returns whether shutdown has begun: a loop that naps between rounds uses this instead of
@@ -224,6 +230,7 @@ impl Inner {
     }
 }
 
+// ANCHOR: wake
 impl Item {
     fn wake(&self) {
         match self {
@@ -240,6 +247,7 @@ impl Item {
         }
     }
 }
+// ANCHOR_END: wake
 
 impl Drop for Watch {
     fn drop(&mut self) {
@@ -309,7 +317,10 @@ mod tests {
         shutdown.trigger();
         let (n, waited) = reader.join().unwrap();
         assert_eq!(n, 0, "a woken read returns end of stream");
-        assert!(waited < Duration::from_secs(3), "woken by the trigger, not the timeout");
+        assert!(
+            waited < Duration::from_secs(3),
+            "woken by the trigger, not the timeout"
+        );
     }
 
     #[test]
@@ -338,7 +349,9 @@ mod tests {
     fn a_writer_stuck_on_a_client_that_never_reads_fails_after_the_grace_period() {
         let shutdown = Shutdown::with_grace(Duration::from_millis(200));
         let (_client, mut server) = pair(); // the client never reads
-        server.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        server
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let _watch = shutdown.watch_stream(&server).unwrap();
         let writer = thread::spawn(move || {
             let chunk = vec![7u8; 1 << 20];
@@ -352,7 +365,11 @@ mod tests {
         thread::sleep(Duration::from_millis(300)); // let the buffers fill
         shutdown.trigger();
         let (kind, waited) = writer.join().unwrap();
-        assert_ne!(kind, io::ErrorKind::WouldBlock, "woken by the helper, not the timeout");
+        assert_ne!(
+            kind,
+            io::ErrorKind::WouldBlock,
+            "woken by the helper, not the timeout"
+        );
         assert!(waited < Duration::from_secs(5));
     }
 

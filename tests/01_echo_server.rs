@@ -54,7 +54,11 @@ fn echoes_4_mib_byte_for_byte() {
     assert!(back == payload, "the echo differs from what was sent");
     let done = server.wait(TIMEOUT);
     assert_eq!(done.code(), Some(0));
-    assert!(done.stdout[2].ends_with("(4194304 bytes echoed)"), "{:?}", done.stdout);
+    assert!(
+        done.stdout[2].ends_with("(4194304 bytes echoed)"),
+        "{:?}",
+        done.stdout
+    );
 }
 
 #[test]
@@ -76,9 +80,17 @@ fn a_port_in_use_is_one_error_line_and_exit_1() {
 fn help_works_and_bad_arguments_exit_2() {
     let help = common::run(EXAMPLE, &["--help"], b"");
     assert_eq!(help.code(), Some(0));
-    assert!(help.stdout.iter().any(|l| l.contains("--addr <ADDR>")), "{:?}", help.stdout);
+    assert!(
+        help.stdout.iter().any(|l| l.contains("--addr <ADDR>")),
+        "{:?}",
+        help.stdout
+    );
 
     let bad = common::run(EXAMPLE, &["--addr", "not-an-address"], b"");
     assert_eq!(bad.code(), Some(2));
-    assert!(bad.stderr.join("\n").contains("invalid value 'not-an-address'"));
+    assert!(
+        bad.stderr
+            .join("\n")
+            .contains("invalid value 'not-an-address'")
+    );
 }

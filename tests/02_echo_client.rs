@@ -70,13 +70,18 @@ fn one_client_server(bind: &str, behaviour: Behaviour) -> (SocketAddr, Receiver<
 }
 
 fn received(rx: Receiver<Vec<u8>>) -> Vec<u8> {
-    rx.recv_timeout(TIMEOUT).expect("the test server never finished")
+    rx.recv_timeout(TIMEOUT)
+        .expect("the test server never finished")
 }
 
 #[test]
 fn prints_each_echoed_message_and_sends_exactly_them() {
     let (addr, rx) = one_client_server("127.0.0.1:0", Behaviour::Echo);
-    let done = run(EXAMPLE, &["--addr", &addr.to_string(), "hello", "two words", "ünïcode"], b"");
+    let done = run(
+        EXAMPLE,
+        &["--addr", &addr.to_string(), "hello", "two words", "ünïcode"],
+        b"",
+    );
     assert_eq!(done.code(), Some(0), "{done:?}");
     assert_eq!(done.stdout, ["hello", "two words", "ünïcode"]);
     assert!(done.stderr.is_empty(), "{:?}", done.stderr);
@@ -86,7 +91,11 @@ fn prints_each_echoed_message_and_sends_exactly_them() {
 #[test]
 fn without_arguments_it_sends_stdin_lines() {
     let (addr, rx) = one_client_server("127.0.0.1:0", Behaviour::Echo);
-    let done = run(EXAMPLE, &["--addr", &addr.to_string()], b"first line\nsecond\n");
+    let done = run(
+        EXAMPLE,
+        &["--addr", &addr.to_string()],
+        b"first line\nsecond\n",
+    );
     assert_eq!(done.code(), Some(0), "{done:?}");
     assert_eq!(done.stdout, ["first line", "second"]);
     assert_eq!(received(rx), b"first linesecond");
@@ -95,9 +104,16 @@ fn without_arguments_it_sends_stdin_lines() {
 #[test]
 fn size_sends_a_generated_payload_and_verifies_the_echo() {
     let (addr, rx) = one_client_server("127.0.0.1:0", Behaviour::Echo);
-    let done = run(EXAMPLE, &["--addr", &addr.to_string(), "--size", "1000000"], b"");
+    let done = run(
+        EXAMPLE,
+        &["--addr", &addr.to_string(), "--size", "1000000"],
+        b"",
+    );
     assert_eq!(done.code(), Some(0), "{done:?}");
-    assert_eq!(done.stdout, ["sent 1000000 bytes, received 1000000 bytes: identical"]);
+    assert_eq!(
+        done.stdout,
+        ["sent 1000000 bytes, received 1000000 bytes: identical"]
+    );
     let sent = received(rx);
     assert_eq!(sent.len(), 1_000_000);
     assert!(sent.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
@@ -106,7 +122,11 @@ fn size_sends_a_generated_payload_and_verifies_the_echo() {
 #[test]
 fn size_detects_a_corrupted_echo() {
     let (addr, _rx) = one_client_server("127.0.0.1:0", Behaviour::FlipByte(123_456));
-    let done = run(EXAMPLE, &["--addr", &addr.to_string(), "--size", "1000000"], b"");
+    let done = run(
+        EXAMPLE,
+        &["--addr", &addr.to_string(), "--size", "1000000"],
+        b"",
+    );
     assert_eq!(done.code(), Some(1), "{done:?}");
     assert!(done.stdout.is_empty(), "{:?}", done.stdout);
     assert_eq!(done.stderr.len(), 1, "{:?}", done.stderr);
@@ -120,13 +140,21 @@ fn size_detects_a_corrupted_echo() {
 #[test]
 fn size_detects_a_truncated_echo() {
     let (addr, _rx) = one_client_server("127.0.0.1:0", Behaviour::CloseAfter(5000));
-    let done = run(EXAMPLE, &["--addr", &addr.to_string(), "--size", "1000000"], b"");
+    let done = run(
+        EXAMPLE,
+        &["--addr", &addr.to_string(), "--size", "1000000"],
+        b"",
+    );
     assert_eq!(done.code(), Some(1), "{done:?}");
     assert_eq!(done.stderr.len(), 1, "{:?}", done.stderr);
     // The client may notice while writing (a reset) or while reading (the early end);
     // either way the line names the server.
     assert!(done.stderr[0].starts_with("error: "), "{:?}", done.stderr);
-    assert!(done.stderr[0].contains(&addr.to_string()), "{:?}", done.stderr);
+    assert!(
+        done.stderr[0].contains(&addr.to_string()),
+        "{:?}",
+        done.stderr
+    );
 }
 
 #[test]
@@ -147,7 +175,11 @@ fn a_short_echo_of_a_message_is_an_error_not_a_short_line() {
 #[test]
 fn a_refused_connection_is_one_line_naming_the_address() {
     let addr = closed_port_addr();
-    let done = run(EXAMPLE, &["--addr", &addr.to_string(), "--timeout", "5", "hi"], b"");
+    let done = run(
+        EXAMPLE,
+        &["--addr", &addr.to_string(), "--timeout", "5", "hi"],
+        b"",
+    );
     assert_eq!(done.code(), Some(1), "{done:?}");
     assert_eq!(
         done.stderr,
@@ -156,13 +188,21 @@ fn a_refused_connection_is_one_line_naming_the_address() {
              (is the server running, and on this port?)"
         )]
     );
-    assert!(done.elapsed < Duration::from_secs(5), "took {:?}", done.elapsed);
+    assert!(
+        done.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        done.elapsed
+    );
 }
 
 #[test]
 fn a_silent_server_is_a_timeout_not_a_hang() {
     let (addr, _rx) = one_client_server("127.0.0.1:0", Behaviour::Silent);
-    let done = run(EXAMPLE, &["--addr", &addr.to_string(), "--timeout", "1", "hi"], b"");
+    let done = run(
+        EXAMPLE,
+        &["--addr", &addr.to_string(), "--timeout", "1", "hi"],
+        b"",
+    );
     assert_eq!(done.code(), Some(1), "{done:?}");
     assert_eq!(
         done.stderr,
@@ -170,7 +210,11 @@ fn a_silent_server_is_a_timeout_not_a_hang() {
             "error: cannot read the echo from {addr}: timed out (is the peer alive and reading?)"
         )]
     );
-    assert!(done.elapsed < Duration::from_secs(5), "took {:?}", done.elapsed);
+    assert!(
+        done.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        done.elapsed
+    );
 }
 
 #[test]
@@ -179,14 +223,28 @@ fn single_thread_mode_deadlocks_on_a_big_payload_and_says_so() {
     // 64 MB is far more than loopback's send and receive buffers on both sides hold together.
     let done = run(
         EXAMPLE,
-        &["--addr", &addr.to_string(), "--size", "64000000", "--single-thread", "--timeout", "1"],
+        &[
+            "--addr",
+            &addr.to_string(),
+            "--size",
+            "64000000",
+            "--single-thread",
+            "--timeout",
+            "1",
+        ],
         b"",
     );
     assert_eq!(done.code(), Some(1), "{done:?}");
     assert_eq!(done.stderr.len(), 1, "{:?}", done.stderr);
     let line = &done.stderr[0];
-    assert!(line.starts_with("error: deadlock (run without --single-thread): "), "{line}");
-    assert!(line.ends_with("timed out (is the peer alive and reading?)"), "{line}");
+    assert!(
+        line.starts_with("error: deadlock (run without --single-thread): "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("timed out (is the peer alive and reading?)"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -215,5 +273,9 @@ fn works_over_ipv6_loopback_where_the_machine_has_it() {
 fn a_timeout_of_zero_is_a_bad_argument() {
     let done = run(EXAMPLE, &["--timeout", "0", "hi"], b"");
     assert_eq!(done.code(), Some(2), "{done:?}");
-    assert!(done.stderr[0].contains("`0` is not a positive number of seconds"), "{:?}", done.stderr);
+    assert!(
+        done.stderr[0].contains("`0` is not a positive number of seconds"),
+        "{:?}",
+        done.stderr
+    );
 }

@@ -24,9 +24,16 @@ fn a_second_client_is_served_only_after_the_first_leaves() {
     let mut second = connect(addr);
     let second_addr = second.local_addr().unwrap();
     second.write_all(b"second").unwrap();
-    second.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-    let err = second.read(&mut [0u8; 16]).expect_err("second client answered too early");
-    assert!(matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{err}");
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let err = second
+        .read(&mut [0u8; 16])
+        .expect_err("second client answered too early");
+    assert!(
+        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{err}"
+    );
 
     // The first client is still being served meanwhile.
     assert_eq!(echo(&mut first, b"still me"), b"still me");
@@ -88,8 +95,15 @@ fn ctrl_c_while_idle_exits_0_at_once_and_frees_the_port() {
     server.sigint();
     let done = server.wait(TIMEOUT);
     assert_eq!(done.code(), Some(0), "{done:?}");
-    assert!(done.elapsed < Duration::from_secs(2), "took {:?}", done.elapsed);
-    assert_eq!(done.stdout.last().unwrap(), "shutting down: served 1 client(s)");
+    assert!(
+        done.elapsed < Duration::from_secs(2),
+        "took {:?}",
+        done.elapsed
+    );
+    assert_eq!(
+        done.stdout.last().unwrap(),
+        "shutting down: served 1 client(s)"
+    );
     assert!(done.stderr.is_empty(), "{:?}", done.stderr);
 
     // A listening socket leaves no TIME_WAIT behind: the port is free again at once.
@@ -109,12 +123,18 @@ fn ctrl_c_with_a_client_connected_closes_it_cleanly_and_exits_0() {
     server.sigint();
     // A clean close: end of stream (a FIN), not a reset and not a hang.
     let mut rest = Vec::new();
-    client.read_to_end(&mut rest).expect("the connection was not closed cleanly");
+    client
+        .read_to_end(&mut rest)
+        .expect("the connection was not closed cleanly");
     assert!(rest.is_empty(), "{rest:?}");
 
     let done = server.wait(TIMEOUT);
     assert_eq!(done.code(), Some(0), "{done:?}");
-    assert!(sent_at.elapsed() < Duration::from_secs(2), "took {:?}", sent_at.elapsed());
+    assert!(
+        sent_at.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        sent_at.elapsed()
+    );
     assert_eq!(
         done.stdout[done.stdout.len() - 2..],
         [
@@ -131,7 +151,9 @@ fn ctrl_c_while_stuck_writing_to_a_client_that_never_reads_exits_after_the_grace
     let mut stuck = connect(addr);
     // Fill the pipes: the server echoes into our receive buffer, which we never drain, until
     // its `write_all` blocks. Our writes then stall too; stop when they do.
-    stuck.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    stuck
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let chunk = vec![b'y'; 256 * 1024];
     while stuck.write_all(&chunk).is_ok() {}
 
@@ -141,9 +163,15 @@ fn ctrl_c_while_stuck_writing_to_a_client_that_never_reads_exits_after_the_grace
     let took = sent_at.elapsed();
     assert_eq!(done.code(), Some(0), "{done:?}");
     // The grace period is one second; allow for a busy machine.
-    assert!(took >= Duration::from_millis(900), "closed before the grace period: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed before the grace period: {took:?}"
+    );
     assert!(took < Duration::from_secs(4), "took {took:?}");
-    assert_eq!(done.stdout.last().unwrap(), "shutting down: served 1 client(s)");
+    assert_eq!(
+        done.stdout.last().unwrap(),
+        "shutting down: served 1 client(s)"
+    );
 }
 
 #[test]

@@ -56,7 +56,9 @@ fn build_example(name: &str, profile_dir: &Path) {
         Some("debug") | None => "dev".to_string(),
         Some(other) => other.to_string(),
     };
-    let target_dir = profile_dir.parent().expect("profile directory has a parent");
+    let target_dir = profile_dir
+        .parent()
+        .expect("profile directory has a parent");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args(["build", "--quiet", "--example", name, "--profile", &profile])
@@ -184,9 +186,10 @@ impl Proc {
     /// Starts a server example and waits for its first line, `listening on ADDR`.
     pub fn server(name: &str, args: &[&str]) -> (Proc, SocketAddr) {
         let proc = Proc::start(name, args);
-        let first = proc.stdout.wait_for(TIMEOUT, |_| true).unwrap_or_else(|| {
-            panic!("{name} printed no first line; stderr: {:?}", proc.stderr())
-        });
+        let first = proc
+            .stdout
+            .wait_for(TIMEOUT, |_| true)
+            .unwrap_or_else(|| panic!("{name} printed no first line; stderr: {:?}", proc.stderr()));
         let addr = first
             .strip_prefix("listening on ")
             .and_then(|a| a.parse().ok())
@@ -201,7 +204,9 @@ impl Proc {
     /// Writes to the process's stdin (`close_stdin` sends end of file).
     pub fn write_stdin(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin already closed");
-        stdin.write_all(bytes).expect("cannot write to the child's stdin");
+        stdin
+            .write_all(bytes)
+            .expect("cannot write to the child's stdin");
     }
 
     pub fn close_stdin(&mut self) {
@@ -300,9 +305,13 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
 
 /// Sends `message` and reads back exactly as many bytes.
 pub fn echo(stream: &mut TcpStream, message: &[u8]) -> Vec<u8> {
-    stream.write_all(message).expect("write to the server failed");
+    stream
+        .write_all(message)
+        .expect("write to the server failed");
     let mut back = vec![0u8; message.len()];
-    stream.read_exact(&mut back).expect("reading the echo failed");
+    stream
+        .read_exact(&mut back)
+        .expect("reading the echo failed");
     back
 }
 
@@ -314,5 +323,7 @@ pub fn closed_port_addr() -> SocketAddr {
 
 /// `len` bytes of varied content (not zeros), so a misplaced chunk cannot go unnoticed.
 pub fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8 ^ (i >> 16) as u8).collect()
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ (i >> 16) as u8)
+        .collect()
 }

@@ -1,0 +1,245 @@
+//! The book cannot drift from the code.
+//!
+//! mdBook reports neither a wrong `{{#include}}` path (it leaves the directive in the page) nor
+//! a wrong anchor (it silently renders nothing), so this test checks every include, and that
+//! every example has its chapter, its tests and its README row. The program output the chapters
+//! show is checked by `tests/book_outputs.rs`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Every `.md` file under `book/src`, with its text.
+fn chapters() -> Vec<(PathBuf, String)> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                let text = read(&path);
+                out.push((path, text));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join("book/src"), &mut out);
+    out.sort();
+    out
+}
+
+/// The examples, as `NN_name` stems, in order.
+fn examples() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    names
+}
+
+/// `(path, anchor)` of every `{{#include …}}` / `{{#rustdoc_include …}}` in `text`.
+fn includes(text: &str) -> Vec<(String, Option<String>)> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{#") {
+        let after = &rest[start + 3..];
+        let end = after.find("}}").expect("an unclosed {{# directive");
+        let directive = after[..end].trim();
+        rest = &after[end + 2..];
+        let Some(target) = directive
+            .strip_prefix("include ")
+            .or_else(|| directive.strip_prefix("rustdoc_include "))
+        else {
+            continue;
+        };
+        let mut parts = target.trim().splitn(2, ':');
+        let path = parts.next().unwrap().to_string();
+        let anchor = parts.next().map(str::to_string);
+        found.push((path, anchor));
+    }
+    found
+}
+
+#[test]
+fn every_include_names_a_file_and_an_anchor_that_exist() {
+    let mut count = 0;
+    for (chapter, text) in chapters() {
+        for (path, anchor) in includes(&text) {
+            count += 1;
+            let target = chapter.parent().unwrap().join(&path);
+            let name = chapter.strip_prefix(root()).unwrap().display().to_string();
+            assert!(
+                target.is_file(),
+                "{name}: includes {path}, which does not exist"
+            );
+            let Some(anchor) = anchor else { continue };
+            // Line numbers drift with every edit; chapters use named anchors only.
+            assert!(
+                !anchor.starts_with(|c: char| c.is_ascii_digit() || c == ':'),
+                "{name}: includes {path}:{anchor} by line numbers; use an ANCHOR"
+            );
+            let source = read(&target);
+            let begin = format!("ANCHOR: {anchor}\n");
+            let end = format!("ANCHOR_END: {anchor}\n");
+            let (Some(b), Some(e)) = (source.find(&begin), source.find(&end)) else {
+                panic!("{name}: anchor `{anchor}` is missing from {path} (or has no ANCHOR_END)");
+            };
+            let region = &source[b + begin.len()..e];
+            let body = region
+                .lines()
+                .filter(|l| !l.contains("ANCHOR"))
+                .collect::<String>();
+            assert!(
+                !body.trim().is_empty(),
+                "{name}: anchor `{anchor}` in {path} is empty"
+            );
+        }
+    }
+    assert!(count > 0, "the book includes nothing");
+}
+
+#[test]
+fn anchor_names_are_unique_within_each_source_file() {
+    for dir in ["examples", "src"] {
+        for entry in fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = read(&path);
+            let mut seen = Vec::new();
+            for line in text.lines() {
+                if let Some((_, name)) = line.split_once("// ANCHOR: ") {
+                    let name = name.trim().to_string();
+                    assert!(
+                        !seen.contains(&name),
+                        "{}: anchor `{name}` twice",
+                        path.display()
+                    );
+                    seen.push(name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn rust_code_in_the_book_is_included_never_pasted() {
+    for (chapter, text) in chapters() {
+        let mut in_rust = false;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if let Some(info) = trimmed.strip_prefix("```") {
+                in_rust = !in_rust && info.starts_with("rust");
+                continue;
+            }
+            if in_rust {
+                assert!(
+                    trimmed.is_empty()
+                        || trimmed.starts_with("{{#include")
+                        || trimmed == "// --snip--",
+                    "{}: Rust code pasted into the book instead of included: {line}",
+                    chapter.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_example_has_a_chapter_tests_a_readme_row_and_a_header() {
+    let summary = read(&root().join("book/src/SUMMARY.md"));
+    let readme = read(&root().join("README.md"));
+    for example in examples() {
+        let (number, slug) = example.split_once('_').unwrap();
+        let chapter = format!("{number}-{}.md", slug.replace('_', "-"));
+        assert!(
+            root().join("book/src").join(&chapter).is_file(),
+            "{example} has no chapter book/src/{chapter}"
+        );
+        assert!(
+            summary.contains(&format!("({chapter})")),
+            "{chapter} is not in SUMMARY.md"
+        );
+        assert!(
+            root().join("tests").join(format!("{example}.rs")).is_file(),
+            "{example} has no tests/{example}.rs"
+        );
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(&format!("`{example}`")))
+            .unwrap_or_else(|| panic!("{example} has no row in README.md's table"));
+        assert!(
+            row.contains(&format!("book/src/{chapter}")),
+            "{example}'s README row does not link its chapter"
+        );
+        let source = read(&root().join("examples").join(format!("{example}.rs")));
+        assert!(
+            source.starts_with("//! "),
+            "{example} does not open with a //! header"
+        );
+    }
+}
+
+#[test]
+fn summary_links_exist_and_every_chapter_is_linked() {
+    let summary = read(&root().join("book/src/SUMMARY.md"));
+    let mut linked = Vec::new();
+    for part in summary.split("](").skip(1) {
+        let target = part.split(')').next().unwrap();
+        assert!(
+            root().join("book/src").join(target).is_file(),
+            "SUMMARY.md links {target}, which does not exist"
+        );
+        linked.push(target.to_string());
+    }
+    for (chapter, _) in chapters() {
+        let name = chapter
+            .strip_prefix(root().join("book/src"))
+            .unwrap()
+            .display()
+            .to_string();
+        assert!(
+            name == "SUMMARY.md" || linked.contains(&name),
+            "{name} is not in SUMMARY.md"
+        );
+    }
+}
+
+#[test]
+fn every_output_file_is_shown_by_a_chapter() {
+    let all: String = chapters().into_iter().map(|(_, text)| text).collect();
+    for entry in fs::read_dir(root().join("book/src/outputs")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            all.contains(&format!("outputs/{name}")),
+            "book/src/outputs/{name} is shown nowhere"
+        );
+    }
+}
+
+#[test]
+fn the_ci_and_readme_pin_the_same_mdbook_version() {
+    let ci = read(&root().join(".ci/run"));
+    let readme = read(&root().join("README.md"));
+    let version = ci
+        .lines()
+        .find_map(|l| l.strip_prefix("MDBOOK_VERSION="))
+        .expect(".ci/run sets MDBOOK_VERSION=")
+        .trim_matches('"');
+    assert!(version.starts_with("0.5."), "mdbook {version} is not 0.5.x");
+    assert!(
+        readme.contains(&format!(
+            "cargo install mdbook --locked --version {version}"
+        )),
+        "README.md does not tell readers to install mdbook {version}, the version CI uses"
+    );
+}

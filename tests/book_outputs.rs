@@ -1,0 +1,348 @@
+//! The program output that the book shows, produced by running the examples for real.
+//!
+//! Each scenario below runs examples the way a chapter tells the reader to, and renders what
+//! each terminal shows into `book/src/outputs/NAME.txt`; chapters include those files. This test
+//! fails when a program no longer prints what the book shows. After an intended change,
+//! regenerate them with:
+//!
+//! ```text
+//! UPDATE_BOOK_OUTPUTS=1 cargo test --test book_outputs
+//! ```
+//!
+//! Run-dependent values are masked so that the files are stable: the server's port (the test
+//! uses port 0) is shown as the default 7878 the reader's command uses, every other port (a
+//! client's, picked by its OS) as 51000, 51001, … in order of appearance.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+
+use common::{Finished, Proc, TIMEOUT, closed_port_addr};
+
+/// Every file in `book/src/outputs/`, and the scenario that writes it.
+const OUTPUTS: &[&str] = &[
+    "01-server.txt",
+    "01-client.txt",
+    "01-address-in-use.txt",
+    "02-size.txt",
+    "02-refused.txt",
+    "02-deadlock.txt",
+    "03-server.txt",
+    "03-client-1.txt",
+    "03-client-2.txt",
+    "03-ctrl-c.txt",
+];
+
+fn outputs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/outputs")
+}
+
+/// What the terminals of one scenario showed, with ports masked.
+struct Transcripts {
+    server_port: u16,
+    other_ports: BTreeMap<u16, u16>,
+    files: Vec<(&'static str, String)>,
+}
+
+impl Transcripts {
+    fn new(server_port: u16) -> Self {
+        Transcripts {
+            server_port,
+            other_ports: BTreeMap::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Adds a terminal: the command the reader types, then what it printed.
+    fn add(&mut self, file: &'static str, command: &str, lines: &[String]) {
+        let mut text = format!("$ {command}\n");
+        for line in lines {
+            text.push_str(&self.mask(line));
+            text.push('\n');
+        }
+        self.files.push((file, text));
+    }
+
+    /// Replaces every `IP:PORT` port: the server's with 7878, others with 51000, 51001, …
+    fn mask(&mut self, line: &str) -> String {
+        let mut out = String::new();
+        let mut rest = line;
+        while let Some((start, end)) = find_port(rest) {
+            let port: u16 = rest[start..end].parse().unwrap();
+            let shown = if port == self.server_port {
+                7878
+            } else {
+                let next = 51000 + self.other_ports.len() as u16;
+                *self.other_ports.entry(port).or_insert(next)
+            };
+            out.push_str(&rest[..start]);
+            out.push_str(&shown.to_string());
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Compares with the files in `book/src/outputs/`, or rewrites them when asked to.
+    fn check(self) {
+        let update = std::env::var_os("UPDATE_BOOK_OUTPUTS").is_some();
+        for (name, text) in self.files {
+            assert!(OUTPUTS.contains(&name), "{name} is missing from OUTPUTS");
+            let path = outputs_dir().join(name);
+            if update {
+                std::fs::write(&path, &text).unwrap();
+                continue;
+            }
+            let shown = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                shown == text,
+                "book/src/outputs/{name} no longer matches what the program prints.\n\
+                 --- the book shows:\n{shown}\n--- the program printed:\n{text}\n\
+                 If the change is intended: UPDATE_BOOK_OUTPUTS=1 cargo test --test book_outputs"
+            );
+        }
+    }
+}
+
+/// The byte range of the next port number that follows `127.0.0.1:` or `]:`, if any.
+fn find_port(text: &str) -> Option<(usize, usize)> {
+    let mut best: Option<usize> = None;
+    for marker in ["127.0.0.1:", "]:"] {
+        if let Some(i) = text.find(marker) {
+            let start = i + marker.len();
+            if text[start..].starts_with(|c: char| c.is_ascii_digit()) {
+                best = Some(best.map_or(start, |b: usize| b.min(start)));
+            }
+        }
+    }
+    let start = best?;
+    let len = text[start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len() - start);
+    Some((start, start + len))
+}
+
+/// The stdout lines, then the stderr lines, then the exit code when it is not 0: what a
+/// terminal shows for a program that prints its error last.
+fn terminal(done: &Finished) -> Vec<String> {
+    let mut lines = done.stdout.clone();
+    lines.extend(done.stderr.iter().cloned());
+    if done.code() != Some(0) {
+        lines.push("$ echo $?".into());
+        lines.push(done.code().map_or("(killed)".into(), |c| c.to_string()));
+    }
+    lines
+}
+
+/// Replaces the digits between `before` and `after` with `…`, for figures that vary by run.
+fn mask_number(line: &str, before: &str, after: &str) -> String {
+    match line.find(before) {
+        Some(i) => {
+            let start = i + before.len();
+            match line[start..].find(after) {
+                Some(len) if line[start..start + len].bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("{}…{}", &line[..start], &line[start + len..])
+                }
+                _ => line.to_string(),
+            }
+        }
+        None => line.to_string(),
+    }
+}
+
+#[test]
+fn masking_covers_every_port_form() {
+    let mut t = Transcripts::new(4000);
+    assert_eq!(
+        t.mask("listening on 127.0.0.1:4000"),
+        "listening on 127.0.0.1:7878"
+    );
+    assert_eq!(
+        t.mask("connected: 127.0.0.1:39999 and [::1]:40001, 127.0.0.1:39999"),
+        "connected: 127.0.0.1:51000 and [::1]:51001, 127.0.0.1:51000"
+    );
+    assert_eq!(t.mask("no port here: 127.0.0.1"), "no port here: 127.0.0.1");
+    assert_eq!(
+        mask_number("after 1234 of 99 bytes", "after ", " of"),
+        "after … of 99 bytes"
+    );
+}
+
+#[test]
+fn chapter_01_echo_server_and_client() {
+    let (server, addr) = Proc::server("01_echo_server", &["--addr", "127.0.0.1:0"]);
+    let client = common::run(
+        "02_echo_client",
+        &["--addr", &addr.to_string(), "hello", "world"],
+        b"",
+    );
+    let server = server.wait(TIMEOUT);
+    let in_use = {
+        let (_busy, busy_addr) = Proc::server("01_echo_server", &["--addr", "127.0.0.1:0"]);
+        let second = common::run("01_echo_server", &["--addr", &busy_addr.to_string()], b"");
+        (busy_addr, second)
+    };
+
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "01-server.txt",
+        "cargo run --example 01_echo_server",
+        &terminal(&server),
+    );
+    t.add(
+        "01-client.txt",
+        "cargo run --example 02_echo_client -- hello world",
+        &terminal(&client),
+    );
+    t.check();
+    let mut t = Transcripts::new(in_use.0.port());
+    t.add(
+        "01-address-in-use.txt",
+        "cargo run --example 01_echo_server",
+        &terminal(&in_use.1),
+    );
+    t.check();
+}
+
+#[test]
+fn chapter_02_size_refused_and_deadlock() {
+    let (server, addr) = Proc::server("01_echo_server", &["--addr", "127.0.0.1:0"]);
+    let size = common::run(
+        "02_echo_client",
+        &["--addr", &addr.to_string(), "--size", "1000000"],
+        b"",
+    );
+    drop(server);
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "02-size.txt",
+        "cargo run --example 02_echo_client -- --size 1000000",
+        &terminal(&size),
+    );
+    t.check();
+
+    let closed = closed_port_addr();
+    let refused = common::run(
+        "02_echo_client",
+        &["--addr", &closed.to_string(), "hello"],
+        b"",
+    );
+    let mut t = Transcripts::new(closed.port());
+    t.add(
+        "02-refused.txt",
+        "cargo run --example 02_echo_client -- hello",
+        &terminal(&refused),
+    );
+    t.check();
+
+    let (server, addr) = Proc::server("01_echo_server", &["--addr", "127.0.0.1:0"]);
+    let args = ["--size", "64000000", "--single-thread", "--timeout", "1"];
+    let mut full = vec!["--addr".to_string(), addr.to_string()];
+    full.extend(args.iter().map(|a| a.to_string()));
+    let full: Vec<&str> = full.iter().map(String::as_str).collect();
+    let deadlock = common::run("02_echo_client", &full, b"");
+    drop(server);
+    let lines: Vec<String> = terminal(&deadlock)
+        .iter()
+        .map(|l| mask_number(l, "after ", " of"))
+        .collect();
+    let mut t = Transcripts::new(addr.port());
+    let command = format!("cargo run --example 02_echo_client -- {}", args.join(" "));
+    t.add("02-deadlock.txt", &command, &lines);
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_03_two_clients_in_turn_then_ctrl_c() {
+    let (server, addr) = Proc::server("03_sequential_server", &["--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+
+    // Terminal 2: an interactive client; the reader types a line and sees it come back.
+    let mut first = Proc::start("02_echo_client", &["--addr", &addr_arg]);
+    first.write_stdin(b"typed by the first client\n");
+    first.wait_for_line("typed by the first client");
+
+    // Terminal 3: a second client, which waits while the first is connected.
+    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
+    server.wait_for_line("connected:");
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        second.stdout().is_empty(),
+        "the second client was served too early"
+    );
+
+    // The first client ends (Ctrl-D); now the second one is served.
+    let first = first.wait(TIMEOUT);
+    let second = second.wait(TIMEOUT);
+    let before_signal = {
+        server.wait_for_line("(5 bytes echoed)");
+        server.stdout()
+    };
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+
+    let mut shown = before_signal.clone();
+    shown.push("^C".into());
+    shown.extend(server.stdout[before_signal.len()..].iter().cloned());
+    let mut typed = vec!["typed by the first client".to_string()];
+    typed.extend(terminal(&first));
+    typed.push("^D".into());
+
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "03-server.txt",
+        "cargo run --example 03_sequential_server",
+        &shown,
+    );
+    t.add(
+        "03-client-1.txt",
+        "cargo run --example 02_echo_client",
+        &typed,
+    );
+    t.add(
+        "03-client-2.txt",
+        "cargo run --example 02_echo_client -- hello",
+        &terminal(&second),
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_03_ctrl_c_with_a_client_connected() {
+    let (server, addr) = Proc::server("03_sequential_server", &["--addr", "127.0.0.1:0"]);
+    let mut client = Proc::start("02_echo_client", &["--addr", &addr.to_string()]);
+    client.write_stdin(b"hello\n");
+    client.wait_for_line("hello");
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    drop(client);
+
+    let mut shown = before_signal.clone();
+    shown.push("^C".into());
+    shown.extend(server.stdout[before_signal.len()..].iter().cloned());
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "03-ctrl-c.txt",
+        "cargo run --example 03_sequential_server",
+        &shown,
+    );
+    t.check();
+}
+
+#[test]
+fn every_output_file_is_made_by_a_scenario() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(outputs_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = OUTPUTS.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed, "book/src/outputs/ and OUTPUTS disagree");
+}
