@@ -176,14 +176,5 @@ fn ctrl_c_while_stuck_writing_to_a_client_that_never_reads_exits_after_the_grace
 
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
-    let (_first, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    let second = common::run(EXAMPLE, &["--addr", &addr.to_string()], b"");
-    assert_eq!(second.code(), Some(1));
-    assert_eq!(
-        second.stderr,
-        [format!(
-            "error: cannot listen on {addr}: address already in use \
-             (is another server running on it?)"
-        )]
-    );
+    common::assert_refuses_a_port_in_use(EXAMPLE);
 }

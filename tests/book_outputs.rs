@@ -137,6 +137,14 @@ fn terminal(done: &Finished) -> Vec<String> {
     lines
 }
 
+/// A server's terminal: the lines it printed before Ctrl-C, `^C`, then the rest.
+fn with_ctrl_c(before_signal: &[String], all: &[String]) -> Vec<String> {
+    let mut shown = before_signal.to_vec();
+    shown.push("^C".into());
+    shown.extend(all[before_signal.len()..].iter().cloned());
+    shown
+}
+
 /// Replaces the digits between `before` and `after` with `…`, for figures that vary by run.
 fn mask_number(line: &str, before: &str, after: &str) -> String {
     match line.find(before) {
@@ -285,9 +293,7 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     server.sigint();
     let server = server.wait(TIMEOUT);
 
-    let mut shown = before_signal.clone();
-    shown.push("^C".into());
-    shown.extend(server.stdout[before_signal.len()..].iter().cloned());
+    let shown = with_ctrl_c(&before_signal, &server.stdout);
     let mut typed = vec!["typed by the first client".to_string()];
     typed.extend(terminal(&first));
     typed.push("^D".into());
@@ -323,9 +329,7 @@ fn chapter_03_ctrl_c_with_a_client_connected() {
     let server = server.wait(TIMEOUT);
     drop(client);
 
-    let mut shown = before_signal.clone();
-    shown.push("^C".into());
-    shown.extend(server.stdout[before_signal.len()..].iter().cloned());
+    let shown = with_ctrl_c(&before_signal, &server.stdout);
     let mut t = Transcripts::new(addr.port());
     t.add(
         "03-ctrl-c.txt",

@@ -327,3 +327,19 @@ pub fn pattern(len: usize) -> Vec<u8> {
         .map(|i| (i % 251) as u8 ^ (i >> 16) as u8)
         .collect()
 }
+
+/// A server example started on a port that another server holds fails the way the conventions
+/// say: nothing on stdout, one line on stderr naming the address, exit code 1.
+pub fn assert_refuses_a_port_in_use(example: &str) {
+    let (_first, addr) = Proc::server(example, &["--addr", "127.0.0.1:0"]);
+    let second = run(example, &["--addr", &addr.to_string()], b"");
+    assert_eq!(second.code(), Some(1), "{second:?}");
+    assert!(second.stdout.is_empty(), "{:?}", second.stdout);
+    assert_eq!(
+        second.stderr,
+        [format!(
+            "error: cannot listen on {addr}: address already in use \
+             (is another server running on it?)"
+        )]
+    );
+}
