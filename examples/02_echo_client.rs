@@ -34,7 +34,7 @@ struct Args {
     addr: SocketAddr,
 
     /// Seconds to wait for the connection, and for each read and write, before giving up.
-    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    #[arg(long, default_value = "5", value_parser = cli::parse_seconds)]
     timeout: Duration,
 
     /// Instead of messages, send an N-byte generated payload and verify the echo.
@@ -48,17 +48,6 @@ struct Args {
 
     /// Messages to send, one after the other. Without any, lines are read from stdin.
     messages: Vec<String>,
-}
-
-/// `--timeout 1.5` → 1.5 s. Zero is refused: std treats a zero timeout as an error.
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number"))?;
-    Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| format!("`{text}` is not a positive number of seconds"))
 }
 
 fn main() -> ExitCode {

@@ -14,6 +14,7 @@
 
 use std::io::{self, ErrorKind};
 use std::process::ExitCode;
+use std::time::Duration;
 
 // ANCHOR: report
 /// Ends `main`: `Ok` is exit code 0; an error is printed as one `error: …` line on stderr and
@@ -103,6 +104,18 @@ fn is_too_many_open_files(err: &io::Error) -> bool {
     err.raw_os_error() == Some(EMFILE)
 }
 
+/// Parses a clap argument in seconds, fractions allowed: `--timeout 1.5` is 1.5 s. Zero and
+/// negative values are refused, since std treats a zero socket timeout as an error.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a positive number of seconds"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +150,14 @@ mod tests {
             describe_io(&emfile),
             "too many open files (raise the limit: `ulimit -n`)"
         );
+    }
+
+    #[test]
+    fn seconds_are_positive_numbers() {
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //!   (introduced in chapter 01, the echo server).
 //! - [`shutdown`]: Ctrl-C shutdown for blocking servers: a handle that stops the accept loop and
 //!   wakes threads blocked in `accept` or `read` (introduced in chapter 03, the sequential server).
+//! - [`echo`]: the echo loop of chapters 01 and 03, with shutdown and an idle timeout, as the
+//!   threaded servers reuse it (taught in chapter 03, shared from chapter 04 on).
 
 pub mod cli;
+pub mod echo;
 pub mod shutdown;

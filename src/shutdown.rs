@@ -155,6 +155,33 @@ impl Shutdown {
     }
     // ANCHOR_END: trigger
 
+    // ANCHOR: accept
+    /// One step of an accept loop: waits for the next client, or returns `None` once shutdown
+    /// has begun (the listener must be [watched](Self::watch_listener), or a blocked `accept`
+    /// would sleep through it).
+    ///
+    /// An error from `accept` itself loses that one client, never the server: out of file
+    /// descriptors (`EMFILE`), say, or a client that reset while still in the backlog. It is
+    /// logged on one line, and a short pause keeps a persistent error from spinning the CPU.
+    pub fn accept(&self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+        loop {
+            if self.is_triggered() {
+                return None;
+            }
+            match listener.accept() {
+                // Woken for shutdown? The "client" may be our own wake-up call: drop it.
+                Ok(_) if self.is_triggered() => return None,
+                Ok(accepted) => return Some(accepted),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    eprintln!("error: accept failed: {}", crate::cli::describe_io(&err));
+                    self.wait_timeout(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+    // ANCHOR_END: accept
+
     /// Sleeps for `timeout` or until shutdown begins, whichever comes first.
     /// Returns whether shutdown has begun: a loop that naps between rounds uses this instead of
     /// `thread::sleep`, so that it stops at once.
@@ -291,6 +318,25 @@ mod tests {
         shutdown.trigger();
         let (accepted, triggered) = done_rx.recv_timeout(LIMIT).expect("accept never woke");
         assert!(accepted && triggered);
+    }
+
+    #[test]
+    fn accept_returns_clients_until_the_trigger_then_none() {
+        let shutdown = Shutdown::new();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _watch = shutdown.watch_listener(&listener).unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_stream, peer) = shutdown.accept(&listener).expect("a client was waiting");
+        assert_eq!(peer, client.local_addr().unwrap());
+
+        let trigger = shutdown.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            trigger.trigger();
+        });
+        let started = Instant::now();
+        assert!(shutdown.accept(&listener).is_none());
+        assert!(started.elapsed() < LIMIT);
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! The echo loop of chapters 01 and 03, as the later servers reuse it.
+//!
+//! Read what has arrived, write it back, until the client closes — with the two things a server
+//! that runs for a long time adds to chapter 01's loop: a Ctrl-C shutdown wakes it (the stream
+//! is [watched](crate::shutdown::Shutdown::watch_stream)), and a read timeout set by the caller
+//! ends a client that stays silent too long (chapter 04's `--idle-timeout`).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use anyhow::Context;
+
+use crate::shutdown::Shutdown;
+
+/// Why an echo session ended, when it ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The client closed its side: `read` returned 0.
+    Closed,
+    /// The server is shutting down: reading stopped, and the reply in flight was sent.
+    ShuttingDown,
+    /// The client sent nothing for as long as the stream's read timeout.
+    Idle,
+}
+
+// ANCHOR: serve
+/// Echoes everything `peer` sends until it closes, shutdown begins, or it stays silent for as
+/// long as the stream's read timeout (if one is set). Returns how many bytes were echoed, and
+/// why it stopped.
+pub fn serve_echo(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: &Shutdown,
+) -> anyhow::Result<(u64, End)> {
+    // While this `Watch` lives, a Ctrl-C makes our blocked `read` return 0 (end of stream):
+    // we leave the loop as if the client had closed, after the echo in flight is written.
+    let _watch = shutdown
+        .watch_stream(&stream)
+        .with_context(|| format!("cannot watch {peer} for Ctrl-C"))?;
+
+    let mut buf = [0u8; 4096];
+    let mut echoed: u64 = 0;
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) if shutdown.is_triggered() => return Ok((echoed, End::ShuttingDown)),
+            Ok(0) => return Ok((echoed, End::Closed)),
+            Ok(n) => n,
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            // The read timeout expired: on Unix it is reported as `WouldBlock`, on Windows as
+            // `TimedOut`. Not an error of the client's: it was just quiet for too long.
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Ok((echoed, End::Idle));
+            }
+            Err(err) => return Err(err).with_context(|| format!("cannot read from {peer}")),
+        };
+        stream
+            .write_all(&buf[..n])
+            .with_context(|| format!("cannot write to {peer}"))?;
+        echoed += n as u64;
+    }
+}
+// ANCHOR_END: serve
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::thread;
+    use std::time::Duration;
+
+    fn served(
+        read_timeout: Option<Duration>,
+        client: impl FnOnce(TcpStream) + Send + 'static,
+    ) -> (u64, End) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let talker = thread::spawn(move || {
+            let stream = TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            client(stream);
+        });
+        let (stream, peer) = listener.accept().unwrap();
+        stream.set_read_timeout(read_timeout).unwrap();
+        let result = serve_echo(stream, peer, &Shutdown::new()).unwrap();
+        talker.join().unwrap();
+        result
+    }
+
+    #[test]
+    fn echoes_until_the_client_closes() {
+        let result = served(None, |mut stream| {
+            stream.write_all(b"ping").unwrap();
+            let mut back = [0u8; 4];
+            stream.read_exact(&mut back).unwrap();
+            assert_eq!(&back, b"ping");
+        });
+        assert_eq!(result, (4, End::Closed));
+    }
+
+    #[test]
+    fn a_silent_client_ends_as_idle_after_the_read_timeout() {
+        let result = served(Some(Duration::from_millis(100)), |mut stream| {
+            // Wait for the server to give up on us: our read sees its close.
+            assert_eq!(stream.read(&mut [0u8; 8]).unwrap(), 0);
+        });
+        assert_eq!(result, (0, End::Idle));
+    }
+}
