@@ -34,6 +34,9 @@ const OUTPUTS: &[&str] = &[
     "03-client-1.txt",
     "03-client-2.txt",
     "03-ctrl-c.txt",
+    "04-server.txt",
+    "04-client-1.txt",
+    "04-client-2.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -324,6 +327,9 @@ fn chapter_03_ctrl_c_with_a_client_connected() {
     let mut client = Proc::start("02_echo_client", &["--addr", &addr.to_string()]);
     client.write_stdin(b"hello\n");
     client.wait_for_line("hello");
+    // The echo came back, so the server has printed its `connected:` line; wait until our
+    // draining thread has read it too, so that `^C` goes after it in the transcript.
+    server.wait_for_line("connected:");
     let before_signal = server.stdout();
     server.sigint();
     let server = server.wait(TIMEOUT);
@@ -335,6 +341,52 @@ fn chapter_03_ctrl_c_with_a_client_connected() {
         "03-ctrl-c.txt",
         "cargo run --example 03_sequential_server",
         &shown,
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
+    let args = ["--addr", "127.0.0.1:0", "--idle-timeout", "2"];
+    let (server, addr) = Proc::server("04_threaded_server", &args);
+    let addr_arg = addr.to_string();
+
+    // Terminal 2: an interactive client that types one line, then stays silent.
+    let mut first = Proc::start("02_echo_client", &["--addr", &addr_arg]);
+    first.write_stdin(b"typed by the first client\n");
+    first.wait_for_line("typed by the first client");
+
+    // Terminal 3: served at once, although the first client is still connected.
+    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]).wait(TIMEOUT);
+    server.wait_for_line("disconnected:");
+
+    // Two seconds of silence later, the server closes the first client.
+    server.wait_for_line("idle: closed");
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut typed = vec!["typed by the first client".to_string()];
+    typed.extend(first.stdout());
+
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "04-server.txt",
+        "cargo run --example 04_threaded_server -- --idle-timeout 2",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.add(
+        "04-client-1.txt",
+        "cargo run --example 02_echo_client",
+        &[
+            "typed by the first client".to_string(),
+            "typed by the first client".to_string(),
+        ],
+    );
+    t.add(
+        "04-client-2.txt",
+        "cargo run --example 02_echo_client -- hello",
+        &terminal(&second),
     );
     t.check();
 }

@@ -343,3 +343,47 @@ pub fn assert_refuses_a_port_in_use(example: &str) {
         )]
     );
 }
+
+/// Resident memory of process `pid` in KiB (Linux: `VmRSS` in `/proc/PID/status`).
+#[cfg(target_os = "linux")]
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("no VmRSS line")
+}
+
+/// Number of threads of process `pid` (Linux: `Threads` in `/proc/PID/status`).
+#[cfg(target_os = "linux")]
+pub fn thread_count(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("no Threads line")
+}
+
+/// `total` short-lived clients against `addr`, `parallel` at a time: each connects, echoes
+/// 16 bytes (checked), and closes. Returns the wall time for all of them.
+pub fn short_lived_clients(addr: SocketAddr, total: usize, parallel: usize) -> Duration {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..parallel)
+        .map(|w| {
+            let share = total / parallel + usize::from(w < total % parallel);
+            thread::spawn(move || {
+                for i in 0..share {
+                    let mut stream = connect(addr);
+                    let message = format!("{w:06}-{i:09}");
+                    assert_eq!(echo(&mut stream, message.as_bytes()), message.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("a short-lived client failed");
+    }
+    started.elapsed()
+}
