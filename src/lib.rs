@@ -12,7 +12,12 @@
 //!   wakes threads blocked in `accept` or `read` (introduced in chapter 03, the sequential server).
 //! - [`echo`]: the echo loop of chapters 01 and 03, with shutdown and an idle timeout, as the
 //!   threaded servers reuse it (taught in chapter 03, shared from chapter 04 on).
+//! - [`pool`]: a fixed-size thread pool with a bounded queue and reservations (chapter 05).
+//! - [`server`]: a reusable threaded TCP server on top of the pool, our `socketserver`: a bound
+//!   listener and a handler in, accept loop, "server busy" and Ctrl-C handled (chapter 05).
 
 pub mod cli;
 pub mod echo;
+pub mod pool;
+pub mod server;
 pub mod shutdown;

@@ -237,6 +237,19 @@ impl Proc {
             })
     }
 
+    /// Waits until a stderr line contains `needle`, and returns that line.
+    pub fn wait_for_stderr_line(&self, needle: &str) -> String {
+        self.stderr
+            .wait_for(TIMEOUT, |l| l.contains(needle))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} never printed an error line containing {needle:?}\nstderr: {:?}",
+                    self.name,
+                    self.stderr()
+                )
+            })
+    }
+
     /// Sends SIGINT, as Ctrl-C in a terminal does.
     #[cfg(unix)]
     pub fn sigint(&self) {
