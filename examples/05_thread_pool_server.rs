@@ -78,7 +78,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     println!("listening on {local}");
-    println!("{} workers, queue of {}", args.workers, args.queue);
+    println!("workers: {}, queue: {}", args.workers, args.queue);
 
     let config = Config {
         workers: usize::from(args.workers),

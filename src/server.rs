@@ -79,10 +79,12 @@ pub struct Summary {
     pub turned_away_at_shutdown: u64,
 }
 
+// ANCHOR: lines
 /// The line a client gets when the pool is full.
 pub const BUSY_LINE: &str = "server busy, try again later\n";
 /// The line a queued client gets when the server shuts down before serving it.
 pub const SHUTTING_DOWN_LINE: &str = "server shutting down\n";
+// ANCHOR_END: lines
 
 /// How long a refusal waits for the client to close after reading our line.
 const REFUSAL_LINGER: Duration = Duration::from_millis(200);
@@ -123,10 +125,7 @@ pub fn serve(
         //    client's socket move into a job; otherwise we still hold it and can say "busy".
         let Some(place) = pool.try_reserve() else {
             counts.busy.fetch_add(1, Ordering::SeqCst);
-            println!(
-                "busy: {peer} turned away ({} workers busy, queue of {} full)",
-                config.workers, config.queue
-            );
+            println!("busy: {peer} turned away (every worker busy, queue full)");
             refuser.refuse(stream, peer);
             continue;
         };

@@ -37,6 +37,9 @@ const OUTPUTS: &[&str] = &[
     "04-server.txt",
     "04-client-1.txt",
     "04-client-2.txt",
+    "05-server.txt",
+    "05-client-1.txt",
+    "05-client-2.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -389,6 +392,84 @@ fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
         &terminal(&second),
     );
     t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_05_one_worker_one_place_in_the_queue() {
+    let args = ["--addr", "127.0.0.1:0", "--workers", "1", "--queue", "1"];
+    let (server, addr) = Proc::server("05_thread_pool_server", &args);
+    let addr_arg = addr.to_string();
+
+    // Terminal 2: served, and holds the only worker while it waits for more typing.
+    let mut first = Proc::start("02_echo_client", &["--addr", &addr_arg]);
+    first.write_stdin(b"typed by the first client\n");
+    first.wait_for_line("typed by the first client");
+
+    // Terminal 3: takes the only place in the queue.
+    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
+    server.wait_for_line("(1 waiting)");
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        server
+            .stdout()
+            .iter()
+            .filter(|l| l.starts_with("queued: "))
+            .count()
+            == 2
+    );
+
+    // Terminal 4 (`nc`, played by the test): no worker, no place: told so at once.
+    let third = common::connect(addr);
+    let mut busy = String::new();
+    std::io::Read::read_to_string(&mut &third, &mut busy).unwrap();
+    assert_eq!(busy, "server busy, try again later\n");
+
+    // Terminal 2 ends (Ctrl-D): its worker takes the queued client.
+    let first_lines = first.stdout();
+    let _ = first.wait(TIMEOUT);
+    let second = second.wait(TIMEOUT);
+    server.wait_for_line("done: ");
+    wait_for_count(&server, "done: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+
+    let mut typed = vec!["typed by the first client".to_string()];
+    typed.extend(first_lines);
+    typed.push("^D".into());
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "05-server.txt",
+        "cargo run --example 05_thread_pool_server -- --workers 1 --queue 1",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.add(
+        "05-client-1.txt",
+        "cargo run --example 02_echo_client",
+        &typed,
+    );
+    t.add(
+        "05-client-2.txt",
+        "cargo run --example 02_echo_client -- hello",
+        &terminal(&second),
+    );
+    t.check();
+}
+
+/// Waits until `proc` has printed `count` stdout lines starting with `prefix`.
+fn wait_for_count(proc: &Proc, prefix: &str, count: usize) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while proc
+        .stdout()
+        .iter()
+        .filter(|l| l.starts_with(prefix))
+        .count()
+        < count
+    {
+        assert!(std::time::Instant::now() < deadline, "{:?}", proc.stdout());
+        thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
