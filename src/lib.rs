@@ -15,9 +15,13 @@
 //! - [`pool`]: a fixed-size thread pool with a bounded queue and reservations (chapter 05).
 //! - [`server`]: a reusable threaded TCP server on top of the pool, our `socketserver`: a bound
 //!   listener and a handler in, accept loop, "server busy" and Ctrl-C handled (chapter 05).
+//! - [`net`]: listening with socket2: `SO_REUSEADDR` where it is right and a listen backlog for
+//!   bursts of thousands of connects; the servers from chapter 07 on listen through it
+//!   (chapter 06).
 
 pub mod cli;
 pub mod echo;
+pub mod net;
 pub mod pool;
 pub mod server;
 pub mod shutdown;

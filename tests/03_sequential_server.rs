@@ -5,10 +5,10 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpListener;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Proc, TIMEOUT, connect, echo};
+use socket2::{Domain, SockRef, Socket, Type};
 
 const EXAMPLE: &str = "03_sequential_server";
 
@@ -63,23 +63,29 @@ fn a_second_client_is_served_only_after_the_first_leaves() {
 fn a_client_that_resets_mid_message_does_not_stop_the_server() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
     {
-        // Send a lot and read nothing, then close: closing a socket whose receive buffer still
-        // holds unread data (our echoes) makes the kernel send a reset (RST), not a FIN.
+        // Send a lot and read nothing, then close abortively: with linger 0, close() sends a
+        // reset (RST) instead of a FIN, as the kernel of a crashed client may.
         let mut rude = connect(addr);
         let chunk = vec![b'x'; 64 * 1024];
         for _ in 0..8 {
             rude.write_all(&chunk).unwrap();
         }
-        thread::sleep(Duration::from_millis(200)); // let some echoes arrive unread
+        SockRef::from(&rude)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
     }
     let mut polite = connect(addr);
     assert_eq!(echo(&mut polite, b"still serving"), b"still serving");
     drop(polite);
     server.wait_for_line("(13 bytes echoed)");
-    let errors = server.stderr();
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].starts_with("error: cannot "), "{errors:?}");
-    assert!(errors[0].contains("connection reset by peer"), "{errors:?}");
+    // The server met the reset while reading (ECONNRESET) or while writing an echo (ECONNRESET,
+    // or EPIPE once the reset has been reported): one line either way.
+    let line = server.wait_for_stderr_line("error: cannot ");
+    assert!(
+        line.contains("connection reset by peer") || line.contains("broken pipe"),
+        "{line}"
+    );
+    assert_eq!(server.stderr().len(), 1, "{:?}", server.stderr());
 }
 
 #[cfg(unix)]
@@ -146,32 +152,58 @@ fn ctrl_c_with_a_client_connected_closes_it_cleanly_and_exits_0() {
 
 #[cfg(unix)]
 #[test]
-fn ctrl_c_while_stuck_writing_to_a_client_that_never_reads_exits_after_the_grace_period() {
+fn ctrl_c_while_a_client_never_reads_exits_0_within_the_grace_period() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    let mut stuck = connect(addr);
+    // A client that never reads, with a small, fixed receive buffer: setting SO_RCVBUF turns
+    // off Linux's receive-buffer autotuning, which would otherwise let an unread socket absorb
+    // up to `net.ipv4.tcp_rmem`'s maximum (32 MiB here) and unblock the server now and then.
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    socket.connect_timeout(&addr.into(), TIMEOUT).unwrap();
+    let mut stuck: std::net::TcpStream = socket.into();
     // Fill the pipes: the server echoes into our receive buffer, which we never drain, until
-    // its `write_all` blocks. Our writes then stall too; stop when they do.
+    // its `write_all` blocks; then it stops reading, and our writes stall too. Three writes in
+    // a row that take no byte at all for 300 ms each mean the server is stuck in `write`.
     stuck
-        .set_write_timeout(Some(Duration::from_millis(500)))
+        .set_write_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let chunk = vec![b'y'; 256 * 1024];
-    while stuck.write_all(&chunk).is_ok() {}
+    let mut stalls = 0;
+    while stalls < 3 {
+        match stuck.write(&chunk) {
+            Ok(0) => unreachable!("a blocking write of a non-empty buffer never returns 0"),
+            Ok(_written) => stalls = 0,
+            Err(_) => stalls += 1,
+        }
+    }
 
     let sent_at = Instant::now();
     server.sigint();
     let done = server.wait(TIMEOUT);
     let took = sent_at.elapsed();
     assert_eq!(done.code(), Some(0), "{done:?}");
-    // The grace period is one second; allow for a busy machine.
-    assert!(
-        took >= Duration::from_millis(900),
-        "closed before the grace period: {took:?}"
-    );
     assert!(took < Duration::from_secs(4), "took {took:?}");
     assert_eq!(
         done.stdout.last().unwrap(),
         "shutting down: served 1 client(s)"
     );
+    // Two endings are right, and which one happens is the kernel's timing: an unread socket's
+    // window still opens a little now and then (Linux compacts its receive queue), so the
+    // server may be between writes, in `read`, at the signal, and is closed at once; or it is
+    // blocked in `write`, and the grace period ends it with an error. In the second case it
+    // must have waited out the grace period (one second) first. (The unit tests of
+    // `src/shutdown.rs` check the grace period on its own.)
+    if done.stderr.iter().any(|l| l.contains("cannot write to")) {
+        assert!(
+            took >= Duration::from_millis(900),
+            "force-closed before the grace period: {took:?}; {done:?}"
+        );
+    } else {
+        assert!(
+            done.stdout.iter().any(|l| l.starts_with("closed: ")),
+            "{done:?}"
+        );
+    }
 }
 
 #[test]

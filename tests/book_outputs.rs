@@ -40,6 +40,7 @@ const OUTPUTS: &[&str] = &[
     "05-server.txt",
     "05-client-1.txt",
     "05-client-2.txt",
+    "06-demo.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -453,6 +454,20 @@ fn chapter_05_one_worker_one_place_in_the_queue() {
         "05-client-2.txt",
         "cargo run --example 02_echo_client -- hello",
         &terminal(&second),
+    );
+    t.check();
+}
+
+#[test]
+fn chapter_06_the_demonstration() {
+    let done = common::run("06_reuse_address", &["--addr", "127.0.0.1:0"], b"");
+    // Port 0 is the example's default, so the reader's command has no --addr; no port in the
+    // output is "the server's", so all are shown as 51000, 51001, …
+    let mut t = Transcripts::new(0);
+    t.add(
+        "06-demo.txt",
+        "cargo run --example 06_reuse_address",
+        &terminal(&done),
     );
     t.check();
 }
