@@ -41,6 +41,7 @@ const OUTPUTS: &[&str] = &[
     "05-client-1.txt",
     "05-client-2.txt",
     "06-demo.txt",
+    "07-server.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -468,6 +469,31 @@ fn chapter_06_the_demonstration() {
         "06-demo.txt",
         "cargo run --example 06_reuse_address",
         &terminal(&done),
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_07_one_thread_two_clients_then_ctrl_c() {
+    let (server, addr) = Proc::server("07_nonblocking_loop", &["--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let mut first = Proc::start("02_echo_client", &["--addr", &addr_arg]);
+    first.write_stdin(b"typed by the first client\n");
+    first.wait_for_line("typed by the first client");
+    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]).wait(TIMEOUT);
+    assert_eq!(second.stdout, ["hello"]);
+    wait_for_count(&server, "disconnected: ", 1);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    drop(first);
+
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "07-server.txt",
+        "cargo run --example 07_nonblocking_loop",
+        &with_ctrl_c(&before_signal, &server.stdout),
     );
     t.check();
 }

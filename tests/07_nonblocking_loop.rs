@@ -1,0 +1,236 @@
+//! Tests of `examples/07_nonblocking_loop.rs`: one thread serves a hundred clients, keeps
+//! partial writes for later, does not let a client that never reads grow its memory or stall
+//! the others, and naps (near-zero CPU) when idle unless told to `--spin`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Proc, TIMEOUT, connect, echo, pattern};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const EXAMPLE: &str = "07_nonblocking_loop";
+
+/// The seed of the random chunk sizes: printed, and settable with `TEST_SEED` to replay a run.
+fn seed() -> u64 {
+    let seed = std::env::var("TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("seed: {seed} (replay with TEST_SEED={seed})");
+    seed
+}
+
+#[test]
+fn a_hundred_clients_each_echo_256_kib_in_random_chunks() {
+    const CLIENTS: usize = 100;
+    const SIZE: usize = 256 * 1024;
+    let seed = seed();
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let start = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|n| {
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                let stream = connect(addr);
+                let mut payload = pattern(SIZE);
+                payload.rotate_left(n * 997); // different bytes for every client
+                let mut writer = stream.try_clone().unwrap();
+                let to_send = payload.clone();
+                let mut rng = StdRng::seed_from_u64(seed ^ n as u64);
+                start.wait();
+                // Write in random-sized chunks while this thread's other half reads: 256 KiB
+                // may not fit in the buffers, so reading must go on at the same time.
+                let sender = thread::spawn(move || {
+                    let mut sent = 0;
+                    while sent < SIZE {
+                        let chunk = rng.random_range(1..=16 * 1024).min(SIZE - sent);
+                        writer.write_all(&to_send[sent..sent + chunk]).unwrap();
+                        sent += chunk;
+                    }
+                    writer.shutdown(Shutdown::Write).unwrap();
+                });
+                let mut back = Vec::with_capacity(SIZE);
+                (&stream).read_to_end(&mut back).unwrap();
+                sender.join().unwrap();
+                back == payload
+            })
+        })
+        .collect();
+    let intact = clients
+        .into_iter()
+        .filter(|_| true)
+        .map(|c| c.join().unwrap())
+        .filter(|&ok| ok)
+        .count();
+    assert_eq!(
+        intact, CLIENTS,
+        "some echoes differ from what was sent (seed {seed})"
+    );
+    server.wait_for_line(&format!("({} bytes echoed, 0 clients)", SIZE));
+    assert!(server.stderr().is_empty(), "{:?}", server.stderr());
+}
+
+#[test]
+fn a_client_that_never_reads_neither_stalls_the_others_nor_grows_the_server() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    // The hog writes as fast as it can and never reads. Backpressure stops the server from
+    // reading it once 256 KiB of its echo are pending; then the kernel buffers fill and the
+    // hog's own writes stall (they time out, which ends this thread).
+    let hog = connect(addr);
+    hog.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let hog_thread = thread::spawn(move || {
+        let chunk = vec![b'h'; 64 * 1024];
+        let mut sent = 0usize;
+        while (&hog).write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        (hog, sent)
+    });
+
+    // Meanwhile another client is served as usual.
+    let mut polite = connect(addr);
+    for round in 0..20u8 {
+        let message = [round; 1000];
+        assert_eq!(echo(&mut polite, &message), message, "round {round}");
+    }
+    let (hog, sent) = hog_thread.join().unwrap();
+    assert!(sent > 0);
+    // Still served while the hog is stuck.
+    assert_eq!(
+        echo(&mut polite, b"after the hog stalled"),
+        b"after the hog stalled"
+    );
+
+    #[cfg(target_os = "linux")]
+    {
+        // The server holds at most --max-pending (256 KiB) for the hog, not everything it sent.
+        let rss = common::rss_kib(server.pid());
+        assert!(
+            rss < 32 * 1024,
+            "server RSS {rss} KiB after the hog sent {sent} bytes"
+        );
+        eprintln!("the hog sent {sent} bytes before stalling; server RSS {rss} KiB");
+    }
+    drop(hog);
+}
+
+/// CPU time (user + system) of `pid` in clock ticks, from `/proc/<pid>/stat`.
+#[cfg(target_os = "linux")]
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) is in parentheses and may contain spaces: split after it.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Share of one core that `pid` used over `window`, in percent.
+#[cfg(target_os = "linux")]
+fn cpu_percent(pid: u32, window: Duration) -> f64 {
+    // Linux reports times in USER_HZ ticks, 100 per second on every common configuration.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let before = cpu_ticks(pid);
+    let started = Instant::now();
+    thread::sleep(window);
+    let used = (cpu_ticks(pid) - before) as f64 / TICKS_PER_SECOND;
+    used / started.elapsed().as_secs_f64() * 100.0
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn idle_it_naps_near_zero_cpu_and_with_spin_it_burns_a_core() {
+    let (napping, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut client = connect(addr); // one idle client connected: the loop still has work to try
+    assert_eq!(echo(&mut client, b"x"), b"x");
+    let idle = cpu_percent(napping.pid(), Duration::from_secs(2));
+    assert!(
+        idle < 5.0,
+        "the napping loop used {idle:.1}% of a core while idle"
+    );
+    drop(napping);
+
+    let (spinning, _) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--spin"]);
+    let busy = cpu_percent(spinning.pid(), Duration::from_secs(2));
+    // A spinning loop wants 100%; on a busy 2-core machine it may get less, but far more.
+    assert!(
+        busy > 30.0,
+        "the spinning loop used only {busy:.1}% of a core"
+    );
+    eprintln!("idle CPU: {idle:.1}% napping, {busy:.1}% spinning");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_closes_the_clients_and_exits_0() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for client in &mut clients {
+        assert_eq!(echo(client, b"hi"), b"hi");
+    }
+    server.wait_for_line("(3 clients)");
+    let started = Instant::now();
+    server.sigint();
+    for client in &mut clients {
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).expect("not closed cleanly");
+        assert!(rest.is_empty());
+    }
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        done.stdout
+            .contains(&"shutting down: 3 client(s) connected".to_string())
+    );
+    assert_eq!(done.stdout.last().unwrap(), "shutting down: done");
+}
+
+#[test]
+fn a_port_in_use_is_one_error_line_and_exit_1() {
+    common::assert_refuses_a_port_in_use(EXAMPLE);
+}
+
+/// Not a test but a measurement for the chapter (Linux):
+///
+/// ```text
+/// cargo test --release --test 07_nonblocking_loop -- --ignored --nocapture measure
+/// ```
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a measurement; run it explicitly"]
+fn measure_idle_cpu_and_round_trip_latency() {
+    for args in [&["--nap", "5"][..], &["--nap", "1"], &["--spin"]] {
+        let mut full = vec!["--addr", "127.0.0.1:0"];
+        full.extend_from_slice(args);
+        let (server, addr) = Proc::server(EXAMPLE, &full);
+        thread::sleep(Duration::from_millis(200));
+        let idle = cpu_percent(server.pid(), Duration::from_secs(3));
+        // One client, one 16-byte request at a time: each round trip's time.
+        let mut stream = connect(addr);
+        let mut times: Vec<Duration> = (0..500)
+            .map(|i| {
+                let message = format!("request {i:08}");
+                let began = Instant::now();
+                assert_eq!(echo(&mut stream, message.as_bytes()), message.as_bytes());
+                began.elapsed()
+            })
+            .collect();
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{:<10} idle CPU {idle:5.1}% of a core; round trip p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            args.join(" "),
+            ms(times[times.len() / 2]),
+            ms(times[times.len() * 99 / 100]),
+            ms(times[times.len() - 1])
+        );
+    }
+}
