@@ -1,0 +1,333 @@
+//! # 08 — readiness, select-style: a poll server
+//!
+//! Teaches readiness polling: instead of trying every socket in turn (chapter 07), the thread
+//! hands the OS the list of sockets it cares about and sleeps in one call until at least one of
+//! them is ready — the job of `select`, `poll`, `epoll` (Linux), `kqueue` (macOS, BSD) and IOCP
+//! (Windows), which the `polling` crate wraps behind one API. An idle server uses no CPU, and a
+//! reply goes out the moment its request arrives.
+//!
+//! ```text
+//! terminal 1:  cargo run --example 08_poll_server
+//! terminal 2:  cargo run --example 02_echo_client -- hello
+//! terminal 3:  top -p $(pgrep 08_poll_server)       (0% CPU while idle)
+//! ```
+//!
+//! Look for `connected:` lines counting clients: one thread serves them all.
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use polling::{AsRawSource, AsSource, Event, Events, PollMode, Poller};
+use socket_workbook::shutdown::{DEFAULT_GRACE, Shutdown};
+use socket_workbook::{cli, net};
+
+/// Poll server: one thread waits for readiness on every socket at once.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on. Port 0 asks the OS for any free port.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    addr: SocketAddr,
+
+    /// Most bytes waiting to be written to one client. A client that does not read its echoes
+    /// is not read from until its backlog drains.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
+    max_pending: usize,
+}
+
+// ANCHOR: registered
+/// A socket registered with the poller, which it leaves again before it is closed.
+///
+/// This is the one place that keeps the contract of polling's `unsafe` `add`: the OS identifies
+/// a registered socket by its file descriptor (or Windows socket handle) number. If the socket
+/// were closed while still registered, the number could be reused by the next `accept`, and
+/// the poller would report events of the new socket under the old one's key, or keep a dead
+/// entry. Owning the socket here, and deleting it from the poller in `Drop` (which runs before
+/// the fields, the socket included, are dropped), makes that impossible.
+struct Registered<'p, S>
+where
+    for<'a> &'a S: AsRawSource + AsSource,
+{
+    poller: &'p Poller,
+    socket: S,
+    key: usize,
+    interest: Event,
+}
+
+impl<'p, S> Registered<'p, S>
+where
+    for<'a> &'a S: AsRawSource + AsSource,
+{
+    fn new(poller: &'p Poller, socket: S, interest: Event) -> std::io::Result<Self> {
+        // SAFETY: the socket is owned by the returned value, whose `Drop` deletes it from the
+        // poller before the socket itself is dropped.
+        unsafe { poller.add_with_mode(&socket, interest, PollMode::Level)? };
+        Ok(Registered {
+            poller,
+            socket,
+            key: interest.key,
+            interest,
+        })
+    }
+
+    /// Changes what we wait for (readable, writable, both, or nothing), if it changed.
+    fn set_interest(&mut self, readable: bool, writable: bool) -> std::io::Result<()> {
+        let wanted = Event::new(self.key, readable, writable);
+        if (wanted.readable, wanted.writable) != (self.interest.readable, self.interest.writable) {
+            self.poller
+                .modify_with_mode(&self.socket, wanted, PollMode::Level)?;
+            self.interest = wanted;
+        }
+        Ok(())
+    }
+}
+
+impl<S> Drop for Registered<'_, S>
+where
+    for<'a> &'a S: AsRawSource + AsSource,
+{
+    fn drop(&mut self) {
+        let _ = self.poller.delete(&self.socket);
+    }
+}
+// ANCHOR_END: registered
+
+// ANCHOR: connection
+/// Everything the server knows about one client, in one place: the poller's key finds it.
+struct Connection<'p> {
+    socket: Registered<'p, TcpStream>,
+    peer: SocketAddr,
+    /// Echo bytes read but not yet written.
+    pending: Vec<u8>,
+    /// The client closed its side: finish writing, then close.
+    finished_reading: bool,
+    echoed: u64,
+}
+// ANCHOR_END: connection
+
+/// The listener's key; clients get 1, 2, 3, …
+const LISTENER: usize = 0;
+
+fn main() -> ExitCode {
+    cli::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let shutdown = Shutdown::on_ctrl_c()?;
+    let listener = net::listen(args.addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    listener
+        .set_nonblocking(true)
+        .context("cannot make the listener non-blocking")?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    println!("listening on {local}");
+
+    // ANCHOR: setup
+    // The poller: epoll on Linux, kqueue on macOS and the BSDs, IOCP on Windows.
+    let poller = Arc::new(Poller::new().context("cannot create the poller")?);
+    // Ctrl-C must wake the thread sleeping in `wait`: `notify` makes `wait` return at once.
+    let notifier = Arc::clone(&poller);
+    let _wake_on_ctrl_c = shutdown.on_trigger(move || {
+        let _ = notifier.notify();
+    });
+    let mut listener = Some(
+        Registered::new(&poller, listener, Event::readable(LISTENER))
+            .context("cannot register the listener")?,
+    );
+    // ANCHOR_END: setup
+
+    let mut connections: HashMap<usize, Connection> = HashMap::new();
+    let mut next_key = LISTENER + 1;
+    let mut events = Events::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut deadline: Option<Instant> = None;
+
+    // ANCHOR: loop
+    loop {
+        // Ctrl-C: stop accepting and reading; give pending echoes the grace period.
+        if shutdown.is_triggered() && deadline.is_none() {
+            deadline = Some(Instant::now() + DEFAULT_GRACE);
+            listener = None; // leaves the poller, then closes
+            println!("shutting down: {} client(s) connected", connections.len());
+            // Clients with an echo still pending wait only for "writable" now; the rest close.
+            connections.retain(|_, conn| {
+                let keep =
+                    !conn.pending.is_empty() && conn.socket.set_interest(false, true).is_ok();
+                if !keep {
+                    println!(
+                        "closed: {} ({} bytes echoed; shutting down)",
+                        conn.peer, conn.echoed
+                    );
+                }
+                keep
+            });
+        }
+        if let Some(deadline) = deadline
+            && (connections.is_empty() || Instant::now() >= deadline)
+        {
+            break;
+        }
+
+        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us). With
+        // nothing to do, this thread uses no CPU at all.
+        events.clear();
+        let waited = match deadline {
+            None => poller.wait(&mut events, None),
+            Some(deadline) => poller.wait_deadline(&mut events, deadline),
+        };
+        match waited {
+            Ok(_) => {}
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err).context("waiting for readiness failed"),
+        }
+
+        for event in events.iter() {
+            if event.key == LISTENER {
+                if let Some(listener) = &listener {
+                    accept_all(&poller, &listener.socket, &mut connections, &mut next_key);
+                }
+                continue;
+            }
+            // A key may belong to a connection closed earlier in this same batch.
+            let Some(conn) = connections.get_mut(&event.key) else {
+                continue;
+            };
+            let reading = deadline.is_none();
+            let outcome = serve(conn, event, reading, &mut buf, args.max_pending);
+            if let Some(result) = outcome {
+                let conn = connections
+                    .remove(&event.key)
+                    .expect("the connection is present");
+                report_gone(&conn, result, connections.len());
+                // `conn` is dropped here: deleted from the poller, then closed.
+            }
+        }
+    }
+    // ANCHOR_END: loop
+
+    for conn in connections.values() {
+        println!(
+            "closed: {} ({} bytes echoed; shutting down)",
+            conn.peer, conn.echoed
+        );
+    }
+    println!("shutting down: done");
+    Ok(())
+}
+
+// ANCHOR: accept
+/// The listener is readable: accept every waiting client and register each one.
+fn accept_all<'p>(
+    poller: &'p Poller,
+    listener: &TcpListener,
+    connections: &mut HashMap<usize, Connection<'p>>,
+    next_key: &mut usize,
+) {
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => {
+                // Out of file descriptors, say. Level-triggered: we hear again next time.
+                eprintln!("error: accept failed: {}", cli::describe_io(&err));
+                return;
+            }
+        };
+        let key = *next_key;
+        *next_key += 1;
+        // Interested in reading only: asking for "writable" while there is nothing to write
+        // would wake us on every `wait`, since a socket with room in its send buffer is always
+        // writable.
+        let registered = stream
+            .set_nonblocking(true)
+            .and_then(|()| Registered::new(poller, stream, Event::readable(key)));
+        match registered {
+            Ok(socket) => {
+                let conn = Connection {
+                    socket,
+                    peer,
+                    pending: Vec::new(),
+                    finished_reading: false,
+                    echoed: 0,
+                };
+                connections.insert(key, conn);
+                println!("connected: {peer} ({} clients)", connections.len());
+            }
+            Err(err) => eprintln!("error: cannot register {peer}: {}", cli::describe_io(&err)),
+        }
+    }
+}
+// ANCHOR_END: accept
+
+// ANCHOR: serve
+/// Handles one readiness event of a client. Returns `Some` when the client is done.
+fn serve(
+    conn: &mut Connection,
+    event: Event,
+    reading: bool,
+    buf: &mut [u8],
+    max_pending: usize,
+) -> Option<anyhow::Result<()>> {
+    let peer = conn.peer;
+    let stream = &conn.socket.socket;
+    // Writable: send what is pending. Level-triggered, so one `write` per event is enough:
+    // if more room remains, the next `wait` reports the socket writable again.
+    if event.writable && !conn.pending.is_empty() {
+        match (&*stream).write(&conn.pending) {
+            Ok(n) => {
+                conn.pending.drain(..n);
+                conn.echoed += n as u64;
+            }
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(err) => return Some(Err(err).with_context(|| format!("cannot write to {peer}"))),
+        }
+    }
+    // Readable: read once. Readiness means a `read` will not block, not that it succeeds.
+    let room = max_pending.saturating_sub(conn.pending.len());
+    if event.readable && reading && room > 0 && !conn.finished_reading {
+        let want = room.min(buf.len());
+        match (&*stream).read(&mut buf[..want]) {
+            Ok(0) => conn.finished_reading = true,
+            Ok(n) => conn.pending.extend_from_slice(&buf[..n]),
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(err) => return Some(Err(err).with_context(|| format!("cannot read from {peer}"))),
+        }
+    }
+    if (conn.finished_reading || !reading) && conn.pending.is_empty() {
+        return Some(Ok(())); // all echoed, and nothing more will be read
+    }
+    // Ask for what we can use next: more input only while there is room for its echo
+    // (backpressure, as in chapter 07), and "writable" only while output is pending.
+    let want_read = reading && !conn.finished_reading && conn.pending.len() < max_pending;
+    let want_write = !conn.pending.is_empty();
+    if let Err(err) = conn.socket.set_interest(want_read, want_write) {
+        return Some(Err(err).with_context(|| format!("cannot update the poller for {peer}")));
+    }
+    None
+}
+// ANCHOR_END: serve
+
+fn report_gone(conn: &Connection, result: anyhow::Result<()>, left: usize) {
+    match result {
+        Ok(()) => println!(
+            "disconnected: {} ({} bytes echoed, {left} clients)",
+            conn.peer, conn.echoed
+        ),
+        Err(err) => {
+            eprintln!("error: {}", cli::one_line(&err));
+            println!(
+                "disconnected: {} after an error ({left} clients)",
+                conn.peer
+            );
+        }
+    }
+}
