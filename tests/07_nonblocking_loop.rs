@@ -121,26 +121,15 @@ fn a_client_that_never_reads_neither_stalls_the_others_nor_grows_the_server() {
     drop(hog);
 }
 
-/// CPU time (user + system) of `pid` in clock ticks, from `/proc/<pid>/stat`.
-#[cfg(target_os = "linux")]
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The command name (field 2) is in parentheses and may contain spaces: split after it.
-    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
 /// Share of one core that `pid` used over `window`, in percent.
 #[cfg(target_os = "linux")]
 fn cpu_percent(pid: u32, window: Duration) -> f64 {
     // Linux reports times in USER_HZ ticks, 100 per second on every common configuration.
     const TICKS_PER_SECOND: f64 = 100.0;
-    let before = cpu_ticks(pid);
+    let before = common::cpu_ticks(pid);
     let started = Instant::now();
     thread::sleep(window);
-    let used = (cpu_ticks(pid) - before) as f64 / TICKS_PER_SECOND;
+    let used = (common::cpu_ticks(pid) - before) as f64 / TICKS_PER_SECOND;
     used / started.elapsed().as_secs_f64() * 100.0
 }
 

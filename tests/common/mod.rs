@@ -379,6 +379,18 @@ pub fn thread_count(pid: u32) -> u64 {
         .expect("no Threads line")
 }
 
+/// CPU time (user + system) of process `pid` in clock ticks, from `/proc/<pid>/stat`
+/// (Linux counts in USER_HZ ticks: 100 per second on every common configuration).
+#[cfg(target_os = "linux")]
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) is in parentheses and may contain spaces: split after it.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
 /// `total` short-lived clients against `addr`, `parallel` at a time: each connects, echoes
 /// 16 bytes (checked), and closes. Returns the wall time for all of them.
 pub fn short_lived_clients(addr: SocketAddr, total: usize, parallel: usize) -> Duration {

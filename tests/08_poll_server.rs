@@ -1,0 +1,206 @@
+//! Tests of `examples/08_poll_server.rs`: thousands of connections held by one thread, each
+//! echoing correctly; no CPU while idle; a slow reader stalls no one; Ctrl-C exits 0.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Proc, TIMEOUT, connect, echo};
+
+const EXAMPLE: &str = "08_poll_server";
+
+/// Raises this process's soft limit on open files to at least `wanted` (the server, started
+/// afterwards, inherits it). Returns the limit now in force: less than `wanted` when the hard
+/// limit does not allow more.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, but not on every Unix
+fn raise_fd_limit(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if (limit.rlim_cur as u64) < wanted {
+            limit.rlim_cur = (wanted as libc::rlim_t).min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+    limit.rlim_cur as u64
+}
+
+/// Opens `count` connections, then has every one echo a message unique to it.
+/// Returns how many echoed correctly.
+fn hold_and_echo(addr: std::net::SocketAddr, count: usize) -> usize {
+    let mut streams: Vec<TcpStream> = Vec::with_capacity(count);
+    for _ in 0..count {
+        streams.push(connect(addr));
+    }
+    // All are connected at once; now each one echoes, from 16 threads.
+    let per_thread = count.div_ceil(16);
+    let mut handles = Vec::new();
+    let mut base = 0;
+    while !streams.is_empty() {
+        let batch: Vec<TcpStream> = streams.drain(..per_thread.min(streams.len())).collect();
+        let first = base;
+        base += batch.len();
+        handles.push(thread::spawn(move || {
+            let mut ok = 0;
+            for (i, mut stream) in batch.into_iter().enumerate() {
+                let message = format!("connection {:06}", first + i);
+                if echo(&mut stream, message.as_bytes()) == message.as_bytes() {
+                    ok += 1;
+                }
+                std::mem::forget(stream); // keep it open until the process ends
+            }
+            ok
+        }));
+    }
+    handles.into_iter().map(|h| h.join().unwrap()).sum()
+}
+
+#[cfg(unix)]
+#[test]
+fn two_thousand_connections_are_held_and_each_echoes() {
+    const COUNT: usize = 2000;
+    // Our 2000 sockets, the server's 2000, and some to spare, in each process.
+    let limit = raise_fd_limit(COUNT as u64 + 200);
+    if limit < COUNT as u64 + 200 {
+        eprintln!("skipped: the open-files hard limit is {limit}, too low for {COUNT} connections");
+        return;
+    }
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let ok = hold_and_echo(addr, COUNT);
+    assert_eq!(ok, COUNT);
+    server.wait_for_line(&format!("({COUNT} clients)"));
+    assert!(server.stderr().is_empty(), "{:?}", server.stderr());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_server_uses_no_cpu() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut clients: Vec<_> = (0..10).map(|_| connect(addr)).collect();
+    for client in &mut clients {
+        assert_eq!(echo(client, b"x"), b"x");
+    }
+    let before = common::cpu_ticks(server.pid());
+    let started = Instant::now();
+    thread::sleep(Duration::from_secs(2));
+    let used = (common::cpu_ticks(server.pid()) - before) as f64 / 100.0;
+    let percent = used / started.elapsed().as_secs_f64() * 100.0;
+    assert!(
+        percent < 2.0,
+        "the idle poll server used {percent:.1}% of a core"
+    );
+}
+
+#[test]
+fn a_client_that_never_reads_stalls_no_one() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let hog = connect(addr);
+    hog.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let hog_thread = thread::spawn(move || {
+        let chunk = vec![b'h'; 64 * 1024];
+        let mut sent = 0usize;
+        while (&hog).write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        (hog, sent)
+    });
+    let mut polite = connect(addr);
+    for round in 0..20u8 {
+        let message = [round; 1000];
+        assert_eq!(echo(&mut polite, &message), message, "round {round}");
+    }
+    let (_hog, sent) = hog_thread.join().unwrap();
+    assert!(sent > 0);
+    assert_eq!(
+        echo(&mut polite, b"after the hog stalled"),
+        b"after the hog stalled"
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let rss = common::rss_kib(server.pid());
+        assert!(
+            rss < 32 * 1024,
+            "server RSS {rss} KiB after the hog sent {sent} bytes"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_closes_the_clients_and_exits_0() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for client in &mut clients {
+        assert_eq!(echo(client, b"hi"), b"hi");
+    }
+    server.wait_for_line("(3 clients)");
+    let started = Instant::now();
+    server.sigint();
+    for client in &mut clients {
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).expect("not closed cleanly");
+        assert!(rest.is_empty());
+    }
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        done.stdout
+            .iter()
+            .filter(|l| l.starts_with("closed: "))
+            .count(),
+        3,
+        "{:?}",
+        done.stdout
+    );
+    assert_eq!(done.stdout.last().unwrap(), "shutting down: done");
+}
+
+#[test]
+fn a_port_in_use_is_one_error_line_and_exit_1() {
+    common::assert_refuses_a_port_in_use(EXAMPLE);
+}
+
+/// Not a test but a measurement for the chapter (Unix; needs a hard open-files limit above
+/// 2 × COUNT): how many connections one thread holds, each echoing, and the server's memory.
+///
+/// ```text
+/// cargo test --release --test 08_poll_server -- --ignored --nocapture measure
+/// CONNECTIONS=19000 cargo test --release --test 08_poll_server -- --ignored --nocapture measure
+/// ```
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a measurement; run it explicitly"]
+fn measure_ten_thousand_connections() {
+    let count = std::env::var("CONNECTIONS")
+        .ok()
+        .and_then(|c| c.parse().ok());
+    let count: usize = count.unwrap_or(10_000);
+    let limit = raise_fd_limit(count as u64 + 500);
+    assert!(
+        limit >= count as u64 + 500,
+        "the open-files hard limit is {limit}"
+    );
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let rss_before = common::rss_kib(server.pid());
+    let started = Instant::now();
+    let ok = hold_and_echo(addr, count);
+    let took = started.elapsed();
+    server.wait_for_line(&format!("({count} clients)"));
+    let rss = common::rss_kib(server.pid());
+    println!(
+        "{ok} of {count} connections held at once and echoed correctly in {:.2} s; \
+         server RSS {rss_before} KiB idle, {rss} KiB with {count} connections",
+        took.as_secs_f64()
+    );
+    assert_eq!(ok, count);
+}
