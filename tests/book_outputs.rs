@@ -42,6 +42,7 @@ const OUTPUTS: &[&str] = &[
     "05-client-2.txt",
     "06-demo.txt",
     "07-server.txt",
+    "08-server.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -476,7 +477,20 @@ fn chapter_06_the_demonstration() {
 #[cfg(unix)]
 #[test]
 fn chapter_07_one_thread_two_clients_then_ctrl_c() {
-    let (server, addr) = Proc::server("07_nonblocking_loop", &["--addr", "127.0.0.1:0"]);
+    one_thread_two_clients_then_ctrl_c("07_nonblocking_loop", "07-server.txt");
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_08_one_thread_two_clients_then_ctrl_c() {
+    one_thread_two_clients_then_ctrl_c("08_poll_server", "08-server.txt");
+}
+
+/// A single-threaded server with an interactive client held open, a second client served at
+/// once, then Ctrl-C.
+#[cfg(unix)]
+fn one_thread_two_clients_then_ctrl_c(example: &str, file: &'static str) {
+    let (server, addr) = Proc::server(example, &["--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
     let mut first = Proc::start("02_echo_client", &["--addr", &addr_arg]);
     first.write_stdin(b"typed by the first client\n");
@@ -491,8 +505,8 @@ fn chapter_07_one_thread_two_clients_then_ctrl_c() {
 
     let mut t = Transcripts::new(addr.port());
     t.add(
-        "07-server.txt",
-        "cargo run --example 07_nonblocking_loop",
+        file,
+        &format!("cargo run --example {example}"),
         &with_ctrl_c(&before_signal, &server.stdout),
     );
     t.check();
