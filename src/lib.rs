@@ -18,10 +18,13 @@
 //! - [`net`]: listening with socket2: `SO_REUSEADDR` where it is right and a listen backlog for
 //!   bursts of thousands of connects; the servers from chapter 07 on listen through it
 //!   (chapter 06).
+//! - [`rfc868`]: the RFC 868 Time Protocol's 4-byte message, encoded and decoded, and its 2036
+//!   wrap (chapters 09 and 10).
 
 pub mod cli;
 pub mod echo;
 pub mod net;
 pub mod pool;
+pub mod rfc868;
 pub mod server;
 pub mod shutdown;

@@ -412,3 +412,12 @@ pub fn short_lived_clients(addr: SocketAddr, total: usize, parallel: usize) -> D
     }
     started.elapsed()
 }
+
+/// A UDP socket on loopback, connected to `addr`, with read and write timeouts.
+pub fn udp_client(addr: SocketAddr) -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(addr).unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    socket.set_write_timeout(Some(TIMEOUT)).unwrap();
+    socket
+}

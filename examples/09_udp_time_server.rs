@@ -1,0 +1,167 @@
+//! # 09 — a UDP time server
+//!
+//! Teaches datagrams: no connection, no accept, no stream — one socket, and every `recv_from`
+//! returns one whole datagram together with the address to answer. One thread serves every
+//! client without any concurrency machinery. It answers each datagram with the time, as text
+//! (like the seed's `time.ctime()`, with the time zone) or as the RFC 868 Time Protocol's four
+//! bytes.
+//!
+//! ```text
+//! terminal 1:  cargo run --example 09_udp_time_server
+//! terminal 2:  cargo run --example 10_udp_time_client
+//!              (or: nc -u 127.0.0.1 7879, press Enter)
+//! ```
+//!
+//! Look for one log line per request. With `--drop-rate 0.5`, half the replies are dropped on
+//! purpose, so that chapter 10's client has to retry.
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use jiff::{Timestamp, ZonedDateTime};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use socket_workbook::shutdown::Shutdown;
+use socket_workbook::{cli, rfc868};
+
+/// UDP time server: answers every datagram with the current time.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on. Port 0 asks the OS for any free port.
+    #[arg(long, default_value = "127.0.0.1:7879")]
+    addr: SocketAddr,
+
+    /// What to answer.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Share of replies to drop on purpose, from 0 to 1, to see the client's retries.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_rate)]
+    drop_rate: f64,
+
+    /// Seed for the drops, to make a run repeatable (random when absent).
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Largest request accepted, in bytes; larger datagrams are ignored (see the chapter).
+    #[arg(long, value_name = "BYTES", default_value_t = 512)]
+    max_request: usize,
+
+    /// Do not log each request (for load tests).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// A line like `Mon Nov 23 17:20:00 2026 UTC`: the local time and its zone (RFC 867 style).
+    Text,
+    /// RFC 868: 4 bytes, big-endian seconds since 1900-01-01 00:00 UTC.
+    Rfc868,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a number from 0 to 1")),
+    }
+}
+
+fn main() -> ExitCode {
+    cli::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let shutdown = Shutdown::on_ctrl_c()?;
+
+    // ANCHOR: bind
+    // A UDP socket is bound, and that is all: no listen, no accept. Every client's datagrams
+    // arrive on this one socket.
+    let socket =
+        UdpSocket::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let local = socket
+        .local_addr()
+        .context("cannot read the listening address")?;
+    println!("listening on {local}");
+    // A blocking `recv_from` would sleep through Ctrl-C; with a timeout it returns now and
+    // then, and the loop looks at the flag.
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .context("cannot set the read timeout")?;
+    // ANCHOR_END: bind
+
+    let seed = args.seed.unwrap_or_else(rand::random);
+    if args.drop_rate > 0.0 {
+        println!(
+            "dropping {:.0}% of replies on purpose (seed {seed})",
+            args.drop_rate * 100.0
+        );
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut answered, mut dropped, mut ignored) = (0u64, 0u64, 0u64);
+
+    // ANCHOR: loop
+    // One byte more than we accept: `recv_from` silently cuts a datagram to the buffer's size,
+    // so a request that fills the whole buffer was too big (and may have been longer still).
+    let mut buf = vec![0u8; args.max_request + 1];
+    while !shutdown.is_triggered() {
+        let (size, peer) = match socket.recv_from(&mut buf) {
+            Ok(received) => received,
+            // The timeout: nothing arrived; go and look at the flag.
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                continue;
+            }
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => {
+                // E.g. Windows reports an earlier reply's "port unreachable" here. One client's
+                // trouble: log it and go on.
+                eprintln!("error: receiving failed: {}", cli::describe_io(&err));
+                continue;
+            }
+        };
+
+        // Every datagram is a request, an empty one included (RFC 868 clients send nothing).
+        // Requests are not trusted: an oversized one is ignored, with one log line, and no
+        // answer — answering unchecked datagrams is how UDP servers get used to flood others.
+        if size > args.max_request {
+            ignored += 1;
+            println!("ignored: {peer} sent over {} bytes", args.max_request);
+            continue;
+        }
+        if rng.random_bool(args.drop_rate) {
+            dropped += 1;
+            if !args.quiet {
+                println!("dropped: {peer} ({size} bytes; --drop-rate)");
+            }
+            continue;
+        }
+        let reply = match args.format {
+            Format::Text => format!(
+                "{}\n",
+                ZonedDateTime::now().strftime("%a %b %e %H:%M:%S %Y %Z")
+            )
+            .into_bytes(),
+            Format::Rfc868 => rfc868::encode(Timestamp::now()).to_vec(),
+        };
+        // One datagram out, to the address the request came from. UDP has no buffer to wait
+        // for: if the kernel cannot send it now, it is lost, as any datagram may be.
+        match socket.send_to(&reply, peer) {
+            Ok(_) => {
+                answered += 1;
+                if !args.quiet {
+                    println!("answered: {peer} ({size} bytes in, {} out)", reply.len());
+                }
+            }
+            Err(err) => eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err)),
+        }
+    }
+    // ANCHOR_END: loop
+
+    println!("shutting down: answered {answered}, dropped {dropped}, ignored {ignored}");
+    Ok(())
+}

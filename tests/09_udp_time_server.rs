@@ -1,0 +1,161 @@
+//! Tests of `examples/09_udp_time_server.rs`: real datagrams in, the time out, in both formats;
+//! oversized requests ignored by the rule; many clients at once; Ctrl-C.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Proc, TIMEOUT, udp_client};
+use jiff::{Timestamp, ZonedDateTime};
+use socket_workbook::rfc868;
+
+const EXAMPLE: &str = "09_udp_time_server";
+
+#[test]
+fn the_text_reply_is_the_local_time_with_the_current_year() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let client = udp_client(addr);
+    client.send(b"what time is it?").unwrap();
+    let mut buf = [0u8; 512];
+    let n = client.recv(&mut buf).unwrap();
+    let reply = std::str::from_utf8(&buf[..n]).unwrap();
+    let year = ZonedDateTime::now().year().to_string();
+    assert!(reply.ends_with('\n'), "{reply:?}");
+    assert!(reply.contains(&year), "{reply:?} lacks the year {year}");
+    let line = server.wait_for_line("answered: ");
+    let me = client.local_addr().unwrap();
+    assert_eq!(line, format!("answered: {me} (16 bytes in, {n} out)"));
+}
+
+#[test]
+fn the_rfc868_reply_is_within_two_seconds_of_the_clock() {
+    let (_server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--format", "rfc868"]);
+    let client = udp_client(addr);
+    client.send(&[]).unwrap(); // RFC 868 clients send an empty datagram
+    let mut buf = [0u8; 16];
+    let n = client.recv(&mut buf).unwrap();
+    assert_eq!(n, 4, "RFC 868 replies are 4 bytes");
+    let told = rfc868::decode(buf[..4].try_into().unwrap());
+    let drift = (told.as_second() - Timestamp::now().as_second()).abs();
+    assert!(drift <= 2, "the server's time is {drift} s off");
+}
+
+#[test]
+fn an_oversized_datagram_is_ignored_by_the_rule_and_the_server_goes_on() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let client = udp_client(addr);
+    client.send(&[b'x'; 2000]).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    assert!(
+        client.recv(&mut buf).is_err(),
+        "an oversized request must not be answered"
+    );
+    let me = client.local_addr().unwrap();
+    assert_eq!(
+        server.wait_for_line("ignored: "),
+        format!("ignored: {me} sent over 512 bytes")
+    );
+    // Still answering, the same client included.
+    client.set_read_timeout(Some(TIMEOUT)).unwrap();
+    client.send(b"").unwrap();
+    assert!(client.recv(&mut buf).unwrap() > 0);
+    // Exactly at the limit is fine.
+    client.send(&[b'y'; 512]).unwrap();
+    assert!(client.recv(&mut buf).unwrap() > 0);
+}
+
+#[test]
+fn fifty_clients_at_once_all_get_answers() {
+    let (_server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--quiet"]);
+    let clients: Vec<_> = (0..50).map(|_| udp_client(addr)).collect();
+    for client in &clients {
+        client.send(b"").unwrap();
+    }
+    let mut buf = [0u8; 512];
+    for client in &clients {
+        let n = client.recv(&mut buf).expect("a client got no answer");
+        assert!(std::str::from_utf8(&buf[..n]).unwrap().ends_with('\n'));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_exits_0_within_a_second() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let client = udp_client(addr);
+    client.send(b"").unwrap();
+    client.recv(&mut [0u8; 64]).unwrap();
+    server.wait_for_line("answered: ");
+    let started = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        done.stdout.last().unwrap(),
+        "shutting down: answered 1, dropped 0, ignored 0"
+    );
+}
+
+#[test]
+fn a_drop_rate_outside_0_to_1_is_a_bad_argument() {
+    let done = common::run(EXAMPLE, &["--drop-rate", "2"], b"");
+    assert_eq!(done.code(), Some(2), "{done:?}");
+}
+
+#[test]
+fn a_port_in_use_is_one_error_line_and_exit_1() {
+    common::assert_refuses_a_port_in_use(EXAMPLE);
+}
+
+/// Not a test but a measurement: requests per second on loopback, one client thread per
+/// socket, each waiting for its answer before the next request.
+///
+/// ```text
+/// cargo test --release --test 09_udp_time_server -- --ignored --nocapture measure
+/// ```
+#[test]
+#[ignore = "a measurement; run it explicitly"]
+fn measure_requests_per_second() {
+    for format in ["text", "rfc868"] {
+        for clients in [1usize, 4] {
+            let args = ["--addr", "127.0.0.1:0", "--quiet", "--format", format];
+            let (_server, addr) = Proc::server(EXAMPLE, &args);
+            let per_client = 20_000;
+            let started = Instant::now();
+            let threads: Vec<_> = (0..clients)
+                .map(|_| {
+                    std::thread::spawn(move || {
+                        let socket = udp_client(addr);
+                        socket
+                            .set_read_timeout(Some(Duration::from_millis(200)))
+                            .unwrap();
+                        let mut buf = [0u8; 64];
+                        let mut lost = 0;
+                        for _ in 0..per_client {
+                            socket.send(b"").unwrap();
+                            if socket.recv(&mut buf).is_err() {
+                                lost += 1;
+                            }
+                        }
+                        lost
+                    })
+                })
+                .collect();
+            let lost: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+            let total = clients * per_client;
+            let took = started.elapsed().as_secs_f64();
+            println!(
+                "--format {format}, {clients} client(s): {total} requests in {took:.2} s = {:.0} requests/s ({lost} unanswered)",
+                total as f64 / took
+            );
+        }
+    }
+}
