@@ -43,6 +43,11 @@ const OUTPUTS: &[&str] = &[
     "06-demo.txt",
     "07-server.txt",
     "08-server.txt",
+    "09-server.txt",
+    "10-client.txt",
+    "10-rfc868.txt",
+    "10-retry.txt",
+    "10-refused.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -52,6 +57,8 @@ fn outputs_dir() -> PathBuf {
 /// What the terminals of one scenario showed, with ports masked.
 struct Transcripts {
     server_port: u16,
+    /// The port the reader's command uses by default, shown instead of `server_port`.
+    shown_port: u16,
     other_ports: BTreeMap<u16, u16>,
     files: Vec<(&'static str, String)>,
 }
@@ -60,8 +67,17 @@ impl Transcripts {
     fn new(server_port: u16) -> Self {
         Transcripts {
             server_port,
+            shown_port: 7878,
             other_ports: BTreeMap::new(),
             files: Vec::new(),
+        }
+    }
+
+    /// The same, for an example whose default port is `shown_port` (UDP's 7879).
+    fn with_default_port(server_port: u16, shown_port: u16) -> Self {
+        Transcripts {
+            shown_port,
+            ..Transcripts::new(server_port)
         }
     }
 
@@ -82,7 +98,7 @@ impl Transcripts {
         while let Some((start, end)) = find_port(rest) {
             let port: u16 = rest[start..end].parse().unwrap();
             let shown = if port == self.server_port {
-                7878
+                self.shown_port
             } else {
                 let next = 51000 + self.other_ports.len() as u16;
                 *self.other_ports.entry(port).or_insert(next)
@@ -185,6 +201,14 @@ fn masking_covers_every_port_form() {
     assert_eq!(
         mask_number("after 1234 of 99 bytes", "after ", " of"),
         "after … of 99 bytes"
+    );
+    assert_eq!(
+        mask_time("Tue Jan  6 09:05:01 2027 CET (RFC 868: 3976619101 seconds since 1900)"),
+        "Mon Nov 23 17:20:00 2026 CET (RFC 868: 4004443200 seconds since 1900)"
+    );
+    assert_eq!(
+        mask_time("not a time at all, but long enough"),
+        "not a time at all, but long enough"
     );
 }
 
@@ -508,6 +532,110 @@ fn one_thread_two_clients_then_ctrl_c(example: &str, file: &'static str) {
         file,
         &format!("cargo run --example {example}"),
         &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.check();
+}
+
+/// The time the book shows for every run: 2026-11-23 17:20:00 UTC.
+const SHOWN_TIME: &str = "Mon Nov 23 17:20:00 2026";
+
+/// Replaces a `ctime`-style time (`Mon Nov 23 17:19:52 2026`) at the start of `line` with
+/// [`SHOWN_TIME`], after checking that it really is one; and the RFC 868 count of seconds with
+/// the one for that same instant.
+fn mask_time(line: &str) -> String {
+    let format = "%a %b %e %H:%M:%S %Y";
+    let Some(prefix) = line.get(..SHOWN_TIME.len()) else {
+        return line.to_string();
+    };
+    if jiff::fmt::strtime::parse(format, prefix).is_err() {
+        return line.to_string();
+    }
+    let line = format!("{SHOWN_TIME}{}", &line[SHOWN_TIME.len()..]);
+    let shown: jiff::Timestamp = "2026-11-23T17:20:00Z".parse().unwrap();
+    let seconds = u32::from_be_bytes(socket_workbook::rfc868::encode(shown)).to_string();
+    match mask_number(&line, "(RFC 868: ", " seconds") {
+        masked if masked != line => masked.replace('…', &seconds),
+        _ => line,
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn chapters_09_and_10_time_over_udp() {
+    // The book shows UTC; a reader's machine prints its own zone.
+    let utc = [("TZ", "UTC")];
+    let (server, addr) =
+        Proc::server_with_env("09_udp_time_server", &["--addr", "127.0.0.1:0"], &utc);
+    let addr_arg = addr.to_string();
+    let client =
+        Proc::start_with_env("10_udp_time_client", &["--addr", &addr_arg], &utc).wait(TIMEOUT);
+    // A request over the server's limit, as `head -c 2000 /dev/zero | nc -u 127.0.0.1 7879` sends.
+    let oversized = common::udp_client(addr);
+    oversized.send(&[0u8; 2000]).unwrap();
+    server.wait_for_line("ignored: ");
+    let again =
+        Proc::start_with_env("10_udp_time_client", &["--addr", &addr_arg], &utc).wait(TIMEOUT);
+    assert_eq!(again.code(), Some(0));
+    wait_for_count(&server, "answered: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut t = Transcripts::with_default_port(addr.port(), 7879);
+    t.add(
+        "09-server.txt",
+        "cargo run --example 09_udp_time_server",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    let shown: Vec<String> = terminal(&client).iter().map(|l| mask_time(l)).collect();
+    t.add(
+        "10-client.txt",
+        "cargo run --example 10_udp_time_client",
+        &shown,
+    );
+    t.check();
+
+    let args = ["--addr", "127.0.0.1:0", "--format", "rfc868"];
+    let (server, addr) = Proc::server_with_env("09_udp_time_server", &args, &utc);
+    let client_args = ["--addr", &addr.to_string(), "--format", "rfc868"];
+    let client = Proc::start_with_env("10_udp_time_client", &client_args, &utc).wait(TIMEOUT);
+    drop(server);
+    let shown: Vec<String> = terminal(&client).iter().map(|l| mask_time(l)).collect();
+    let mut t = Transcripts::with_default_port(addr.port(), 7879);
+    t.add(
+        "10-rfc868.txt",
+        "cargo run --example 10_udp_time_client -- --format rfc868",
+        &shown,
+    );
+    t.check();
+
+    // Seed 6 drops the first reply (the server draws one number per request).
+    let args = ["--addr", "127.0.0.1:0", "--drop-rate", "0.5", "--seed", "6"];
+    let (server, addr) = Proc::server_with_env("09_udp_time_server", &args, &utc);
+    let client = Proc::start_with_env("10_udp_time_client", &["--addr", &addr.to_string()], &utc)
+        .wait(TIMEOUT);
+    drop(server);
+    // The retry lines (stderr) come before the answer (stdout), as in a terminal.
+    assert_eq!(client.code(), Some(0));
+    let mut shown = client.stderr.clone();
+    shown.extend(client.stdout.iter().map(|l| mask_time(l)));
+    let mut t = Transcripts::with_default_port(addr.port(), 7879);
+    t.add(
+        "10-retry.txt",
+        "cargo run --example 10_udp_time_client",
+        &shown,
+    );
+    t.check();
+
+    let closed = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap()
+    };
+    let refused = common::run("10_udp_time_client", &["--addr", &closed.to_string()], b"");
+    let mut t = Transcripts::with_default_port(closed.port(), 7879);
+    t.add(
+        "10-refused.txt",
+        "cargo run --example 10_udp_time_client",
+        &terminal(&refused),
     );
     t.check();
 }

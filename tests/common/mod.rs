@@ -165,8 +165,14 @@ impl Finished {
 impl Proc {
     /// Starts example `name` with `args`; its stdin is a pipe the test may write to.
     pub fn start(name: &str, args: &[&str]) -> Proc {
+        Proc::start_with_env(name, args, &[])
+    }
+
+    /// Like [`Proc::start`], with extra environment variables (`TZ=UTC`, say).
+    pub fn start_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut child = Command::new(example_path(name))
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -185,7 +191,12 @@ impl Proc {
 
     /// Starts a server example and waits for its first line, `listening on ADDR`.
     pub fn server(name: &str, args: &[&str]) -> (Proc, SocketAddr) {
-        let proc = Proc::start(name, args);
+        Proc::server_with_env(name, args, &[])
+    }
+
+    /// Like [`Proc::server`], with extra environment variables.
+    pub fn server_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> (Proc, SocketAddr) {
+        let proc = Proc::start_with_env(name, args, env);
         let first = proc
             .stdout
             .wait_for(TIMEOUT, |_| true)
