@@ -48,6 +48,8 @@ const OUTPUTS: &[&str] = &[
     "10-rfc868.txt",
     "10-retry.txt",
     "10-refused.txt",
+    "11-merge.txt",
+    "11-split.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -638,6 +640,37 @@ fn chapters_09_and_10_time_over_udp() {
         &terminal(&refused),
     );
     t.check();
+}
+
+#[test]
+fn chapter_11_merge_and_split() {
+    for (file, mode) in [("11-merge.txt", "merge"), ("11-split.txt", "split")] {
+        let args = [
+            "--addr",
+            "127.0.0.1:0",
+            "--mode",
+            mode,
+            "--seed",
+            "7",
+            "--messages",
+            "12",
+        ];
+        let done = common::run("11_sticky_packets", &args, b"");
+        let listening = done
+            .stdout
+            .iter()
+            .find_map(|l| l.strip_prefix("listening on "));
+        let port = listening
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .unwrap()
+            .port();
+        let mut t = Transcripts::new(port);
+        let command = format!(
+            "cargo run --example 11_sticky_packets -- --mode {mode} --seed 7 --messages 12"
+        );
+        t.add(file, &command, &terminal(&done));
+        t.check();
+    }
 }
 
 /// Waits until `proc` has printed `count` stdout lines starting with `prefix`.
