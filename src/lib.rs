@@ -20,9 +20,12 @@
 //!   (chapter 06).
 //! - [`rfc868`]: the RFC 868 Time Protocol's 4-byte message, encoded and decoded, and its 2036
 //!   wrap (chapters 09 and 10).
+//! - [`framing`]: length-prefixed frames (4-byte big-endian length) and capped line framing,
+//!   blocking and incremental, with a maximum size checked before allocating (chapter 12).
 
 pub mod cli;
 pub mod echo;
+pub mod framing;
 pub mod net;
 pub mod pool;
 pub mod rfc868;
