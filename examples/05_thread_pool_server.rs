@@ -157,7 +157,7 @@ fn hello_lines(
                 // We cannot find the next line's start without reading the rest of this
                 // one: say why, and close (cleanly, so that the client gets to read why).
                 let why = format!("error: line longer than {max_line} bytes\n");
-                server::say_and_close(writer, &why);
+                server::say_and_close(writer, why.as_bytes());
                 bail!("{peer} sent a line longer than {max_line} bytes; closed it");
             }
             None => &line[..], // the last line, without a newline, at the end of the stream

@@ -174,7 +174,7 @@ fn run_one(
         // Queued, never served: say why we close, rather than just closing.
         counts.turned_away.fetch_add(1, Ordering::SeqCst);
         println!("closed: {peer} (queued; shutting down)");
-        say_and_close(stream, SHUTTING_DOWN_LINE);
+        say_and_close(stream, SHUTTING_DOWN_LINE.as_bytes());
         return;
     }
     let active = counts.active.fetch_add(1, Ordering::SeqCst) + 1;
@@ -193,16 +193,16 @@ fn run_one(
 // ANCHOR_END: run_one
 
 // ANCHOR: say_and_close
-/// Tells a client why it is being closed, then closes *cleanly* (handlers use it too, for a
-/// last error line).
+/// Tells a client why it is being closed (`last_words`: a line, or a frame), then closes
+/// *cleanly*. Handlers use it too, for a last error message.
 ///
 /// Closing a socket that still has unread bytes in its receive buffer (the client may have sent
 /// its request already) makes the kernel send a reset, and a reset can destroy our line before
 /// the client reads it. So: write the line, half-close (our FIN follows the line), and read and
 /// discard until the client closes too, or for a short while at most. Apache calls this a
 /// "lingering close".
-pub fn say_and_close(mut stream: TcpStream, line: &str) {
-    let _ = stream.write_all(line.as_bytes());
+pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
+    let _ = stream.write_all(last_words);
     let _ = stream.shutdown(Direction::Write);
     let deadline = Instant::now() + REFUSAL_LINGER;
     let mut sink = [0u8; 4096];
@@ -231,7 +231,7 @@ impl Refuser {
             .name("refuser".into())
             .spawn(move || {
                 for stream in receiver {
-                    say_and_close(stream, BUSY_LINE);
+                    say_and_close(stream, BUSY_LINE.as_bytes());
                 }
             })?;
         Ok(Refuser {

@@ -1,0 +1,299 @@
+//! Tests of `examples/12_framed_messages.rs`: frames of any size, cut anywhere on the wire,
+//! come back whole and in order; the wire format is the plain 4-byte big-endian one; a bad
+//! header closes only that connection, after an error frame.
+
+mod common;
+
+use std::io::{BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Proc, TIMEOUT, connect, run};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use socket_workbook::framing::{DEFAULT_MAX_FRAME, read_frame, write_frame};
+
+const EXAMPLE: &str = "12_framed_messages";
+
+fn server(extra: &[&str]) -> (Proc, SocketAddr) {
+    let mut args = vec!["server", "--addr", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Proc::server(EXAMPLE, &args)
+}
+
+#[test]
+fn a_thousand_random_frames_in_random_chunks_come_back_whole_and_in_order() {
+    let seed: u64 = std::env::var("TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("seed: {seed} (replay with TEST_SEED={seed})");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (_server, addr) = server(&[]);
+    let frames: Vec<Vec<u8>> = (0..1000)
+        .map(|i| {
+            (0..rng.random_range(0..=64 * 1024))
+                .map(|k: usize| (k * 7 + i) as u8)
+                .collect()
+        })
+        .collect();
+    let mut wire = Vec::new();
+    for frame in &frames {
+        write_frame(&mut wire, frame).unwrap();
+    }
+    let stream = connect(addr);
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let mut at = 0;
+        while at < wire.len() {
+            let n = rng.random_range(1..=20_000).min(wire.len() - at);
+            writer.write_all(&wire[at..at + n]).unwrap();
+            at += n;
+        }
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut reader = BufReader::new(stream);
+    for (i, expected) in frames.iter().enumerate() {
+        let echo = read_frame(&mut reader, DEFAULT_MAX_FRAME)
+            .unwrap()
+            .expect("closed early");
+        assert!(&echo == expected, "frame {i} differs (seed {seed})");
+    }
+    assert!(
+        read_frame(&mut reader, DEFAULT_MAX_FRAME)
+            .unwrap()
+            .is_none(),
+        "extra frames"
+    );
+    sender.join().unwrap();
+}
+
+#[test]
+fn a_hand_built_frame_is_echoed_byte_for_byte() {
+    let (_server, addr) = server(&[]);
+    let mut stream = connect(addr);
+    // What Python's `struct.pack('!I', 5) + b'hello'` sends.
+    let frame = [0, 0, 0, 5, b'h', b'e', b'l', b'l', b'o'];
+    stream.write_all(&frame).unwrap();
+    let mut back = [0u8; 9];
+    stream.read_exact(&mut back).unwrap();
+    assert_eq!(back, frame);
+    // An empty frame is a frame too.
+    stream.write_all(&[0, 0, 0, 0]).unwrap();
+    let mut empty = [9u8; 4];
+    stream.read_exact(&mut empty).unwrap();
+    assert_eq!(empty, [0, 0, 0, 0]);
+}
+
+#[test]
+fn an_oversized_header_closes_only_that_connection_after_an_error_frame() {
+    let (server, addr) = server(&["--max-frame", "1000"]);
+    let mut other = connect(addr);
+    write_frame(&mut other, b"before").unwrap();
+    assert_eq!(read_frame(&mut other, 1000).unwrap().unwrap(), b"before");
+
+    let mut bad = connect(addr);
+    let bad_addr = bad.local_addr().unwrap();
+    bad.write_all(&[0xFF, 0xFF, 0xFF, 0xFF]).unwrap();
+    let reply = read_frame(&mut bad, 1000).unwrap().expect("no error frame");
+    assert_eq!(
+        String::from_utf8(reply).unwrap(),
+        "error: a frame of 4294967295 bytes is over the limit of 1000 bytes"
+    );
+    let mut rest = Vec::new();
+    bad.read_to_end(&mut rest).expect("not closed cleanly");
+    assert!(rest.is_empty());
+
+    // The other client, and new ones, are still served.
+    write_frame(&mut other, b"after").unwrap();
+    assert_eq!(read_frame(&mut other, 1000).unwrap().unwrap(), b"after");
+    let mut newcomer = connect(addr);
+    write_frame(&mut newcomer, b"new").unwrap();
+    assert_eq!(read_frame(&mut newcomer, 1000).unwrap().unwrap(), b"new");
+    let line = server.wait_for_stderr_line("bad frame");
+    assert_eq!(
+        line,
+        format!(
+            "error: bad frame from {bad_addr}; closed it: a frame of 4294967295 bytes is over \
+             the limit of 1000 bytes"
+        )
+    );
+}
+
+#[test]
+fn the_client_prints_each_echo_and_checks_random_frames() {
+    let (_server, addr) = server(&[]);
+    let addr = addr.to_string();
+    let done = run(
+        EXAMPLE,
+        &["client", "--addr", &addr, "hello", "two words", ""],
+        b"",
+    );
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(done.stdout, ["hello", "two words", ""]);
+
+    let done = run(
+        EXAMPLE,
+        &["client", "--addr", &addr, "--count", "300", "--seed", "5"],
+        b"",
+    );
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(done.stdout.len(), 1);
+    assert!(
+        done.stdout[0].starts_with("sent 300 frames ("),
+        "{:?}",
+        done.stdout
+    );
+    assert!(done.stdout[0].ends_with("all 300 echoed intact, in order (seed 5)"));
+}
+
+#[test]
+fn the_client_shows_the_servers_error_and_exits_1() {
+    let (_server, addr) = server(&["--max-frame", "10"]);
+    let done = run(
+        EXAMPLE,
+        &[
+            "client",
+            "--addr",
+            &addr.to_string(),
+            "longer than ten bytes",
+        ],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        ["error: the server answered: error: a frame of 21 bytes is over the limit of 10 bytes"]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_exits_0() {
+    let (server, addr) = server(&[]);
+    let mut client = connect(addr);
+    write_frame(&mut client, b"hi").unwrap();
+    assert_eq!(read_frame(&mut client, 64).unwrap().unwrap(), b"hi");
+    let started = Instant::now();
+    server.sigint();
+    assert!(
+        read_frame(&mut client, 64).unwrap().is_none(),
+        "not closed between frames"
+    );
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        done.stdout.last().unwrap(),
+        "shutting down: served 1 client(s)"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_one_error_line_and_exit_1() {
+    let (_first, addr) = server(&[]);
+    let second = run(EXAMPLE, &["server", "--addr", &addr.to_string()], b"");
+    assert_eq!(second.code(), Some(1));
+    assert_eq!(
+        second.stderr,
+        [format!(
+            "error: cannot listen on {addr}: address already in use (is another server running on it?)"
+        )]
+    );
+}
+
+/// Round trips of one small frame at a time, with the header and the payload written in one
+/// `write` or in two. Returns the median round trip.
+fn round_trips(addr: SocketAddr, two_writes: bool, count: usize) -> Duration {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let payload = [b'x'; 100];
+    let mut times: Vec<Duration> = (0..count)
+        .map(|_| {
+            let began = Instant::now();
+            if two_writes {
+                stream
+                    .write_all(&(payload.len() as u32).to_be_bytes())
+                    .unwrap();
+                stream.write_all(&payload).unwrap();
+            } else {
+                write_frame(&mut stream, &payload).unwrap();
+            }
+            read_frame(&mut stream, 1024).unwrap().unwrap();
+            began.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[count / 2]
+}
+
+/// Not a test but measurements for the chapter:
+///
+/// ```text
+/// cargo test --release --test 12_framed_messages -- --ignored --nocapture measure
+/// ```
+#[test]
+#[ignore = "a measurement; run it explicitly"]
+fn measure_nagle_and_throughput() {
+    let (_framed, addr) = server(&[]);
+    for two_writes in [false, true] {
+        let median = round_trips(addr, two_writes, 50);
+        println!(
+            "100-byte frames, header and payload in {}: median round trip {:.3} ms",
+            if two_writes {
+                "two writes"
+            } else {
+                "one write"
+            },
+            median.as_secs_f64() * 1000.0
+        );
+    }
+
+    // Throughput: 256 MiB through the framed echo (64 KiB frames) and through chapter 04's raw
+    // echo, each with a writer thread and a reader.
+    const TOTAL: usize = 256 * 1024 * 1024;
+    let (_raw, raw_addr) = Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
+    for (name, addr, framed) in [
+        ("raw echo (04)", raw_addr, false),
+        ("framed echo (12)", addr, true),
+    ] {
+        let stream = connect(addr);
+        let mut writer = stream.try_clone().unwrap();
+        let began = Instant::now();
+        let sender = thread::spawn(move || {
+            let chunk = vec![b'z'; 64 * 1024];
+            for _ in 0..TOTAL / chunk.len() {
+                if framed {
+                    write_frame(&mut writer, &chunk).unwrap();
+                } else {
+                    writer.write_all(&chunk).unwrap();
+                }
+            }
+            writer.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut reader = BufReader::new(stream);
+        let mut received = 0;
+        if framed {
+            while let Some(frame) = read_frame(&mut reader, DEFAULT_MAX_FRAME).unwrap() {
+                received += frame.len();
+            }
+        } else {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match reader.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => received += n,
+                }
+            }
+        }
+        sender.join().unwrap();
+        assert_eq!(received, TOTAL);
+        let secs = began.elapsed().as_secs_f64();
+        println!(
+            "{name}: {} MiB echoed in {secs:.2} s = {:.0} MiB/s",
+            TOTAL >> 20,
+            (TOTAL >> 20) as f64 / secs
+        );
+    }
+}
