@@ -50,6 +50,10 @@ const OUTPUTS: &[&str] = &[
     "10-refused.txt",
     "11-merge.txt",
     "11-split.txt",
+    "12-server.txt",
+    "12-client.txt",
+    "12-limit-server.txt",
+    "12-limit-client.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -671,6 +675,79 @@ fn chapter_11_merge_and_split() {
         t.add(file, &command, &terminal(&done));
         t.check();
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_12_framed_echo() {
+    let example = "12_framed_messages";
+    let (server, addr) = Proc::server(example, &["server", "--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let messages = common::run(
+        example,
+        &["client", "--addr", &addr_arg, "hello", "two words"],
+        b"",
+    );
+    let random = common::run(
+        example,
+        &[
+            "client", "--addr", &addr_arg, "--count", "100", "--seed", "1",
+        ],
+        b"",
+    );
+    wait_for_count(&server, "done: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "12-server.txt",
+        "cargo run --example 12_framed_messages -- server",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    let mut client = vec![];
+    client.extend(terminal(&messages));
+    client.push("$ cargo run --example 12_framed_messages -- client --count 100 --seed 1".into());
+    client.extend(terminal(&random));
+    t.add(
+        "12-client.txt",
+        "cargo run --example 12_framed_messages -- client hello \"two words\"",
+        &client,
+    );
+    t.check();
+
+    let args = ["server", "--addr", "127.0.0.1:0", "--max-frame", "16"];
+    let (server, addr) = Proc::server(example, &args);
+    let long = common::run(
+        example,
+        &[
+            "client",
+            "--addr",
+            &addr.to_string(),
+            "a message longer than sixteen bytes",
+        ],
+        b"",
+    );
+    server.wait_for_stderr_line("bad frame");
+    wait_for_count(&server, "done: ", 1);
+    let mut lines = server.stdout();
+    lines.extend(server.stderr());
+    // stdout and stderr interleave in a terminal; the error line comes right before `done:`.
+    let done_at = lines.iter().position(|l| l.starts_with("done: ")).unwrap();
+    let error = lines.pop().unwrap();
+    lines.insert(done_at, error);
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "12-limit-server.txt",
+        "cargo run --example 12_framed_messages -- server --max-frame 16",
+        &lines,
+    );
+    t.add(
+        "12-limit-client.txt",
+        "cargo run --example 12_framed_messages -- client \"a message longer than sixteen bytes\"",
+        &terminal(&long),
+    );
+    t.check();
 }
 
 /// Waits until `proc` has printed `count` stdout lines starting with `prefix`.
