@@ -54,6 +54,9 @@ const OUTPUTS: &[&str] = &[
     "12-client.txt",
     "12-limit-server.txt",
     "12-limit-client.txt",
+    "14-server.txt",
+    "14-ada.txt",
+    "14-bob.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -746,6 +749,54 @@ fn chapter_12_framed_echo() {
         "12-limit-client.txt",
         "cargo run --example 12_framed_messages -- client \"a message longer than sixteen bytes\"",
         &terminal(&long),
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_14_a_chat() {
+    let example = "14_chat_room";
+    let (server, addr) = Proc::server(example, &["server", "--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let mut bob = Proc::start(example, &["client", "--addr", &addr_arg, "--nick", "bob"]);
+    bob.wait_for_line("* hello bob");
+    let typed = ["hello, bob", "/who"];
+    let ada = common::run(
+        example,
+        &["client", "--addr", &addr_arg, "--nick", "ada"],
+        format!("{}\n", typed.join("\n")).as_bytes(),
+    );
+    bob.wait_for_line("* ada left");
+    bob.write_stdin(b"/quit\n");
+    let bob = bob.wait(TIMEOUT);
+    wait_for_count(&server, "left: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "14-server.txt",
+        "cargo run --example 14_chat_room -- server",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    // Ada's terminal: the greeting, what she typed, the answer to /who, then Ctrl-D.
+    let mut shown = vec![ada.stdout[0].clone()];
+    shown.extend(typed.iter().map(|l| l.to_string()));
+    shown.extend(ada.stdout[1..].iter().cloned());
+    shown.push("^D".into());
+    t.add(
+        "14-ada.txt",
+        "cargo run --example 14_chat_room -- client --nick ada",
+        &shown,
+    );
+    let mut shown = bob.stdout.clone();
+    shown.push("/quit".into());
+    t.add(
+        "14-bob.txt",
+        "cargo run --example 14_chat_room -- client --nick bob",
+        &shown,
     );
     t.check();
 }
