@@ -264,11 +264,17 @@ impl Proc {
     /// Sends SIGINT, as Ctrl-C in a terminal does.
     #[cfg(unix)]
     pub fn sigint(&self) {
+        self.signal("INT");
+    }
+
+    /// Sends a signal by name (`STOP` freezes the process, as a hung program; `CONT` resumes).
+    #[cfg(unix)]
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-INT", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .expect("cannot run `kill`");
-        assert!(status.success(), "kill -INT {} failed", self.pid());
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
     }
 
     /// Waits for the process to exit (killing it and failing the test after `timeout`).
