@@ -244,7 +244,9 @@ fn heartbeats(
                         println!("the server answers: first heartbeat answered in {rtt} µs");
                     }
                 }
-                Ok(None) if shutdown.is_triggered() => return Ok("closed".into()),
+                Ok(None) if shutdown.is_triggered() => {
+                    return Ok("disconnected (shutting down)".into());
+                }
                 Ok(None) => return Ok("the server closed the connection".into()),
                 Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     break;

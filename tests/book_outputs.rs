@@ -57,6 +57,8 @@ const OUTPUTS: &[&str] = &[
     "14-server.txt",
     "14-ada.txt",
     "14-bob.txt",
+    "16-server.txt",
+    "16-client.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -796,6 +798,62 @@ fn chapter_14_a_chat() {
     t.add(
         "14-bob.txt",
         "cargo run --example 14_chat_room -- client --nick bob",
+        &shown,
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_16_a_frozen_client_and_a_frozen_server() {
+    let example = "16_heartbeat";
+    let interval = ["--interval", "0.5"];
+    let mut args = vec!["server", "--addr", "127.0.0.1:0"];
+    args.extend_from_slice(&interval);
+    let (server, addr) = Proc::server(example, &args);
+    let addr_arg = addr.to_string();
+    let mut client_args = vec!["client", "--addr", &addr_arg];
+    client_args.extend_from_slice(&interval);
+
+    // A client that hangs (SIGSTOP, as `kill -STOP` in a terminal).
+    let frozen = Proc::start(example, &client_args);
+    frozen.wait_for_line("the server answers");
+    frozen.signal("STOP");
+    server.wait_for_line("dropped: ");
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    frozen.signal("CONT");
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "16-server.txt",
+        "cargo run --example 16_heartbeat -- server --interval 0.5",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.check();
+
+    // A server that hangs, then comes back.
+    let (server, addr) = Proc::server(example, &args);
+    let addr_arg = addr.to_string();
+    let mut client_args = vec!["client", "--addr", &addr_arg];
+    client_args.extend_from_slice(&interval);
+    let client = Proc::start(example, &client_args);
+    client.wait_for_line("the server answers");
+    server.signal("STOP");
+    client.wait_for_line("reconnecting in ");
+    server.signal("CONT");
+    wait_for_count(&client, "the server answers", 2);
+    let before_signal = client.stdout();
+    client.sigint();
+    let client = client.wait(TIMEOUT);
+    let shown: Vec<String> = with_ctrl_c(&before_signal, &client.stdout)
+        .iter()
+        .map(|l| mask_number(l, "answered in ", " µs"))
+        .collect();
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "16-client.txt",
+        "cargo run --example 16_heartbeat -- client --interval 0.5",
         &shown,
     );
     t.check();
