@@ -1,0 +1,357 @@
+//! # 15 — file transfer: streaming a file with a header, progress and a checksum
+//!
+//! Teaches how to move a file over TCP so that nothing is lost or half-written: a framed header
+//! (name and size) that the receiver can refuse before any data flows; the contents streamed in
+//! chunks, never the whole file in memory; a SHA-256 checksum at the end; and a receiver that
+//! writes to a temporary file and renames it into place only once the checksum matches.
+//! Names from the network are untrusted: nothing is ever written outside `--dir`.
+//!
+//! ```text
+//! terminal 1:  cargo run --example 15_file_transfer -- receive --dir /tmp/inbox
+//! terminal 2:  cargo run --example 15_file_transfer -- send Cargo.lock
+//! ```
+//!
+//! Look for the summary on both sides (bytes, seconds, MB/s); large files show a progress bar.
+
+use std::fs::File;
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+use socket_workbook::framing::{read_frame, write_frame};
+use socket_workbook::server::{self, Config};
+use socket_workbook::shutdown::Shutdown;
+use socket_workbook::{cli, net};
+use tempfile::NamedTempFile;
+
+/// File transfer over length-prefixed frames, checked with SHA-256.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Receive files into a directory, until Ctrl-C.
+    Receive {
+        /// Directory to save files in (it must exist).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address to listen on. Port 0 asks the OS for any free port.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        addr: SocketAddr,
+        /// Replace a file that exists already (refused otherwise).
+        #[arg(long)]
+        overwrite: bool,
+        /// Largest file accepted, in bytes.
+        #[arg(long, default_value_t = 1 << 30)]
+        max_size: u64,
+    },
+    /// Send one file.
+    Send {
+        /// The file to send.
+        file: PathBuf,
+        /// Address of the receiver.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        addr: SocketAddr,
+        /// Name to save it under (default: the file's own name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Size of the data frames, and of the reads from the file.
+const CHUNK: usize = 64 * 1024;
+/// Files larger than this get a progress bar.
+const PROGRESS_FROM: u64 = 16 * 1024 * 1024;
+
+fn main() -> ExitCode {
+    cli::report(match Args::parse().role {
+        Role::Receive {
+            dir,
+            addr,
+            overwrite,
+            max_size,
+        } => receive(&dir, addr, overwrite, max_size),
+        Role::Send { file, addr, name } => send(&file, addr, name),
+    })
+}
+
+// ANCHOR: protocol
+// The protocol, one frame (chapter 12) per step:
+//   sender → receiver   name (UTF-8), then size (8 bytes, big-endian)
+//   receiver → sender   "ok", or "error: why" (and the connection ends)
+//   sender → receiver   the contents, in frames of up to 64 KiB
+//   sender → receiver   the SHA-256 of the contents (32 bytes)
+//   receiver → sender   "ok: saved NAME", or "error: why"
+// ANCHOR_END: protocol
+
+// ANCHOR: valid_name
+/// A name is accepted only if it is exactly one ordinary path component: no `/` or `\`, no
+/// `..` or `.`, not absolute, not empty. Anything else could write outside the directory
+/// (`../../home/you/.bashrc`, `/etc/passwd`) or somewhere unexpected inside it (`a/b`).
+fn valid_name(name: &str) -> Result<&str, String> {
+    let mut components = Path::new(name).components();
+    let single = matches!(
+        (components.next(), components.next()),
+        (Some(Component::Normal(part)), None) if part == name
+    );
+    if name.is_empty() || name.len() > 255 || !single || name.contains(['/', '\\', '\0']) {
+        return Err(format!("the name {name:?} is not a plain file name"));
+    }
+    Ok(name)
+}
+// ANCHOR_END: valid_name
+
+fn receive(dir: &Path, addr: SocketAddr, overwrite: bool, max_size: u64) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        bail!("{} is not a directory (create it first)", dir.display());
+    }
+    let shutdown = Shutdown::on_ctrl_c()?;
+    let listener =
+        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    println!("listening on {local}");
+    println!("saving into {}", dir.display());
+    let config = Config {
+        workers: 4,
+        queue: 16,
+        idle_timeout: Duration::from_secs(30),
+    };
+    let dir = dir.to_path_buf();
+    let summary = server::serve(
+        &listener,
+        &shutdown,
+        &config,
+        move |stream, peer, shutdown: &Shutdown| {
+            receive_one(stream, peer, shutdown, &dir, overwrite, max_size)
+        },
+    )?;
+    println!("shutting down: {} transfer(s)", summary.served);
+    Ok(())
+}
+
+/// Tells the sender why, in a frame, and closes cleanly (chapter 05's lingering close).
+fn refuse(stream: TcpStream, why: &str) {
+    let mut frame = Vec::new();
+    let _ = write_frame(&mut frame, format!("error: {why}").as_bytes());
+    server::say_and_close(stream, &frame);
+}
+
+// ANCHOR: receive_one
+/// One transfer: header, checks, contents into a temporary file, checksum, rename.
+fn receive_one(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: &Shutdown,
+    dir: &Path,
+    overwrite: bool,
+    max_size: u64,
+) -> anyhow::Result<()> {
+    let _watch = shutdown.watch_stream(&stream)?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+
+    // 1. The header, checked before a single byte of data is accepted.
+    let name = read_frame(&mut reader, 1024)?.context("no file name")?;
+    let size = read_frame(&mut reader, 8)?.context("no file size")?;
+    let size = u64::from_be_bytes(size.as_slice().try_into().context("a size is 8 bytes")?);
+    let name = match std::str::from_utf8(&name)
+        .map_err(|_| "the name is not UTF-8".to_string())
+        .and_then(valid_name)
+    {
+        Ok(name) => name.to_string(),
+        Err(why) => {
+            refuse(writer, &why);
+            bail!("refused a file from {peer}: {why}");
+        }
+    };
+    let target = dir.join(&name);
+    let why = if size > max_size {
+        Some(format!(
+            "{name} is {size} bytes, over the limit of {max_size}"
+        ))
+    } else if target.exists() && !overwrite {
+        Some(format!(
+            "{name} exists already (the receiver can allow --overwrite)"
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        refuse(writer, &why);
+        bail!("refused {name} from {peer}: {why}");
+    }
+
+    // 2. A temporary file in the target directory (so that the final rename stays on one
+    //    filesystem, and is atomic). If anything below fails, dropping it deletes it.
+    let mut partial = NamedTempFile::with_prefix_in(format!(".{name}.partial-"), dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    write_frame(&mut writer, b"ok")?;
+    println!("receiving: {name} ({size} bytes) from {peer}");
+
+    // 3. The contents, chunk by chunk: never the whole file in memory.
+    let started = Instant::now();
+    let progress = progress_bar(size);
+    let mut hasher = Sha256::new();
+    let mut received: u64 = 0;
+    while received < size {
+        let chunk = match read_frame(&mut reader, CHUNK) {
+            Ok(Some(chunk)) if received + chunk.len() as u64 <= size => chunk,
+            Ok(Some(_)) => bail!("{peer} sent more than the {size} bytes it announced for {name}"),
+            Ok(None) | Err(_) => bail!(
+                "the transfer of {name} from {peer} was interrupted after {received} of {size} \
+                 bytes; nothing saved"
+            ),
+        };
+        partial
+            .write_all(&chunk)
+            .with_context(|| format!("cannot write {name}"))?;
+        hasher.update(&chunk);
+        received += chunk.len() as u64;
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+
+    // 4. The checksum: only a match makes the file real.
+    let sent_sum = read_frame(&mut reader, 32)?.context("no checksum")?;
+    let our_sum = hasher.finalize();
+    if sent_sum.as_slice() != our_sum.as_slice() {
+        drop(partial); // deleted before the sender is told: "nothing saved" is then true
+        refuse(
+            writer,
+            "checksum mismatch: the file was damaged on the way; nothing saved",
+        );
+        bail!("checksum mismatch for {name} from {peer}; nothing saved");
+    }
+    partial
+        .as_file()
+        .sync_all()
+        .with_context(|| format!("cannot flush {name} to disk"))?;
+    let persisted = if overwrite {
+        partial.persist(&target)
+    } else {
+        partial.persist_noclobber(&target)
+    };
+    if let Err(err) = persisted {
+        refuse(
+            writer,
+            &format!("cannot save {name}: {}", cli::describe_io(&err.error)),
+        );
+        bail!("cannot save {name}: {}", cli::describe_io(&err.error));
+    }
+    write_frame(&mut writer, format!("ok: saved {name}").as_bytes())?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "received: {name} ({size} bytes) in {secs:.2} s ({:.1} MB/s), sha256 {}",
+        size as f64 / secs / 1e6,
+        hex(&our_sum)
+    );
+    Ok(())
+}
+// ANCHOR_END: receive_one
+
+// ANCHOR: send
+fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<()> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot read the size of {}", path.display()))?
+        .len();
+    let name = match name {
+        Some(name) => name,
+        None => path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{} has no usable file name: use --name", path.display()))?
+            .to_string(),
+    };
+
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+
+    // 1. The header, and the receiver's yes or no.
+    write_frame(&mut writer, name.as_bytes())?;
+    write_frame(&mut writer, &size.to_be_bytes())?;
+    expect_ok(&mut reader, addr)?;
+
+    // 2. The contents, in chunks, hashed on the way.
+    let started = Instant::now();
+    let progress = progress_bar(size);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut sent: u64 = 0;
+    while sent < size {
+        let n = match file.read(&mut buf) {
+            Ok(0) => bail!(
+                "{} shrank while being sent ({sent} of {size} bytes)",
+                path.display()
+            ),
+            Ok(n) => n.min((size - sent) as usize), // a file that grows: send what we announced
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+        };
+        hasher.update(&buf[..n]);
+        write_frame(&mut writer, &buf[..n]).with_context(|| format!("cannot send to {addr}"))?;
+        sent += n as u64;
+        progress.inc(n as u64);
+    }
+    progress.finish_and_clear();
+
+    // 3. The checksum, and the verdict.
+    let sum = hasher.finalize();
+    write_frame(&mut writer, &sum)?;
+    let verdict = expect_ok(&mut reader, addr)?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "sent: {name} ({size} bytes) in {secs:.2} s ({:.1} MB/s); {verdict}, sha256 {}",
+        size as f64 / secs / 1e6,
+        hex(&sum)
+    );
+    Ok(())
+}
+
+/// Reads the receiver's answer: `ok…` is returned, `error: …` becomes our error.
+fn expect_ok(reader: &mut impl Read, addr: SocketAddr) -> anyhow::Result<String> {
+    let answer = read_frame(reader, 4096)
+        .with_context(|| format!("no answer from {addr}"))?
+        .with_context(|| format!("{addr} closed the connection without an answer"))?;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    match answer.strip_prefix("error: ") {
+        Some(why) => bail!("the receiver refused: {why}"),
+        None => Ok(answer),
+    }
+}
+// ANCHOR_END: send
+
+/// A progress bar on stderr for large files; indicatif draws nothing when stderr is not a
+/// terminal (a pipe, a test).
+fn progress_bar(size: u64) -> ProgressBar {
+    if size < PROGRESS_FROM {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(size);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
