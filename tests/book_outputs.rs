@@ -57,6 +57,8 @@ const OUTPUTS: &[&str] = &[
     "14-server.txt",
     "14-ada.txt",
     "14-bob.txt",
+    "15-receiver.txt",
+    "15-sender.txt",
     "16-server.txt",
     "16-client.txt",
 ];
@@ -181,13 +183,19 @@ fn with_ctrl_c(before_signal: &[String], all: &[String]) -> Vec<String> {
     shown
 }
 
-/// Replaces the digits between `before` and `after` with `…`, for figures that vary by run.
+/// Replaces the number (digits, perhaps a decimal point) between `before` and `after` with `…`,
+/// for figures that vary by run.
 fn mask_number(line: &str, before: &str, after: &str) -> String {
     match line.find(before) {
         Some(i) => {
             let start = i + before.len();
             match line[start..].find(after) {
-                Some(len) if line[start..start + len].bytes().all(|b| b.is_ascii_digit()) => {
+                Some(len)
+                    if len > 0
+                        && line[start..start + len]
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || b == b'.') =>
+                {
                     format!("{}…{}", &line[..start], &line[start + len..])
                 }
                 _ => line.to_string(),
@@ -855,6 +863,70 @@ fn chapter_16_a_frozen_client_and_a_frozen_server() {
         "16-client.txt",
         "cargo run --example 16_heartbeat -- client --interval 0.5",
         &shown,
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_15_a_transfer_and_two_refusals() {
+    let example = "15_file_transfer";
+    let inbox = tempfile::TempDir::new().unwrap();
+    let outbox = tempfile::TempDir::new().unwrap();
+    let file = outbox.path().join("notes.txt");
+    std::fs::write(&file, "three lines\nof notes\nto send\n").unwrap();
+    let dir = inbox.path().to_str().unwrap();
+    let (server, addr) = Proc::server(example, &["receive", "--dir", dir, "--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let file_arg = file.to_str().unwrap();
+    let sent = common::run(example, &["send", file_arg, "--addr", &addr_arg], b"");
+    let again = common::run(example, &["send", file_arg, "--addr", &addr_arg], b"");
+    let escape = common::run(
+        example,
+        &["send", file_arg, "--addr", &addr_arg, "--name", "../escape"],
+        b"",
+    );
+    wait_for_count(&server, "done: ", 3);
+    server.wait_for_stderr_line("../escape");
+    let before_signal = server.stdout();
+    let errors = server.stderr();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+
+    // Timings vary: mask them; the directories are temporary: show the chapter's.
+    let mask = |line: &String| -> String {
+        let line = line
+            .replace(dir, "/tmp/inbox")
+            .replace(file_arg, "notes.txt");
+        let line = mask_number(&line, " in ", " s (");
+        mask_number(&line, " s (", " MB/s)")
+    };
+    // The receiver's terminal: its lines, with each refusal's error where it was printed
+    // (right before that client's `done:` line).
+    let mut receiver: Vec<String> = Vec::new();
+    let mut errors = errors.into_iter();
+    for line in with_ctrl_c(&before_signal, &server.stdout) {
+        if line.contains("after an error") {
+            receiver.extend(errors.next());
+        }
+        receiver.push(line);
+    }
+    let receiver: Vec<String> = receiver.iter().map(mask).collect();
+    let mut sender: Vec<String> = terminal(&sent).iter().map(mask).collect();
+    sender.push("$ cargo run --example 15_file_transfer -- send notes.txt".into());
+    sender.extend(terminal(&again).iter().map(mask));
+    sender.push("$ cargo run --example 15_file_transfer -- send notes.txt --name ../escape".into());
+    sender.extend(terminal(&escape).iter().map(mask));
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "15-receiver.txt",
+        "cargo run --example 15_file_transfer -- receive --dir /tmp/inbox",
+        &receiver,
+    );
+    t.add(
+        "15-sender.txt",
+        "cargo run --example 15_file_transfer -- send notes.txt",
+        &sender,
     );
     t.check();
 }
