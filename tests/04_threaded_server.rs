@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Proc, TIMEOUT, connect, echo, pattern};
+use common::{Proc, connect, echo, pattern};
 use socket2::SockRef;
 
 const EXAMPLE: &str = "04_threaded_server";
@@ -129,37 +129,15 @@ fn an_idle_client_is_closed_after_the_timeout_while_an_active_one_is_served() {
 #[test]
 fn ctrl_c_with_clients_connected_closes_them_cleanly_and_exits_0() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
-    for client in &mut clients {
-        assert_eq!(echo(client, b"hi"), b"hi");
-    }
-    server.wait_for_line("(3 active)");
-
-    let started = Instant::now();
-    server.sigint();
-    for client in &mut clients {
-        let mut rest = Vec::new();
-        client.read_to_end(&mut rest).expect("not closed cleanly");
-        assert!(rest.is_empty());
-    }
-    let done = server.wait(TIMEOUT);
-    assert_eq!(done.code(), Some(0), "{done:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    let done = common::assert_ctrl_c_closes_three_clients(server, addr, "(3 active)");
     let closed = done
         .stdout
         .iter()
         .filter(|l| l.starts_with("closed: "))
         .count();
     assert_eq!(closed, 3, "{:?}", done.stdout);
-    assert!(
-        done.stdout.contains(
-            &"shutting down: stopped accepting, waiting for clients in flight".to_string()
-        )
-    );
+    let stopped = "shutting down: stopped accepting, waiting for clients in flight";
+    assert!(done.stdout.contains(&stopped.to_string()));
     assert_eq!(
         done.stdout.last().unwrap(),
         "shutting down: done, 3 client(s) served in all"

@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Proc, TIMEOUT, connect, echo, pattern};
+use common::{Proc, connect, echo, pattern};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -78,47 +78,9 @@ fn a_hundred_clients_each_echo_256_kib_in_random_chunks() {
 
 #[test]
 fn a_client_that_never_reads_neither_stalls_the_others_nor_grows_the_server() {
+    // Backpressure: the server stops reading the hog once 256 KiB of its echo are pending.
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    // The hog writes as fast as it can and never reads. Backpressure stops the server from
-    // reading it once 256 KiB of its echo are pending; then the kernel buffers fill and the
-    // hog's own writes stall (they time out, which ends this thread).
-    let hog = connect(addr);
-    hog.set_write_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let hog_thread = thread::spawn(move || {
-        let chunk = vec![b'h'; 64 * 1024];
-        let mut sent = 0usize;
-        while (&hog).write_all(&chunk).is_ok() {
-            sent += chunk.len();
-        }
-        (hog, sent)
-    });
-
-    // Meanwhile another client is served as usual.
-    let mut polite = connect(addr);
-    for round in 0..20u8 {
-        let message = [round; 1000];
-        assert_eq!(echo(&mut polite, &message), message, "round {round}");
-    }
-    let (hog, sent) = hog_thread.join().unwrap();
-    assert!(sent > 0);
-    // Still served while the hog is stuck.
-    assert_eq!(
-        echo(&mut polite, b"after the hog stalled"),
-        b"after the hog stalled"
-    );
-
-    #[cfg(target_os = "linux")]
-    {
-        // The server holds at most --max-pending (256 KiB) for the hog, not everything it sent.
-        let rss = common::rss_kib(server.pid());
-        assert!(
-            rss < 32 * 1024,
-            "server RSS {rss} KiB after the hog sent {sent} bytes"
-        );
-        eprintln!("the hog sent {sent} bytes before stalling; server RSS {rss} KiB");
-    }
-    drop(hog);
+    common::assert_a_client_that_never_reads_stalls_no_one(&server, addr);
 }
 
 /// Share of one core that `pid` used over `window`, in percent.
@@ -160,21 +122,7 @@ fn idle_it_naps_near_zero_cpu_and_with_spin_it_burns_a_core() {
 #[test]
 fn ctrl_c_closes_the_clients_and_exits_0() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
-    for client in &mut clients {
-        assert_eq!(echo(client, b"hi"), b"hi");
-    }
-    server.wait_for_line("(3 clients)");
-    let started = Instant::now();
-    server.sigint();
-    for client in &mut clients {
-        let mut rest = Vec::new();
-        client.read_to_end(&mut rest).expect("not closed cleanly");
-        assert!(rest.is_empty());
-    }
-    let done = server.wait(TIMEOUT);
-    assert_eq!(done.code(), Some(0), "{done:?}");
-    assert!(started.elapsed() < Duration::from_secs(3));
+    let done = common::assert_ctrl_c_closes_three_clients(server, addr, "(3 clients)");
     assert!(
         done.stdout
             .contains(&"shutting down: 3 client(s) connected".to_string())

@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Proc, TIMEOUT, connect, echo};
+use common::{Proc, connect, echo};
 
 const EXAMPLE: &str = "08_poll_server";
 
@@ -102,66 +101,20 @@ fn an_idle_server_uses_no_cpu() {
 #[test]
 fn a_client_that_never_reads_stalls_no_one() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    let hog = connect(addr);
-    hog.set_write_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let hog_thread = thread::spawn(move || {
-        let chunk = vec![b'h'; 64 * 1024];
-        let mut sent = 0usize;
-        while (&hog).write_all(&chunk).is_ok() {
-            sent += chunk.len();
-        }
-        (hog, sent)
-    });
-    let mut polite = connect(addr);
-    for round in 0..20u8 {
-        let message = [round; 1000];
-        assert_eq!(echo(&mut polite, &message), message, "round {round}");
-    }
-    let (_hog, sent) = hog_thread.join().unwrap();
-    assert!(sent > 0);
-    assert_eq!(
-        echo(&mut polite, b"after the hog stalled"),
-        b"after the hog stalled"
-    );
-    #[cfg(target_os = "linux")]
-    {
-        let rss = common::rss_kib(server.pid());
-        assert!(
-            rss < 32 * 1024,
-            "server RSS {rss} KiB after the hog sent {sent} bytes"
-        );
-    }
+    common::assert_a_client_that_never_reads_stalls_no_one(&server, addr);
 }
 
 #[cfg(unix)]
 #[test]
 fn ctrl_c_closes_the_clients_and_exits_0() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
-    for client in &mut clients {
-        assert_eq!(echo(client, b"hi"), b"hi");
-    }
-    server.wait_for_line("(3 clients)");
-    let started = Instant::now();
-    server.sigint();
-    for client in &mut clients {
-        let mut rest = Vec::new();
-        client.read_to_end(&mut rest).expect("not closed cleanly");
-        assert!(rest.is_empty());
-    }
-    let done = server.wait(TIMEOUT);
-    assert_eq!(done.code(), Some(0), "{done:?}");
-    assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(
-        done.stdout
-            .iter()
-            .filter(|l| l.starts_with("closed: "))
-            .count(),
-        3,
-        "{:?}",
-        done.stdout
-    );
+    let done = common::assert_ctrl_c_closes_three_clients(server, addr, "(3 clients)");
+    let closed = done
+        .stdout
+        .iter()
+        .filter(|l| l.starts_with("closed: "))
+        .count();
+    assert_eq!(closed, 3, "{:?}", done.stdout);
     assert_eq!(done.stdout.last().unwrap(), "shutting down: done");
 }
 

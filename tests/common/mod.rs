@@ -438,3 +438,74 @@ pub fn udp_client(addr: SocketAddr) -> std::net::UdpSocket {
     socket.set_write_timeout(Some(TIMEOUT)).unwrap();
     socket
 }
+
+/// A client that sends as fast as it can and never reads must neither stall another client
+/// nor make the server's memory grow (Linux: its RSS stays under 32 MiB). The hog's writes
+/// stall once the server stops reading it and the kernel buffers fill; they time out, which
+/// ends its thread.
+pub fn assert_a_client_that_never_reads_stalls_no_one(server: &Proc, addr: SocketAddr) {
+    let hog = connect(addr);
+    hog.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let hog_thread = thread::spawn(move || {
+        let chunk = vec![b'h'; 64 * 1024];
+        let mut sent = 0usize;
+        while (&hog).write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        (hog, sent)
+    });
+    // Meanwhile another client is served as usual.
+    let mut polite = connect(addr);
+    for round in 0..20u8 {
+        let message = [round; 1000];
+        assert_eq!(echo(&mut polite, &message), message, "round {round}");
+    }
+    let (_hog, sent) = hog_thread.join().unwrap();
+    assert!(sent > 0);
+    // Still served while the hog is stuck.
+    assert_eq!(
+        echo(&mut polite, b"after the hog stalled"),
+        b"after the hog stalled"
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let rss = rss_kib(server.pid());
+        assert!(
+            rss < 32 * 1024,
+            "server RSS {rss} KiB after the hog sent {sent} bytes"
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = server;
+}
+
+/// Ctrl-C with three clients connected: each sees a clean end of stream, the server exits 0
+/// within 3 s. Returns how it finished, for the example's own line checks.
+#[cfg(unix)]
+pub fn assert_ctrl_c_closes_three_clients(
+    server: Proc,
+    addr: SocketAddr,
+    connected: &str,
+) -> Finished {
+    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for client in &mut clients {
+        assert_eq!(echo(client, b"hi"), b"hi");
+    }
+    server.wait_for_line(connected);
+    let started = Instant::now();
+    server.sigint();
+    for client in &mut clients {
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).expect("not closed cleanly");
+        assert!(rest.is_empty());
+    }
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    done
+}
