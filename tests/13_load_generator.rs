@@ -187,3 +187,298 @@ fn a_server_that_drops_the_connection_fails_the_run() {
         done.stderr
     );
 }
+
+/// One server of the comparison, and what it can be asked to do.
+struct Contender {
+    label: &'static str,
+    start: Box<dyn Fn() -> (Proc, SocketAddr)>,
+    /// Speaks frames (chapter 12) rather than raw echo.
+    framed: bool,
+    /// Serves one client at a time (03): only the one-client loads.
+    one_at_a_time: bool,
+    /// Bounded by a pool: refuses connections beyond workers + queue, so `hold` is not run.
+    bounded: bool,
+}
+
+fn contenders() -> Vec<Contender> {
+    let example = |name: &'static str,
+                   args: &'static [&'static str]|
+     -> Box<dyn Fn() -> (Proc, SocketAddr)> {
+        Box::new(move || {
+            let mut all = args.to_vec();
+            all.extend(["--addr", "127.0.0.1:0"]);
+            Proc::server(name, &all)
+        })
+    };
+    let python = |script: &'static str| -> Box<dyn Fn() -> (Proc, SocketAddr)> {
+        Box::new(move || {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("bench")
+                .join(script);
+            let mut command = std::process::Command::new("python3");
+            command.arg(path).arg("127.0.0.1:0");
+            Proc::spawn(script, command).listening()
+        })
+    };
+    let plain = |label, start| Contender {
+        label,
+        start,
+        framed: false,
+        one_at_a_time: false,
+        bounded: false,
+    };
+    let mut all = vec![
+        Contender {
+            one_at_a_time: true,
+            ..plain("03 sequential", example("03_sequential_server", &[]))
+        },
+        plain("04 thread per client", example("04_threaded_server", &[])),
+        Contender {
+            bounded: true,
+            ..plain(
+                "05 pool, 64 workers",
+                example(
+                    "05_thread_pool_server",
+                    &["--workers", "64", "--queue", "64"],
+                ),
+            )
+        },
+        plain("07 non-blocking loop", example("07_nonblocking_loop", &[])),
+        plain("08 poll", example("08_poll_server", &[])),
+        Contender {
+            framed: true,
+            bounded: true,
+            ..plain(
+                "12 framed, 64 workers",
+                example("12_framed_messages", &["server", "--workers", "64"]),
+            )
+        },
+    ];
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        all.push(plain("Python threads", python("python_threaded_echo.py")));
+        all.push(plain(
+            "Python selectors",
+            python("python_selectors_echo.py"),
+        ));
+    }
+    all
+}
+
+/// Runs the load generator, returns its JSON line (panics if the run failed: no figure from a
+/// failed run).
+fn load(args: &[&str]) -> String {
+    // Opening thousands of connections against a backlog of 128 can take a minute (chapter 06).
+    let done = Proc::start(EXAMPLE, args).wait(std::time::Duration::from_secs(180));
+    assert_eq!(done.code(), Some(0), "{args:?}: {done:?}");
+    done.stdout[0].clone()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The benchmark of chapter 13: every echo server under the same loads, three repetitions,
+/// medians. Writes `book/src/benchmarks/results.md` and `book/src/benchmarks/chart.svg`.
+///
+/// ```text
+/// cargo test --release --test 13_load_generator -- --ignored --nocapture bench
+/// ```
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "the benchmark; run it explicitly, in release mode"]
+fn bench_every_server() {
+    const REPS: usize = 3;
+    let secs = "1";
+    let mut rows = Vec::new();
+    let mut chart = Vec::new();
+    for contender in contenders() {
+        // (label of the load, values of the repetitions)
+        let mut figures: Vec<(&str, Vec<f64>)> = Vec::new();
+        let mut record =
+            |name: &'static str, value: f64| match figures.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, values)) => values.push(value),
+                None => figures.push((name, vec![value])),
+            };
+        let mut cpu_percent = Vec::new();
+        let mut rss_mib = Vec::new();
+        for _ in 0..REPS {
+            let (server, addr) = (contender.start)();
+            let addr = addr.to_string();
+            let mode = if contender.framed {
+                "framed"
+            } else {
+                "pingpong"
+            };
+            // Warm-up: one short run that is not counted.
+            load(&[
+                mode,
+                "--addr",
+                &addr,
+                "--clients",
+                "1",
+                "--secs",
+                "0.2",
+                "--json",
+            ]);
+            let one = load(&[
+                mode,
+                "--addr",
+                &addr,
+                "--clients",
+                "1",
+                "--secs",
+                secs,
+                "--json",
+            ]);
+            record("pingpong 1", field(&one, "per_sec").parse().unwrap());
+            if !contender.one_at_a_time {
+                let ticks = common::cpu_ticks(server.pid());
+                let began = std::time::Instant::now();
+                let fifty = load(&[
+                    mode,
+                    "--addr",
+                    &addr,
+                    "--clients",
+                    "50",
+                    "--secs",
+                    secs,
+                    "--json",
+                ]);
+                let used = (common::cpu_ticks(server.pid()) - ticks) as f64 / 100.0;
+                cpu_percent.push(used / began.elapsed().as_secs_f64() * 100.0);
+                record("pingpong 50", field(&fifty, "per_sec").parse().unwrap());
+                record("p99 50", field(&fifty, "p99_ms").parse().unwrap());
+            }
+            if !contender.framed {
+                let s1 = load(&[
+                    "stream",
+                    "--addr",
+                    &addr,
+                    "--connections",
+                    "1",
+                    "--secs",
+                    secs,
+                    "--json",
+                ]);
+                record("stream 1", field(&s1, "mb_per_sec").parse().unwrap());
+                if !contender.one_at_a_time {
+                    let s4 = load(&[
+                        "stream",
+                        "--addr",
+                        &addr,
+                        "--connections",
+                        "4",
+                        "--secs",
+                        secs,
+                        "--json",
+                    ]);
+                    record("stream 4", field(&s4, "mb_per_sec").parse().unwrap());
+                }
+            }
+            if !contender.one_at_a_time && !contender.bounded {
+                for (name, n) in [("hold 1000", "1000"), ("hold 5000", "5000")] {
+                    let held = load(&["hold", "--addr", &addr, "--connections", n, "--json"]);
+                    record(name, field(&held, "open_secs").parse().unwrap());
+                }
+            }
+            rss_mib.push(common::rss_kib(server.pid()) as f64 / 1024.0);
+        }
+        let get = |name: &str| {
+            figures
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| median(v.clone()))
+        };
+        let show = |value: Option<f64>, digits: usize| {
+            value.map_or("–".to_string(), |v| format!("{v:.digits$}"))
+        };
+        let cpu = if cpu_percent.is_empty() {
+            None
+        } else {
+            Some(median(cpu_percent))
+        };
+        rows.push(format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            contender.label,
+            show(get("pingpong 1"), 0),
+            show(get("pingpong 50"), 0),
+            show(get("p99 50"), 2),
+            show(get("stream 1"), 0),
+            show(get("stream 4"), 0),
+            show(get("hold 1000"), 2),
+            show(get("hold 5000"), 2),
+            show(cpu, 0),
+            show(Some(median(rss_mib)), 1),
+        ));
+        println!("{}", rows.last().unwrap());
+        chart.push((contender.label, get("pingpong 50"), get("stream 4")));
+    }
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/benchmarks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut table = String::from(
+        "| server | pingpong, 1 client (round trips/s) | pingpong, 50 clients (round trips/s) | \
+         p99 at 50 clients (ms) | stream, 1 connection (MB/s) | stream, 4 connections (MB/s) | \
+         hold 1,000: seconds to open | hold 5,000: seconds to open | server CPU at 50 clients \
+         (% of one core) | server RSS at the end (MiB) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for row in &rows {
+        table.push_str(row);
+        table.push('\n');
+    }
+    std::fs::write(dir.join("results.md"), table).unwrap();
+    std::fs::write(dir.join("chart.svg"), svg(&chart)).unwrap();
+}
+
+/// Two horizontal bar charts, drawn from the figures (not by hand): round trips per second at
+/// 50 clients, and MB/s with 4 streams.
+fn svg(rows: &[(&str, Option<f64>, Option<f64>)]) -> String {
+    let (width, bar_height, label_width, chart_width) = (900.0, 22.0, 190.0, 250.0);
+    let height = 60.0 + rows.len() as f64 * (bar_height + 8.0);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{label_width}\" y=\"20\" font-weight=\"bold\">pingpong, 50 clients (round trips/s)</text>\n\
+         <text x=\"{}\" y=\"20\" font-weight=\"bold\">stream, 4 connections (MB/s)</text>\n",
+        label_width + chart_width + 160.0
+    );
+    for (column, pick) in [(0usize, 1usize), (1, 2)] {
+        let values: Vec<Option<f64>> = rows
+            .iter()
+            .map(|r| if pick == 1 { r.1 } else { r.2 })
+            .collect();
+        let max = values.iter().flatten().cloned().fold(1.0, f64::max);
+        let x0 = label_width + column as f64 * (chart_width + 160.0);
+        for (i, (label, value)) in rows.iter().map(|r| r.0).zip(&values).enumerate() {
+            let y = 40.0 + i as f64 * (bar_height + 8.0);
+            if column == 0 {
+                out.push_str(&format!(
+                    "<text x=\"5\" y=\"{}\">{label}</text>\n",
+                    y + 16.0
+                ));
+            }
+            match value {
+                Some(v) => {
+                    let w = (v / max * chart_width).max(1.0);
+                    out.push_str(&format!(
+                        "<rect x=\"{x0}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bar_height}\" fill=\"#4a7bb7\"/>\n\
+                         <text x=\"{:.1}\" y=\"{}\">{v:.0}</text>\n",
+                        x0 + w + 5.0,
+                        y + 16.0
+                    ));
+                }
+                None => out.push_str(&format!(
+                    "<text x=\"{x0}\" y=\"{}\" fill=\"#888\">not run</text>\n",
+                    y + 16.0
+                )),
+            }
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}

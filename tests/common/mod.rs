@@ -170,9 +170,14 @@ impl Proc {
 
     /// Like [`Proc::start`], with extra environment variables (`TZ=UTC`, say).
     pub fn start_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut child = Command::new(example_path(name))
-            .args(args)
-            .envs(env.iter().copied())
+        let mut command = Command::new(example_path(name));
+        command.args(args).envs(env.iter().copied());
+        Proc::spawn(name, command)
+    }
+
+    /// Starts any command (a Python server, say) with the same draining and clean-up.
+    pub fn spawn(name: &str, mut command: Command) -> Proc {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -196,16 +201,21 @@ impl Proc {
 
     /// Like [`Proc::server`], with extra environment variables.
     pub fn server_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> (Proc, SocketAddr) {
-        let proc = Proc::start_with_env(name, args, env);
-        let first = proc
+        Proc::start_with_env(name, args, env).listening()
+    }
+
+    /// Waits for a server's first line, `listening on ADDR`, and returns the address.
+    pub fn listening(self) -> (Proc, SocketAddr) {
+        let name = self.name.clone();
+        let first = self
             .stdout
             .wait_for(TIMEOUT, |_| true)
-            .unwrap_or_else(|| panic!("{name} printed no first line; stderr: {:?}", proc.stderr()));
+            .unwrap_or_else(|| panic!("{name} printed no first line; stderr: {:?}", self.stderr()));
         let addr = first
             .strip_prefix("listening on ")
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("{name}'s first line is not `listening on ADDR`: {first:?}"));
-        (proc, addr)
+        (self, addr)
     }
 
     pub fn pid(&self) -> u32 {
