@@ -482,3 +482,49 @@ fn svg(rows: &[(&str, Option<f64>, Option<f64>)]) -> String {
     out.push_str("</svg>\n");
     out
 }
+
+/// The ceiling for `stream` with one connection on this machine: the simplest possible echo —
+/// one blocking thread copying 256 KiB at a time, no logging, no shutdown handling — measured
+/// with the same load generator. Three runs, the median.
+///
+/// ```text
+/// cargo test --release --test 13_load_generator -- --ignored --nocapture ceiling
+/// ```
+#[test]
+#[ignore = "a measurement; run it explicitly, in release mode"]
+fn measure_the_echo_ceiling() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let runs: Vec<f64> = (0..3)
+        .map(|_| {
+            let json = load(&[
+                "stream",
+                "--addr",
+                &addr.to_string(),
+                "--connections",
+                "1",
+                "--secs",
+                "1",
+                "--json",
+            ]);
+            field(&json, "mb_per_sec").parse().unwrap()
+        })
+        .collect();
+    println!(
+        "echo ceiling, 1 connection: {runs:?} MB/s, median {:.0}",
+        median(runs.clone())
+    );
+}
