@@ -44,10 +44,8 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    println!("listening on {local}");
+    // The first line on stdout, with the real address (chapter 01).
+    cli::announce(&listener)?;
 
     // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us.
     let _listener_watch = shutdown

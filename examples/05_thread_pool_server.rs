@@ -74,10 +74,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    println!("listening on {local}");
+    // The first line on stdout, with the real address (chapter 01).
+    cli::announce(&listener)?;
     println!("workers: {}, queue: {}", args.workers, args.queue);
 
     let config = Config {

@@ -85,10 +85,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
     // ANCHOR_END: listen
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    println!("listening on {local}");
+    // The first line on stdout, with the real address (chapter 01).
+    cli::announce(&listener)?;
 
     let nap = (!args.spin).then(|| Duration::from_millis(args.nap));
     let mut clients: Vec<Client> = Vec::new();

@@ -125,10 +125,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    println!("listening on {local}");
+    // The first line on stdout, with the real address (chapter 01).
+    cli::announce(&listener)?;
 
     // ANCHOR: setup
     // The poller: epoll on Linux, kqueue on macOS and the BSDs, IOCP on Windows.

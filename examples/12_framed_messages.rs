@@ -106,10 +106,8 @@ fn serve(addr: SocketAddr, max_frame: usize, config: &Config) -> anyhow::Result<
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    println!("listening on {local}");
+    // The first line on stdout, with the real address (chapter 01).
+    cli::announce(&listener)?;
     let summary = server::serve(
         &listener,
         &shutdown,

@@ -147,10 +147,8 @@ fn server(addr: SocketAddr, outbox: usize, max_line: usize) -> anyhow::Result<()
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    println!("listening on {local}");
+    // The first line on stdout, with the real address (chapter 01).
+    cli::announce(&listener)?;
     let _watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;

@@ -118,10 +118,8 @@ fn receive(dir: &Path, addr: SocketAddr, overwrite: bool, max_size: u64) -> anyh
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    println!("listening on {local}");
+    // The first line on stdout, with the real address (chapter 01).
+    cli::announce(&listener)?;
     println!("saving into {}", dir.display());
     let config = Config {
         workers: 4,

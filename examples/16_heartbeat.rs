@@ -101,10 +101,8 @@ fn server(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {}", addr))?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    println!("listening on {local}");
+    // The first line on stdout, with the real address (chapter 01).
+    cli::announce(&listener)?;
     println!(
         "expecting a heartbeat every {} s; dropping clients silent for {} s",
         interval.as_secs_f64(),

@@ -1,4 +1,5 @@
-//! How every example reports a failure (chapter 01).
+//! What every example shares on the command line (chapter 01): how it reports a failure, how a
+//! server announces its address, how it reads a number of seconds.
 //!
 //! An example's `main` returns [`std::process::ExitCode`] through [`report`], never
 //! `anyhow::Result` directly: `fn main() -> anyhow::Result<()>` prints a multi-line
@@ -13,6 +14,7 @@
 //! the operating system's error at the bottom of the chain into plain words and a hint.
 
 use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -102,6 +104,18 @@ fn is_too_many_open_files(err: &io::Error) -> bool {
     // 24 on Linux and the BSDs (macOS included); 10024 (WSAEMFILE) on Windows.
     const EMFILE: i32 = if cfg!(windows) { 10024 } else { 24 };
     err.raw_os_error() == Some(EMFILE)
+}
+
+/// Prints the line every server starts with, `listening on ADDR`, with the address the listener
+/// really got (the port resolved when it was 0), and returns that address. Chapter 01 writes
+/// these two steps out; the later servers call this.
+pub fn announce(listener: &TcpListener) -> anyhow::Result<SocketAddr> {
+    use anyhow::Context;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    println!("listening on {local}");
+    Ok(local)
 }
 
 /// Parses a clap argument in seconds, fractions allowed: `--timeout 1.5` is 1.5 s. Zero and

@@ -6,7 +6,8 @@
 //!
 //! ## Module map
 //!
-//! - [`cli`]: how every example reports a failure: one `error: …` line with a hint, exit code 1
+//! - [`cli`]: what every example shares on the command line: one `error: …` line with a hint
+//!   and exit code 1 on failure, a server's first line `listening on ADDR`, seconds as arguments
 //!   (introduced in chapter 01, the echo server).
 //! - [`shutdown`]: Ctrl-C shutdown for blocking servers: a handle that stops the accept loop and
 //!   wakes threads blocked in `accept` or `read` (introduced in chapter 03, the sequential server).
