@@ -105,6 +105,8 @@ fn a_member_that_never_reads_is_dropped_while_the_room_goes_on() {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket.connect_timeout(&addr.into(), TIMEOUT).unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    socket.set_write_timeout(Some(TIMEOUT)).unwrap();
     let (_hog, hello) = Member::join_on(socket.into(), "hog");
     assert!(hello.starts_with("* hello hog"));
 
