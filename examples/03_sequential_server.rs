@@ -44,7 +44,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    // The first line on stdout, with the real address (chapter 01).
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
 
     // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us.

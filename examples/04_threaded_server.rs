@@ -51,7 +51,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    // The first line on stdout, with the real address (chapter 01).
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     let _listener_watch = shutdown
         .watch_listener(&listener)

@@ -85,7 +85,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
     // ANCHOR_END: listen
-    // The first line on stdout, with the real address (chapter 01).
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
 
     let nap = (!args.spin).then(|| Duration::from_millis(args.nap));

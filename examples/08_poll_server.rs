@@ -125,7 +125,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
-    // The first line on stdout, with the real address (chapter 01).
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
 
     // ANCHOR: setup

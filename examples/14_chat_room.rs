@@ -147,7 +147,7 @@ fn server(addr: SocketAddr, outbox: usize, max_line: usize) -> anyhow::Result<()
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
-    // The first line on stdout, with the real address (chapter 01).
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     let _watch = shutdown
         .watch_listener(&listener)

@@ -118,7 +118,7 @@ fn receive(dir: &Path, addr: SocketAddr, overwrite: bool, max_size: u64) -> anyh
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
-    // The first line on stdout, with the real address (chapter 01).
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     println!("saving into {}", dir.display());
     let config = Config {

@@ -101,7 +101,7 @@ fn server(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {}", addr))?;
-    // The first line on stdout, with the real address (chapter 01).
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     println!(
         "expecting a heartbeat every {} s; dropping clients silent for {} s",
