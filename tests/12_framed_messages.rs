@@ -192,15 +192,7 @@ fn ctrl_c_exits_0() {
 
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
-    let (_first, addr) = server(&[]);
-    let second = run(EXAMPLE, &["server", "--addr", &addr.to_string()], b"");
-    assert_eq!(second.code(), Some(1));
-    assert_eq!(
-        second.stderr,
-        [format!(
-            "error: cannot listen on {addr}: address already in use (is another server running on it?)"
-        )]
-    );
+    common::assert_refuses_a_port_in_use_with(EXAMPLE, &["server"]);
 }
 
 /// Round trips of one small frame at a time, with the header and the payload written in one

@@ -323,3 +323,10 @@ fn measure_transfer_against_a_raw_stream() {
         (SIZE >> 20) as f64 / secs
     );
 }
+
+#[test]
+fn a_port_in_use_is_one_error_line_and_exit_1() {
+    let inbox = TempDir::new().unwrap();
+    let dir = inbox.path().to_str().unwrap();
+    common::assert_refuses_a_port_in_use_with(EXAMPLE, &["receive", "--dir", dir]);
+}

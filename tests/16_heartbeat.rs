@@ -123,3 +123,8 @@ fn ctrl_c_stops_both_sides_with_exit_0() {
     let server = server.wait(TIMEOUT);
     assert_eq!(server.code(), Some(0), "{server:?}");
 }
+
+#[test]
+fn a_port_in_use_is_one_error_line_and_exit_1() {
+    common::assert_refuses_a_port_in_use_with(EXAMPLE, &["server"]);
+}

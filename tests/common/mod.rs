@@ -371,8 +371,22 @@ pub fn pattern(len: usize) -> Vec<u8> {
 /// A server example started on a port that another server holds fails the way the conventions
 /// say: nothing on stdout, one line on stderr naming the address, exit code 1.
 pub fn assert_refuses_a_port_in_use(example: &str) {
-    let (_first, addr) = Proc::server(example, &["--addr", "127.0.0.1:0"]);
-    let second = run(example, &["--addr", &addr.to_string()], b"");
+    assert_refuses_a_port_in_use_with(example, &[]);
+}
+
+/// The same, for a server started with `leading` arguments first (a subcommand, `--dir …`).
+pub fn assert_refuses_a_port_in_use_with(example: &str, leading: &[&str]) {
+    let with_addr = |addr: &str| -> Vec<String> {
+        let mut args: Vec<String> = leading.iter().map(|a| a.to_string()).collect();
+        args.extend(["--addr".to_string(), addr.to_string()]);
+        args
+    };
+    let first_args = with_addr("127.0.0.1:0");
+    let first_args: Vec<&str> = first_args.iter().map(String::as_str).collect();
+    let (_first, addr) = Proc::server(example, &first_args);
+    let second_args = with_addr(&addr.to_string());
+    let second_args: Vec<&str> = second_args.iter().map(String::as_str).collect();
+    let second = run(example, &second_args, b"");
     assert_eq!(second.code(), Some(1), "{second:?}");
     assert!(second.stdout.is_empty(), "{:?}", second.stdout);
     assert_eq!(
