@@ -1,0 +1,155 @@
+// The workbook's additions to mdBook's pages (both editions):
+// 1. a language picker that links to the same page in the other edition, and
+// 2. in the Chinese edition, a Pagefind search (mdBook's built-in index cannot segment Chinese
+//    words, rust-lang/mdBook#1081; Pagefind's extended build can).
+//
+// Layout of the published site: the English edition at the root, the Chinese edition under
+// `zh-CN/`. mdBook defines `path_to_root` on every page: the way from this page to its
+// edition's root.
+(function () {
+    "use strict";
+
+    const CHINESE = "zh-CN";
+    const lang = document.documentElement.lang;
+    const isChinese = lang === CHINESE;
+    // The root of this edition, and this page's path inside it.
+    const root = new URL(typeof path_to_root === "string" && path_to_root !== "" ? path_to_root : "./", window.location.href);
+    let page = window.location.href.slice(root.href.length);
+    if (page === "" || page.startsWith("#") || page.startsWith("?")) {
+        page = "index.html" + page;
+    }
+    const other = isChinese ? new URL("../" + page, root) : new URL(CHINESE + "/" + page, root);
+
+    function languagePicker() {
+        const buttons = document.querySelector("#mdbook-menu-bar .right-buttons");
+        if (!buttons) {
+            return;
+        }
+        const link = document.createElement("a");
+        link.id = "workbook-language";
+        link.href = other.href;
+        link.hreflang = isChinese ? "en" : CHINESE;
+        link.lang = isChinese ? "en" : CHINESE;
+        link.textContent = isChinese ? "English" : "中文";
+        link.title = isChinese ? "Read this page in English" : "阅读本页的中文版";
+        link.setAttribute("aria-label", link.title);
+        buttons.insertBefore(link, buttons.firstChild);
+    }
+
+    function chineseSearch() {
+        const left = document.querySelector("#mdbook-menu-bar .left-buttons");
+        if (!left) {
+            return;
+        }
+        const toggle = document.createElement("button");
+        toggle.id = "workbook-search-toggle";
+        toggle.className = "icon-button";
+        toggle.type = "button";
+        toggle.title = "搜索 (/)";
+        toggle.setAttribute("aria-label", "搜索");
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.innerHTML = '<svg viewBox="0 0 512 512" width="16" height="16" aria-hidden="true"><path fill="currentColor" d="M416 208c0 45.9-14.9 88.3-40 122.7L502.6 457.4c12.5 12.5 12.5 32.8 0 45.3s-32.8 12.5-45.3 0L330.7 376c-34.4 25.2-76.8 40-122.7 40C93.1 416 0 322.9 0 208S93.1 0 208 0S416 93.1 416 208zM208 352a144 144 0 1 0 0-288 144 144 0 1 0 0 288z"/></svg>';
+        left.appendChild(toggle);
+
+        const panel = document.createElement("div");
+        panel.id = "workbook-search";
+        panel.hidden = true;
+        const bar = document.getElementById("mdbook-menu-bar");
+        bar.parentNode.insertBefore(panel, bar.nextSibling);
+
+        let loaded = null;
+        function load() {
+            if (loaded) {
+                return loaded;
+            }
+            loaded = new Promise(function (resolve, reject) {
+                const css = document.createElement("link");
+                css.rel = "stylesheet";
+                css.href = new URL("pagefind/pagefind-ui.css", root).href;
+                document.head.appendChild(css);
+                const script = document.createElement("script");
+                script.src = new URL("pagefind/pagefind-ui.js", root).href;
+                script.onload = function () {
+                    // eslint-disable-next-line no-undef
+                    new PagefindUI({
+                        element: "#workbook-search",
+                        baseUrl: root.pathname,
+                        showSubResults: true,
+                        showImages: false,
+                        translations: { placeholder: "搜索本书：粘包、三次握手、SO_REUSEADDR……" },
+                    });
+                    resolve();
+                };
+                script.onerror = reject;
+                document.head.appendChild(script);
+            });
+            return loaded;
+        }
+        function open() {
+            panel.hidden = false;
+            toggle.setAttribute("aria-expanded", "true");
+            load().then(function () {
+                const input = panel.querySelector("input");
+                if (input) {
+                    input.focus();
+                }
+            });
+        }
+        function close() {
+            panel.hidden = true;
+            toggle.setAttribute("aria-expanded", "false");
+        }
+        toggle.addEventListener("click", function () {
+            if (panel.hidden) {
+                open();
+            } else {
+                close();
+            }
+        });
+        document.addEventListener("keydown", function (event) {
+            const typing = event.target && /^(INPUT|TEXTAREA)$/.test(event.target.tagName);
+            if (event.key === "/" && !typing && panel.hidden) {
+                event.preventDefault();
+                open();
+            } else if (event.key === "Escape" && !panel.hidden) {
+                close();
+            }
+        });
+    }
+
+    // Code included from the middle of a function keeps the function's indentation; take off
+    // what every line of the block shares, so the code starts at the left edge and fits the
+    // column. (mdBook has highlighted it already: strip the spaces from the text nodes.)
+    function dedentCode() {
+        for (const code of document.querySelectorAll("main pre > code")) {
+            const lines = code.textContent.split("\n").filter((line) => line.trim() !== "");
+            const indent = Math.min(...lines.map((line) => line.match(/^ */)[0].length));
+            if (!Number.isFinite(indent) || indent === 0) {
+                continue;
+            }
+            const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+            let toStrip = indent; // spaces still to remove at the start of the current line
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                let out = "";
+                for (const ch of node.data) {
+                    if (ch === "\n") {
+                        toStrip = indent;
+                        out += ch;
+                    } else if (toStrip > 0 && ch === " ") {
+                        toStrip -= 1;
+                    } else {
+                        toStrip = 0;
+                        out += ch;
+                    }
+                }
+                node.data = out;
+            }
+        }
+    }
+
+    dedentCode();
+    languagePicker();
+    if (isChinese) {
+        chineseSearch();
+    }
+})();
