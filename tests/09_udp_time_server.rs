@@ -104,6 +104,36 @@ fn ctrl_c_exits_0_within_a_second() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn quiet_prints_no_line_per_oversized_datagram_only_the_count() {
+    // Issue 11, item 13: under a flood of oversized datagrams, --quiet used to print one
+    // "ignored:" line each.
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--quiet"]);
+    let client = udp_client(addr);
+    let mut buf = [0u8; 512];
+    for _ in 0..5 {
+        for _ in 0..20 {
+            client.send(&[b'x'; 2000]).unwrap();
+        }
+        // Answered only after the server has read the 20 before it: nothing is still queued,
+        // and the receive buffer never holds more than 20 (so none is lost).
+        client.send(b"").unwrap();
+        client.recv(&mut buf).expect("the server stopped answering");
+    }
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(
+        done.stdout,
+        [
+            format!("listening on {addr}"),
+            "shutting down: answered 5, dropped 0, ignored 100".to_string()
+        ]
+    );
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+}
+
 #[test]
 fn a_drop_rate_outside_0_to_1_is_a_bad_argument() {
     let done = common::run(EXAMPLE, &["--drop-rate", "2"], b"");
