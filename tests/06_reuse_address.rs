@@ -69,6 +69,28 @@ fn the_rebind_fails_in_time_wait_without_reuseaddr_and_succeeds_with_it() {
 }
 
 #[test]
+fn without_addr_it_runs_while_another_server_holds_7878() {
+    // A demonstration that talks only to itself takes free ports (issue 11, item 14), so a
+    // server left running from an earlier chapter is no obstacle.
+    let _held = match TcpListener::bind("127.0.0.1:7878") {
+        Ok(listener) => Some(listener),
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => None, // taken anyway
+        Err(err) => {
+            eprintln!("skipped: cannot bind or check 127.0.0.1:7878 here: {err}");
+            return;
+        }
+    };
+    let done = common::run(EXAMPLE, &[], b"");
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+    assert!(
+        !done.stdout.iter().any(|l| l.contains("127.0.0.1:7878")),
+        "{:?}",
+        done.stdout
+    );
+}
+
+#[test]
 fn help_explains_the_port_choice() {
     let help = common::run(EXAMPLE, &["--help"], b"");
     assert_eq!(help.code(), Some(0));
