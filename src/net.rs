@@ -3,9 +3,12 @@
 //! std's `TcpListener::bind` is a fine start, and chapters 01–05 use it as taught. But it makes
 //! two choices for you: it sets `SO_REUSEADDR` on Unix (and not on Windows), and it asks for a
 //! listen backlog of 128 connections. The backlog is the kernel's queue of connections whose
-//! handshake is complete but which the program has not `accept`ed yet; when it is full, Linux
-//! drops the next handshakes, and those clients retry one second later, then three, then seven.
-//! A burst of thousands of connects then stalls for seconds while the server idles.
+//! handshake is complete but which the program has not `accept`ed yet. When it is full, Linux
+//! drops each new SYN without an answer (`nstat` counts it in `TcpExtListenOverflows` and
+//! `TcpExtListenDrops`), and the client, still in SYN-SENT, sends its SYN again after a second
+//! — then after one more second each time on Linux 6.5 and later (`tcp_syn_linear_timeouts`),
+//! or after 2, then 4 seconds on older kernels. A burst of thousands of connects then stalls
+//! for seconds while the server idles (chapter 06 measures it).
 //!
 //! [`listen`] builds the socket step by step with `socket2` instead, so that each choice is
 //! visible and made on purpose. From chapter 07 on, servers listen through it.
