@@ -90,6 +90,33 @@ fn without_addr_it_runs_while_another_server_holds_7878() {
     );
 }
 
+/// Chapter 06's claim that the "one listener" rule is per address *and* port, checked with
+/// SO_REUSEADDR on every socket (Linux: all of 127.0.0.0/8 is loopback there; macOS has only
+/// 127.0.0.1 unless you add aliases).
+#[cfg(target_os = "linux")]
+#[test]
+fn one_listener_per_address_and_port_even_with_reuseaddr() {
+    use socket2::{Domain, Socket, Type};
+    let listen = |addr: SocketAddr| -> std::io::Result<Socket> {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(16)?;
+        Ok(socket)
+    };
+    let first = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = first.local_addr().unwrap().as_socket().unwrap().port();
+    let on = |ip: &str| -> SocketAddr { format!("{ip}:{port}").parse().unwrap() };
+    // Another address, the same port: allowed.
+    let _second = listen(on("127.0.0.2")).expect("127.0.0.2 is another address");
+    // The same address and port: refused, SO_REUSEADDR or not.
+    let err = listen(on("127.0.0.1")).err().expect("a second listener");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    // The wildcard address covers 127.0.0.1 too: refused as well.
+    let err = listen(on("0.0.0.0")).err().expect("a wildcard listener");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+}
+
 #[test]
 fn help_explains_the_port_choice() {
     let help = common::run(EXAMPLE, &["--help"], b"");
