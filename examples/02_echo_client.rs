@@ -91,8 +91,9 @@ fn run(args: Args) -> anyhow::Result<()> {
 // ANCHOR: echo_one
 /// Sends one message and prints its echo.
 fn echo_one(stream: &mut TcpStream, message: &str, addr: SocketAddr) -> anyhow::Result<()> {
-    // 2. `write` may send only part of the buffer; `write_all` loops until all of it is
-    //    handed to the kernel (Python's `sendall`).
+    // 2. `write` may send only part of the buffer (when a signal or the write timeout
+    //    cuts it short); `write_all` loops until all of it is handed to the kernel
+    //    (Python's `sendall`).
     stream
         .write_all(message.as_bytes())
         .with_context(|| format!("cannot send to {addr}"))?;
@@ -121,8 +122,8 @@ fn payload_byte(i: usize) -> u8 {
 
 // ANCHOR: together
 /// Which direction failed first. A failure in one direction causes one in the other (the
-/// reader stops, so the writer ends up blocked; we close the socket, so the other side fails),
-/// and only the first is the cause worth reporting.
+/// reader stops, so the writer ends up blocked; we close the socket, so the other side
+/// fails), and only the first is the cause worth reporting.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Side {
     Writer,
@@ -159,7 +160,8 @@ fn send_and_read_together(stream: TcpStream, size: usize, addr: SocketAddr) -> a
         .join()
         .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
     // Report the cause, not its consequence: a mismatch makes the writer fail too (the
-    // socket is shut down under it), and a failed write makes the reader see an early end.
+    // socket is shut down under it), and a failed write makes the reader see an early
+    // end.
     match first_failure.get() {
         Some(Side::Reader) => verified.and(written),
         _ => written.and(verified),
@@ -168,9 +170,9 @@ fn send_and_read_together(stream: TcpStream, size: usize, addr: SocketAddr) -> a
     Ok(())
 }
 
-/// Records `side` as the first to fail (unless the other already was), then shuts the socket
-/// down in both directions, so that the other thread's blocked `write` or `read` returns at
-/// once instead of waiting for its timeout.
+/// Records `side` as the first to fail (unless the other already was), then shuts the
+/// socket down in both directions, so that the other thread's blocked `write` or `read`
+/// returns at once instead of waiting for its timeout.
 fn stop_both(stream: &TcpStream, first_failure: &OnceLock<Side>, side: Side) {
     let _ = first_failure.set(side);
     let _ = stream.shutdown(Shutdown::Both);

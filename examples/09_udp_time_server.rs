@@ -52,8 +52,8 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 512)]
     max_request: usize,
 
-    /// Do not log each request, nor each ignored one (for load tests and floods): the counts
-    /// are in the last line.
+    /// Do not log each request, nor each ignored one (for load tests and floods): the
+    /// counts are in the last line.
     #[arg(long)]
     quiet: bool,
 }
@@ -118,8 +118,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                 continue;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            // Windows only: a datagram longer than `buf` is an error there (WSAEMSGSIZE), and
-            // we do not even learn who sent it. Same rule as below: not answered.
+            // Windows only: a datagram longer than `buf` is an error there (WSAEMSGSIZE),
+            // and we do not even learn who sent it. Same rule as below: not answered.
             Err(err) if net::is_datagram_too_big(&err) => {
                 ignored += 1;
                 if !args.quiet {
@@ -128,7 +128,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                 continue;
             }
             // Windows only: an earlier reply of ours came back as "port unreachable" (the
-            // client left). Linux and macOS never tell an unconnected socket. Not our problem.
+            // client left). Linux and macOS never tell an unconnected socket. Not our
+            // problem.
             Err(err) if net::is_port_unreachable(&err) => continue,
             Err(err) => {
                 // One client's trouble, or the system's: log it and go on.
@@ -164,9 +165,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             Format::Rfc868 => rfc868::encode(Timestamp::now()).to_vec(),
         };
         // One datagram out, to the address the request came from. No connection and no
-        // retransmission: if it is lost on the way, only the client can notice. (On Linux a
-        // UDP socket does have a send buffer, SO_SNDBUF: datagrams the network card has not
-        // sent yet count against it, and `send_to` sleeps while it is full.)
+        // retransmission: if it is lost on the way, only the client can notice. (On Linux
+        // a UDP socket does have a send buffer, SO_SNDBUF: datagrams the network card has
+        // not sent yet count against it, and `send_to` sleeps while it is full.)
         match socket.send_to(&reply, peer) {
             Ok(_) => {
                 answered += 1;

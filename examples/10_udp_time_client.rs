@@ -106,14 +106,15 @@ fn run(args: Args) -> anyhow::Result<()> {
                 }
                 wait *= 2;
             }
-            // ICMP "port unreachable" came back: nothing listens there. No point retrying.
-            // Linux and macOS say ConnectionRefused, Windows ConnectionReset: we report both
-            // as what they mean.
+            // ICMP "port unreachable" came back: nothing listens there. No point
+            // retrying. Linux and macOS say ConnectionRefused, Windows ConnectionReset:
+            // we report both as what they mean.
             Err(err) if net::is_port_unreachable(&err) => {
                 return Err(io::Error::from(ErrorKind::ConnectionRefused))
                     .with_context(|| format!("no time server at {}", args.addr));
             }
-            // Windows only: a reply longer than `buf` fails the call instead of being cut.
+            // Windows only: a reply longer than `buf` fails the call instead of being
+            // cut.
             Err(err) if net::is_datagram_too_big(&err) => {
                 bail!("the reply from {} was too long", args.addr)
             }
@@ -162,10 +163,10 @@ fn print_reply(reply: &[u8], format: Format, addr: SocketAddr) -> anyhow::Result
     Ok(())
 }
 
-/// The text of a time server's reply, if it is text: UTF-8 without control characters, with
-/// or without a line ending. A datagram is already a whole message, so servers differ: ours
-/// ends its line with `\n`, RFC 867 daytime servers often with `\r\n`, and a Python server
-/// that sends `time.ctime()` sends none.
+/// The text of a time server's reply, if it is text: UTF-8 without control characters,
+/// with or without a line ending. A datagram is already a whole message, so servers
+/// differ: ours ends its line with `\n`, RFC 867 daytime servers often with `\r\n`, and a
+/// Python server that sends `time.ctime()` sends none.
 fn as_text(reply: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(reply).ok()?;
     let line = text
@@ -173,8 +174,8 @@ fn as_text(reply: &[u8]) -> Option<&str> {
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(text);
     // Control characters (escape sequences, a NUL) are not a time, and must not reach the
-    // terminal. Four bytes with no line ending are RFC 868's answer, even when they happen to
-    // be valid UTF-8 (some values are): no text time is that short.
+    // terminal. Four bytes with no line ending are RFC 868's answer, even when they
+    // happen to be valid UTF-8 (some values are): no text time is that short.
     let plausible = !line.is_empty()
         && !line.chars().any(char::is_control)
         && !(reply.len() == 4 && line.len() == 4);

@@ -30,8 +30,9 @@ use socket_workbook::cli;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Address for the demonstration's server. The default, port 0, takes any free port: the
-    /// program talks only to itself, so it need not collide with a server you left running.
+    /// Address for the demonstration's server. The default, port 0, takes any free port:
+    /// the program talks only to itself, so it need not collide with a server you left
+    /// running.
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: SocketAddr,
 

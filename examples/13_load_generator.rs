@@ -262,8 +262,9 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
         .map(|conn| -> anyhow::Result<_> {
             let stream = connect(addr)?;
             let mut writer = stream.try_clone()?;
-            // Which direction failed first: one failure causes the other (a reader that stops
-            // leaves the writer blocked), and only the first is the cause to report.
+            // Which direction failed first: one failure causes the other (a reader that
+            // stops leaves the writer blocked), and only the first is the cause to
+            // report.
             let first_failure = Arc::new(OnceLock::<Side>::new());
             let failed = Arc::clone(&first_failure);
             let writing = thread::spawn(move || -> anyhow::Result<u64> {
@@ -374,8 +375,9 @@ enum Side {
     Reader,
 }
 
-/// Records `side` as the first to fail (unless the other was), and shuts the socket down both
-/// ways, so that the other thread's blocked call returns now rather than at its timeout.
+/// Records `side` as the first to fail (unless the other was), and shuts the socket down
+/// both ways, so that the other thread's blocked call returns now rather than at its
+/// timeout.
 fn stop_both(stream: &TcpStream, first_failure: &OnceLock<Side>, side: Side) {
     let _ = first_failure.set(side);
     let _ = stream.shutdown(Shutdown::Both);

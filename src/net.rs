@@ -1,17 +1,18 @@
 //! Listening sockets with the options a real server wants (chapter 06).
 //!
-//! std's `TcpListener::bind` is a fine start, and chapters 01–05 use it as taught. But it makes
-//! two choices for you: it sets `SO_REUSEADDR` on Unix (and not on Windows), and it asks for a
-//! listen backlog of 128 connections. The backlog is the kernel's queue of connections whose
-//! handshake is complete but which the program has not `accept`ed yet. When it is full, Linux
-//! drops each new SYN without an answer (`nstat` counts it in `TcpExtListenOverflows` and
-//! `TcpExtListenDrops`), and the client, still in SYN-SENT, sends its SYN again after a second
-//! — then after one more second each time on Linux 6.5 and later (`tcp_syn_linear_timeouts`),
-//! or after 2, then 4 seconds on older kernels. A burst of thousands of connects then stalls
-//! for seconds while the server idles (chapter 06 measures it).
+//! std's `TcpListener::bind` is a fine start, and chapters 01–05 use it as taught. But it
+//! makes two choices for you: it sets `SO_REUSEADDR` on Unix (and not on Windows), and it
+//! asks for a listen backlog of 128 connections. The backlog is the kernel's queue of
+//! connections whose handshake is complete but which the program has not `accept`ed yet.
+//! When it is full, Linux drops each new SYN without an answer (`nstat` counts it in
+//! `TcpExtListenOverflows` and `TcpExtListenDrops`), and the client, still in SYN-SENT,
+//! sends its SYN again after a second — then after one more second each time on Linux 6.5
+//! and later (`tcp_syn_linear_timeouts`), or after 2, then 4 seconds on older kernels. A
+//! burst of thousands of connects then stalls for seconds while the server idles (chapter
+//! 06 measures it).
 //!
-//! [`listen`] builds the socket step by step with `socket2` instead, so that each choice is
-//! visible and made on purpose. From chapter 07 on, servers listen through it.
+//! [`listen`] builds the socket step by step with `socket2` instead, so that each choice
+//! is visible and made on purpose. From chapter 07 on, servers listen through it.
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener};
@@ -45,17 +46,18 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 // ANCHOR_END: listen
 
 // ANCHOR: udp_errors
-/// Windows' error number for a datagram longer than the buffer given to `recv`/`recv_from`
-/// (WSAEMSGSIZE). std has no `ErrorKind` for it, so we recognise the number.
+/// Windows' error number for a datagram longer than the buffer given to
+/// `recv`/`recv_from` (WSAEMSGSIZE). std has no `ErrorKind` for it, so we recognise the
+/// number.
 const WSAEMSGSIZE: i32 = 10040;
 
 /// Whether a failed UDP receive means "that datagram was longer than your buffer".
 ///
-/// Linux and macOS never fail for this: they cut the datagram to the buffer and return `Ok`
-/// with the buffer full, which is why chapters 09 and 10 receive into a buffer one byte
-/// larger than they accept. Windows keeps the first bytes but fails the call with WSAEMSGSIZE
-/// (Microsoft's `recvfrom` documentation), and std then returns the error without the
-/// sender's address.
+/// Linux and macOS never fail for this: they cut the datagram to the buffer and return
+/// `Ok` with the buffer full, which is why chapters 09 and 10 receive into a buffer one
+/// byte larger than they accept. Windows keeps the first bytes but fails the call with
+/// WSAEMSGSIZE (Microsoft's `recvfrom` documentation), and std then returns the error
+/// without the sender's address.
 pub fn is_datagram_too_big(err: &io::Error) -> bool {
     cfg!(windows) && err.raw_os_error() == Some(WSAEMSGSIZE)
 }
@@ -63,11 +65,11 @@ pub fn is_datagram_too_big(err: &io::Error) -> bool {
 /// Whether a failed UDP call means "an earlier datagram of ours came back as ICMP port
 /// unreachable": nothing listens on the port we sent to.
 ///
-/// Linux and macOS report it as `ConnectionRefused` (ECONNREFUSED), and only on a *connected*
-/// UDP socket. Windows reports it as `ConnectionReset` (WSAECONNRESET), on connected and
-/// unconnected sockets alike (Microsoft's `recvfrom` documentation; the `SIO_UDP_CONNRESET`
-/// ioctl turns it off). A UDP socket gets neither error for any other reason, so both kinds
-/// mean the same here.
+/// Linux and macOS report it as `ConnectionRefused` (ECONNREFUSED), and only on a
+/// *connected* UDP socket. Windows reports it as `ConnectionReset` (WSAECONNRESET), on
+/// connected and unconnected sockets alike (Microsoft's `recvfrom` documentation; the
+/// `SIO_UDP_CONNRESET` ioctl turns it off). A UDP socket gets neither error for any other
+/// reason, so both kinds mean the same here.
 pub fn is_port_unreachable(err: &io::Error) -> bool {
     matches!(
         err.kind(),
