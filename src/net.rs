@@ -175,6 +175,28 @@ mod tests {
         assert_eq!((n, from), (10, sender.local_addr().unwrap()));
     }
 
+    /// Chapter 09: on loopback a datagram is delivered during `send_to`, so even the smallest
+    /// send buffer never fills; what the receiver has no room for is dropped, silently.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_loopback_never_fills_a_udp_send_buffer() {
+        use std::net::UdpSocket;
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap(); // never reads
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        SockRef::from(&sender).set_send_buffer_size(1).unwrap(); // Linux's minimum: 4,608
+        sender.set_nonblocking(true).unwrap();
+        let to = receiver.local_addr().unwrap();
+        let would_block = (0..20_000)
+            .filter(|_| match sender.send_to(&[0u8; 1000], to) {
+                Ok(_) => false,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => true,
+                Err(err) => panic!("send_to failed: {err}"),
+            })
+            .count();
+        assert_eq!(would_block, 0);
+        assert!(SockRef::from(&sender).send_buffer_size().unwrap() < 20_000);
+    }
+
     #[test]
     fn works_for_ipv6_where_the_machine_has_it() {
         if std::net::TcpListener::bind("[::1]:0").is_err() {
