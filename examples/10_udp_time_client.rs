@@ -174,12 +174,12 @@ fn as_text(reply: &[u8]) -> Option<&str> {
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(text);
     // Control characters (escape sequences, a NUL) are not a time, and must not reach the
-    // terminal. Four bytes with no line ending are RFC 868's answer, even when they
-    // happen to be valid UTF-8 (some values are): no text time is that short.
-    let plausible = !line.is_empty()
-        && !line.chars().any(char::is_control)
-        && !(reply.len() == 4 && line.len() == 4);
-    plausible.then_some(line)
+    // terminal.
+    let control = line.chars().any(char::is_control);
+    // Four bytes with no line ending are RFC 868's answer, even when they happen to be
+    // valid UTF-8 (some values are): no text time is that short.
+    let rfc868_sized = reply.len() == 4 && line.len() == 4;
+    (!line.is_empty() && !control && !rfc868_sized).then_some(line)
 }
 // ANCHOR_END: print
 

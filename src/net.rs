@@ -114,16 +114,24 @@ mod tests {
     #[test]
     fn both_platforms_ways_of_saying_port_unreachable_are_recognised() {
         // Linux and macOS: ECONNREFUSED on a connected socket; Windows: WSAECONNRESET.
-        assert!(is_port_unreachable(&io::Error::from(ErrorKind::ConnectionRefused)));
-        assert!(is_port_unreachable(&io::Error::from(ErrorKind::ConnectionReset)));
-        assert!(!is_port_unreachable(&io::Error::from(ErrorKind::WouldBlock)));
+        assert!(is_port_unreachable(&io::Error::from(
+            ErrorKind::ConnectionRefused
+        )));
+        assert!(is_port_unreachable(&io::Error::from(
+            ErrorKind::ConnectionReset
+        )));
+        assert!(!is_port_unreachable(&io::Error::from(
+            ErrorKind::WouldBlock
+        )));
     }
 
     #[test]
     fn a_too_big_datagram_is_an_error_only_on_windows() {
         let wsaemsgsize = io::Error::from_raw_os_error(WSAEMSGSIZE);
         assert_eq!(is_datagram_too_big(&wsaemsgsize), cfg!(windows));
-        assert!(!is_datagram_too_big(&io::Error::from(ErrorKind::WouldBlock)));
+        assert!(!is_datagram_too_big(&io::Error::from(
+            ErrorKind::WouldBlock
+        )));
     }
 
     #[cfg(target_os = "linux")]
@@ -132,7 +140,10 @@ mod tests {
         use std::net::UdpSocket;
         use std::time::Duration;
         // A port nobody listens on: bound once, then released.
-        let closed = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let closed = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let mut buf = [0u8; 16];
 
         let unconnected = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -110,10 +110,10 @@ fn one_listener_per_address_and_port_even_with_reuseaddr() {
     // Another address, the same port: allowed.
     let _second = listen(on("127.0.0.2")).expect("127.0.0.2 is another address");
     // The same address and port: refused, SO_REUSEADDR or not.
-    let err = listen(on("127.0.0.1")).err().expect("a second listener");
+    let err = listen(on("127.0.0.1")).expect_err("a second listener");
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     // The wildcard address covers 127.0.0.1 too: refused as well.
-    let err = listen(on("0.0.0.0")).err().expect("a wildcard listener");
+    let err = listen(on("0.0.0.0")).expect_err("a wildcard listener");
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
 }
 

@@ -191,7 +191,11 @@ fn stream_reports_a_corrupted_echo_as_the_mismatch_at_once() {
         "{:?}",
         done.stderr
     );
-    assert!(done.elapsed < Duration::from_secs(8), "took {:?}", done.elapsed);
+    assert!(
+        done.elapsed < Duration::from_secs(8),
+        "took {:?}",
+        done.elapsed
+    );
 }
 
 #[test]
