@@ -232,6 +232,22 @@ fn four_bytes_that_happen_to_be_utf8_are_still_taken_for_rfc868() {
 }
 
 #[test]
+fn an_oversized_reply_is_an_error_not_a_cut_line() {
+    // 3,000 bytes do not fit the client's 2,048-byte buffer: Linux cuts the datagram to fit,
+    // and a full buffer is how the client knows.
+    static BIG: [u8; 3000] = [b'x'; 3000];
+    let (addr, answerer) = answers_once_with(&BIG);
+    let done = run(EXAMPLE, &["--addr", &addr.to_string()], b"");
+    answerer.join().unwrap();
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+    assert_eq!(
+        done.stderr,
+        [format!("error: the reply from {addr} was too long")]
+    );
+}
+
+#[test]
 fn help_states_the_time_budget() {
     let help = run(EXAMPLE, &["--help"], b"");
     assert_eq!(help.code(), Some(0));
