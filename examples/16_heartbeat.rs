@@ -10,11 +10,15 @@
 //! ```text
 //! terminal 1:  cargo run --example 16_heartbeat -- server --interval 1
 //! terminal 2:  cargo run --example 16_heartbeat -- client --interval 1
-//! then:        kill -STOP $(pgrep -f '16_heartbeat -- client')   (the server drops it in 3 s)
+//! terminal 3:  kill -STOP $(pgrep -f '16_heartbeat client')   (the server drops it in 3 s)
+//! terminal 2:  fg                  (resumes the stopped client, and Ctrl-C reaches it again)
 //! ```
 //!
-//! Stop the server instead (`kill -STOP`, later `kill -CONT`) to see the client notice, and
-//! reconnect once the server is back.
+//! (`cargo run` replaces itself with the program, whose command line is
+//! `target/debug/examples/16_heartbeat client …`: that is what `pgrep -f` finds.) Stop the
+//! server instead (`kill -STOP`, later `kill -CONT`) to see the client notice, and reconnect
+//! once the server is back. The server drops a client when no *complete* frame has come for the
+//! timeout, or when an answer cannot be sent for that long: silent, trickling, or not reading.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -848,7 +848,8 @@ fn chapter_16_a_frozen_client_and_a_frozen_server() {
     let client = Proc::start(example, &client_args);
     client.wait_for_line("the server answers");
     server.signal("STOP");
-    client.wait_for_line("reconnecting in ");
+    // Two attempts while frozen: the connect succeeds, no answer comes, the pause doubles.
+    wait_for_count(&client, "reconnecting in ", 2);
     server.signal("CONT");
     wait_for_count(&client, "the server answers", 2);
     let before_signal = client.stdout();
