@@ -108,6 +108,15 @@ fn a_frozen_server_is_noticed_within_the_timeout_and_the_client_reconnects() {
     client.wait_for_line("the server stopped answering (nothing for 0.6 s)");
     let took = stopped_at.elapsed();
     assert!(took < Duration::from_secs(3), "noticed too late: {took:?}");
+    // The frozen server's kernel still completes the handshake, but only an answer counts:
+    // the pause doubles while the server is frozen, instead of starting over at each connect.
+    wait_for(&client, "reconnecting in ", 2);
+    let pauses: Vec<String> = client
+        .stdout()
+        .into_iter()
+        .filter(|l| l.starts_with("reconnecting in "))
+        .collect();
+    assert_eq!(pauses[..2], ["reconnecting in 0.2 s", "reconnecting in 0.4 s"]);
 
     server.signal("CONT");
     // Reconnected (perhaps after more than one attempt) and answered again.
