@@ -14,7 +14,7 @@
 //! Look for the summary on both sides (bytes, seconds, MB/s); large files show a progress bar.
 
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read, Write};
+use std::io::{self, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
@@ -95,17 +95,27 @@ fn main() -> ExitCode {
 // ANCHOR_END: protocol
 
 // ANCHOR: valid_name
+/// The longest name accepted, in bytes: the usual limit of one file name on Linux and macOS
+/// filesystems (`NAME_MAX`). The filesystem has the last word: see `check_target`.
+const MAX_NAME: usize = 255;
+
 /// A name is accepted only if it is exactly one ordinary path component: no `/` or `\`, no
 /// `..` or `.`, not absolute, not empty. Anything else could write outside the directory
 /// (`../../home/you/.bashrc`, `/etc/passwd`) or somewhere unexpected inside it (`a/b`).
+/// And no control characters: the name is printed in logs and terminals, where a newline forges
+/// a log line and an escape sequence (`ESC [2J`) rewrites the screen.
 fn valid_name(name: &str) -> Result<&str, String> {
     let mut components = Path::new(name).components();
     let single = matches!(
         (components.next(), components.next()),
         (Some(Component::Normal(part)), None) if part == name
     );
-    if name.is_empty() || name.len() > 255 || !single || name.contains(['/', '\\', '\0']) {
+    // `{name:?}` prints the name quoted and escaped (`"a\nb"`): harmless in any message.
+    if name.is_empty() || name.len() > MAX_NAME || !single || name.contains(['/', '\\']) {
         return Err(format!("the name {name:?} is not a plain file name"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("the name {name:?} contains control characters"));
     }
     Ok(name)
 }
@@ -146,6 +156,59 @@ fn refuse(stream: TcpStream, why: &str) {
     server::say_and_close(stream, &frame);
 }
 
+// ANCHOR: header
+/// Reads the header: the name frame, then the size frame. `Ok(None)` if the sender closed
+/// before sending anything; `Err(why)`, in words for the sender, if it is not a header.
+fn read_header(reader: &mut impl Read) -> Result<Option<(Vec<u8>, u64)>, String> {
+    let malformed = |part: &str, err: io::Error| {
+        format!("malformed header: the {part}: {}", cli::describe_io(&err))
+    };
+    let Some(name) = read_frame(reader, 1024).map_err(|err| malformed("name", err))? else {
+        return Ok(None);
+    };
+    let size = read_frame(reader, 8)
+        .map_err(|err| malformed("size", err))?
+        .ok_or("malformed header: the stream ended after the name")?;
+    let size: [u8; 8] = size
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("malformed header: the size is {} bytes, not 8", size.len()))?;
+    Ok(Some((name, u64::from_be_bytes(size))))
+}
+
+/// Whether the file can be saved as `target`, asked of the filesystem before any data comes.
+fn check_target(target: &Path, name: &str, overwrite: bool) -> Result<(), String> {
+    // `symlink_metadata` looks at the name itself, without following a symbolic link: a
+    // file, a directory, a link (even one pointing nowhere) all count. `target.exists()`
+    // follows links, and calls a dangling one "nothing there": the upload would be taken in
+    // full, and only the final rename would fail.
+    match std::fs::symlink_metadata(target) {
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
+        // The filesystem refuses the name itself (too long for it, say): say so now.
+        Err(err) => Err(format!(
+            "{name} cannot be saved: {}",
+            cli::describe_io(&err)
+        )),
+        Ok(meta) if overwrite && meta.file_type().is_file() => Ok(()),
+        Ok(_) if overwrite => Err(format!("{name} exists and is not a regular file")),
+        Ok(_) => Err(format!(
+            "{name} exists already (the receiver can allow --overwrite)"
+        )),
+    }
+}
+
+/// The temporary file's prefix: `.NAME.partial-`, with at most 32 bytes of the name, so that
+/// the temporary name stays short: every name that `valid_name` accepts, up to 255 bytes,
+/// must leave room for the random suffix.
+fn partial_prefix(name: &str) -> String {
+    let mut end = name.len().min(32);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.partial-", &name[..end])
+}
+// ANCHOR_END: header
+
 // ANCHOR: receive_one
 /// One transfer: header, checks, contents into a temporary file, checksum, rename.
 fn receive_one(
@@ -160,10 +223,16 @@ fn receive_one(
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
 
-    // 1. The header, checked before a single byte of data is accepted.
-    let name = read_frame(&mut reader, 1024)?.context("no file name")?;
-    let size = read_frame(&mut reader, 8)?.context("no file size")?;
-    let size = u64::from_be_bytes(size.as_slice().try_into().context("a size is 8 bytes")?);
+    // 1. The header, checked before a single byte of data is accepted. Every "no" is a frame
+    //    that the sender prints, sent before the sender sends any data.
+    let (name, size) = match read_header(&mut reader) {
+        Ok(Some(header)) => header,
+        Ok(None) => bail!("{peer} closed without sending a header"),
+        Err(why) => {
+            refuse(writer, &why);
+            bail!("refused a header from {peer}: {why}");
+        }
+    };
     let name = match std::str::from_utf8(&name)
         .map_err(|_| "the name is not UTF-8".to_string())
         .and_then(valid_name)
@@ -175,26 +244,28 @@ fn receive_one(
         }
     };
     let target = dir.join(&name);
-    let why = if size > max_size {
-        Some(format!(
+    let checked = if size > max_size {
+        Err(format!(
             "{name} is {size} bytes, over the limit of {max_size}"
         ))
-    } else if target.exists() && !overwrite {
-        Some(format!(
-            "{name} exists already (the receiver can allow --overwrite)"
-        ))
     } else {
-        None
+        check_target(&target, &name, overwrite)
     };
-    if let Some(why) = why {
+    if let Err(why) = checked {
         refuse(writer, &why);
         bail!("refused {name} from {peer}: {why}");
     }
 
     // 2. A temporary file in the target directory (so that the final rename stays on one
     //    filesystem, and is atomic). If anything below fails, dropping it deletes it.
-    let mut partial = NamedTempFile::with_prefix_in(format!(".{name}.partial-"), dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut partial = match NamedTempFile::with_prefix_in(partial_prefix(&name), dir) {
+        Ok(partial) => partial,
+        Err(err) => {
+            let why = format!("cannot create a file: {}", cli::describe_io(&err));
+            refuse(writer, &why);
+            bail!("refused {name} from {peer}: {why}");
+        }
+    };
     write_frame(&mut writer, b"ok")?;
     println!("receiving: {name} ({size} bytes) from {peer}");
 

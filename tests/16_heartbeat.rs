@@ -116,7 +116,10 @@ fn a_frozen_server_is_noticed_within_the_timeout_and_the_client_reconnects() {
         .into_iter()
         .filter(|l| l.starts_with("reconnecting in "))
         .collect();
-    assert_eq!(pauses[..2], ["reconnecting in 0.2 s", "reconnecting in 0.4 s"]);
+    assert_eq!(
+        pauses[..2],
+        ["reconnecting in 0.2 s", "reconnecting in 0.4 s"]
+    );
 
     server.signal("CONT");
     // Reconnected (perhaps after more than one attempt) and answered again.
