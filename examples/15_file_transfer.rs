@@ -95,7 +95,7 @@ fn main() -> ExitCode {
 // ANCHOR_END: protocol
 
 // ANCHOR: valid_name
-/// The longest name accepted, in bytes: the usual limit of one file name on Linux and macOS
+/// The longest name accepted, in bytes: the limit of one file name on Linux's usual
 /// filesystems (`NAME_MAX`). The filesystem has the last word: see `check_target`.
 const MAX_NAME: usize = 255;
 
