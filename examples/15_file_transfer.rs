@@ -54,6 +54,10 @@ enum Role {
         /// Largest file accepted, in bytes.
         #[arg(long, default_value_t = 1 << 30)]
         max_size: u64,
+        /// Seconds each frame (the header, a 64 KiB chunk) may take to arrive whole; a sender
+        /// slower than that is cut off.
+        #[arg(long, value_name = "SECS", default_value = "30", value_parser = cli::parse_seconds)]
+        frame_timeout: Duration,
     },
     /// Send one file.
     Send {
@@ -80,7 +84,8 @@ fn main() -> ExitCode {
             addr,
             overwrite,
             max_size,
-        } => receive(&dir, addr, overwrite, max_size),
+            frame_timeout,
+        } => receive(&dir, addr, overwrite, max_size, frame_timeout),
         Role::Send { file, addr, name } => send(&file, addr, name),
     })
 }
@@ -121,7 +126,13 @@ fn valid_name(name: &str) -> Result<&str, String> {
 }
 // ANCHOR_END: valid_name
 
-fn receive(dir: &Path, addr: SocketAddr, overwrite: bool, max_size: u64) -> anyhow::Result<()> {
+fn receive(
+    dir: &Path,
+    addr: SocketAddr,
+    overwrite: bool,
+    max_size: u64,
+    frame_timeout: Duration,
+) -> anyhow::Result<()> {
     if !dir.is_dir() {
         bail!("{} is not a directory (create it first)", dir.display());
     }
@@ -142,7 +153,15 @@ fn receive(dir: &Path, addr: SocketAddr, overwrite: bool, max_size: u64) -> anyh
         &shutdown,
         &config,
         move |stream, peer, shutdown: &Shutdown| {
-            receive_one(stream, peer, shutdown, &dir, overwrite, max_size)
+            receive_one(
+                stream,
+                peer,
+                shutdown,
+                &dir,
+                overwrite,
+                max_size,
+                frame_timeout,
+            )
         },
     )?;
     println!("shutting down: {} transfer(s)", summary.served);
@@ -155,6 +174,57 @@ fn refuse(stream: TcpStream, why: &str) {
     let _ = write_frame(&mut frame, format!("error: {why}").as_bytes());
     server::say_and_close(stream, &frame);
 }
+
+// ANCHOR: frame_clock
+/// The receiving side of the connection, where every frame must arrive whole within
+/// `frame_timeout` of [`restart`](Self::restart): chapter 16's rule, "alive is a complete
+/// frame lately". A read timeout alone bounds each `read`, so a sender that trickles a byte
+/// now and then would hold a worker forever.
+struct FrameClock {
+    stream: TcpStream,
+    frame_timeout: Duration,
+    deadline: Instant,
+}
+
+impl FrameClock {
+    fn new(stream: TcpStream, frame_timeout: Duration) -> Self {
+        let deadline = Instant::now() + frame_timeout;
+        FrameClock {
+            stream,
+            frame_timeout,
+            deadline,
+        }
+    }
+
+    /// Call before reading each frame: the next one has `frame_timeout` to arrive.
+    fn restart(&mut self) {
+        self.deadline = Instant::now() + self.frame_timeout;
+    }
+}
+
+impl Read for FrameClock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let secs = self.frame_timeout.as_secs_f64();
+        let expired = || {
+            let why = format!("no complete frame within {secs} s");
+            io::Error::new(ErrorKind::TimedOut, why)
+        };
+        let left = self.deadline.checked_duration_since(Instant::now());
+        let Some(left) = left.filter(|left| !left.is_zero()) else {
+            return Err(expired());
+        };
+        // Each `read` waits only for the time left to the whole frame. (A socket timeout is
+        // `WouldBlock` on Unix, `TimedOut` on Windows.)
+        self.stream.set_read_timeout(Some(left))?;
+        match self.stream.read(buf) {
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(expired())
+            }
+            read => read,
+        }
+    }
+}
+// ANCHOR_END: frame_clock
 
 // ANCHOR: header
 /// Reads the header: the name frame, then the size frame. `Ok(None)` if the sender closed
@@ -218,13 +288,15 @@ fn receive_one(
     dir: &Path,
     overwrite: bool,
     max_size: u64,
+    frame_timeout: Duration,
 ) -> anyhow::Result<()> {
     let _watch = shutdown.watch_stream(&stream)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut reader = BufReader::new(FrameClock::new(stream.try_clone()?, frame_timeout));
     let mut writer = stream;
 
     // 1. The header, checked before a single byte of data is accepted. Every "no" is a frame
     //    that the sender prints, sent before the sender sends any data.
+    reader.get_mut().restart(); // the whole header within one frame timeout
     let (name, size) = match read_header(&mut reader) {
         Ok(Some(header)) => header,
         Ok(None) => bail!("{peer} closed without sending a header"),
@@ -275,12 +347,18 @@ fn receive_one(
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     while received < size {
+        reader.get_mut().restart();
         let chunk = match read_frame(&mut reader, CHUNK) {
             Ok(Some(chunk)) if received + chunk.len() as u64 <= size => chunk,
             Ok(Some(_)) => bail!("{peer} sent more than the {size} bytes it announced for {name}"),
-            Ok(None) | Err(_) => bail!(
+            Ok(None) => bail!(
                 "the transfer of {name} from {peer} was interrupted after {received} of {size} \
                  bytes; nothing saved"
+            ),
+            Err(err) => bail!(
+                "the transfer of {name} from {peer} was interrupted after {received} of {size} \
+                 bytes: {}; nothing saved",
+                cli::describe_io(&err)
             ),
         };
         partial
@@ -293,6 +371,7 @@ fn receive_one(
     progress.finish_and_clear();
 
     // 4. The checksum: only a match makes the file real.
+    reader.get_mut().restart();
     let sent_sum = read_frame(&mut reader, 32)?.context("no checksum")?;
     let our_sum = hasher.finalize();
     if sent_sum.as_slice() != our_sum.as_slice() {

@@ -150,6 +150,39 @@ fn an_interrupted_transfer_leaves_no_file() {
     );
 }
 
+/// The sender resets the connection in the middle of a chunk (linger 0, as a crashed host's
+/// kernel or a middlebox might): nothing is saved, and the log says why.
+#[test]
+fn a_transfer_reset_inside_a_chunk_leaves_no_file() {
+    use std::io::Write;
+    let inbox = TempDir::new().unwrap();
+    let (server, addr) = receiver(inbox.path(), &[]);
+    let (mut stream, answer) = header(addr, "reset.bin", 10_000_000);
+    assert_eq!(answer, "ok");
+    let mut frame = Vec::new();
+    write_frame(&mut frame, &vec![7u8; 60_000]).unwrap();
+    stream.write_all(&frame[..30_000]).unwrap(); // half a chunk
+    server.wait_for_line("receiving: reset.bin");
+    std::thread::sleep(std::time::Duration::from_millis(100)); // read by the receiver
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .unwrap();
+    drop(stream); // a reset, not a FIN
+    let line = server.wait_for_stderr_line("reset.bin");
+    assert!(
+        line.ends_with(
+            "after 0 of 10000000 bytes: connection reset by peer \
+             (the peer closed the connection abruptly); nothing saved"
+        ),
+        "{line}"
+    );
+    assert!(
+        entries(inbox.path()).is_empty(),
+        "{:?}",
+        entries(inbox.path())
+    );
+}
+
 #[test]
 fn a_bad_checksum_saves_nothing_and_says_why() {
     let inbox = TempDir::new().unwrap();
@@ -478,6 +511,59 @@ fn a_name_taken_by_anything_is_refused_before_any_data() {
     assert_eq!(
         std::fs::read_link(inbox.path().join("ghost")).unwrap(),
         Path::new("nowhere")
+    );
+}
+
+/// A sender that trickles: one byte every 0.2 s. Each `read` gets its byte well within any
+/// read timeout; only a deadline on the whole frame (here `--frame-timeout 1`) frees the worker.
+#[test]
+fn a_sender_that_trickles_is_cut_off() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let inbox = TempDir::new().unwrap();
+    let (server, addr) = receiver(inbox.path(), &["--frame-timeout", "1"]);
+
+    // Trickling the data: the header in time, then a 64 KiB chunk, byte by byte.
+    let (mut stream, answer) = header(addr, "slow.bin", 65536);
+    assert_eq!(answer, "ok");
+    let mut frame = Vec::new();
+    write_frame(&mut frame, &vec![1u8; 65536]).unwrap();
+    let started = Instant::now();
+    for byte in &frame[..50] {
+        let cut = server.stderr().iter().any(|l| l.contains("slow.bin"));
+        if cut || stream.write_all(&[*byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let line = server.wait_for_stderr_line("slow.bin");
+    assert!(started.elapsed() < Duration::from_secs(4), "{line}");
+    assert!(
+        line.ends_with(
+            "was interrupted after 0 of 65536 bytes: no complete frame within 1 s \
+             (is the peer alive and reading?); nothing saved"
+        ),
+        "{line}"
+    );
+
+    // Trickling the header: refused, with an answer.
+    let mut stream = connect(addr);
+    let mut frame = Vec::new();
+    write_frame(&mut frame, b"slow.txt").unwrap();
+    for byte in &frame[..6] {
+        stream.write_all(&[*byte]).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let answer = read_frame(&mut stream, 4096).unwrap().unwrap();
+    assert_eq!(
+        String::from_utf8(answer).unwrap(),
+        "error: malformed header: the name: no complete frame within 1 s \
+         (is the peer alive and reading?)"
+    );
+    assert!(
+        entries(inbox.path()).is_empty(),
+        "{:?}",
+        entries(inbox.path())
     );
 }
 
