@@ -223,8 +223,10 @@ fn answer(
     timeout: Duration,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    let _watch = shutdown.watch_stream(&stream)?;
-    enable_keepalive(&stream, timeout)?;
+    let _watch = shutdown
+        .watch_stream(&stream)
+        .with_context(|| format!("cannot serve {peer}"))?;
+    enable_keepalive(&stream, timeout).with_context(|| format!("cannot serve {peer}"))?;
     let mut stream = stream;
     // Bytes that do not make a whole frame yet wait here, across reads (chapter 12).
     let mut decoder = FrameDecoder::new(MAX_FRAME);

@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::{BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -411,4 +411,93 @@ fn ctrl_c_under_load_stops_the_server_within_two_seconds() {
     assert_eq!(finished.stdout.last().unwrap(), "shutting down: done");
     flood.join().unwrap();
     drop((hog, trickler));
+}
+
+/// Out of file descriptors: `accept` fails (EMFILE) while the table is full. The clients being
+/// served are not disturbed, the server logs the failure, and once descriptors are free again
+/// it accepts the clients that waited in the backlog, by itself.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_it_recovers_by_itself() {
+    let args = [
+        "server",
+        "--addr",
+        "127.0.0.1:0",
+        "--interval",
+        "0.2",
+        "--timeout",
+        "8",
+    ];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let pid = server.pid();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as u64;
+    // Room for two clients: each takes its socket and the shutdown helper's duplicate.
+    let limit = libc::rlimit {
+        rlim_cur: open + 4,
+        rlim_max: open + 4,
+    };
+    let set = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "prlimit failed");
+
+    // One heartbeat and its answer.
+    let ping = |stream: &mut TcpStream, n: usize| {
+        write_frame(stream, format!("ping {n}").as_bytes()).unwrap();
+        let pong = read_frame(stream, 1024).unwrap();
+        assert_eq!(
+            pong,
+            Some(format!("pong {n}").into_bytes()),
+            "stdout: {:?}\nstderr: {:?}",
+            server.stdout(),
+            server.stderr()
+        );
+    };
+    let mut served: Vec<TcpStream> = (0..2).map(|_| connect(addr)).collect();
+    for (n, stream) in served.iter_mut().enumerate() {
+        ping(stream, n);
+    }
+    // These two complete the handshake (the kernel does that) but cannot be accepted.
+    let mut waiting: Vec<TcpStream> = (0..2).map(|_| connect(addr)).collect();
+    server.wait_for_stderr_line("accept failed: too many open files");
+    for (n, stream) in served.iter_mut().enumerate() {
+        ping(stream, n + 10); // still served
+    }
+    // Free the table (the waiting clients too: accepted with one descriptor free, a client is
+    // closed at once, with an error line). A new client is served again, within seconds.
+    drop(served);
+    drop(waiting);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let mut stream = connect(addr);
+        write_frame(&mut stream, b"ping 30").unwrap();
+        if let Ok(Some(pong)) = read_frame(&mut stream, 1024) {
+            assert_eq!(pong, b"pong 30");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never served again: {:?} {:?}",
+            server.stdout(),
+            server.stderr()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    // Every error line names its client, or says what failed.
+    for line in server.stderr() {
+        assert!(
+            line.starts_with("error: accept failed: ") || line.contains("127.0.0.1:"),
+            "{line}"
+        );
+    }
+    server.sigint();
+    let finished = server.wait(TIMEOUT);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
 }
