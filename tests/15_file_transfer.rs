@@ -567,6 +567,53 @@ fn a_sender_that_trickles_is_cut_off() {
     );
 }
 
+/// Ctrl-C with transfers in flight (their senders mid-chunk, and one that never sends a
+/// header): the receiver stops within about the grace period, exit code 0, and leaves no
+/// partial file behind.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_transfer_stops_promptly_and_saves_nothing() {
+    use std::io::Write;
+    let inbox = TempDir::new().unwrap();
+    let (server, addr) = receiver(inbox.path(), &[]);
+    let mut streams = Vec::new();
+    for name in ["one.bin", "two.bin"] {
+        let (mut stream, answer) = header(addr, name, 10_000_000);
+        assert_eq!(answer, "ok");
+        let mut frame = Vec::new();
+        write_frame(&mut frame, &vec![7u8; 60_000]).unwrap();
+        stream.write_all(&frame[..30_000]).unwrap();
+        server.wait_for_line(&format!("receiving: {name}"));
+        streams.push(stream);
+    }
+    streams.push(connect(addr)); // says nothing
+    assert_eq!(
+        entries(inbox.path()).len(),
+        2,
+        "two partial files while receiving"
+    );
+    server.sigint();
+    let finished = server.wait(common::TIMEOUT);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    assert!(
+        finished.elapsed < std::time::Duration::from_secs(3),
+        "{:?}",
+        finished.elapsed
+    );
+    assert!(
+        finished
+            .stdout
+            .last()
+            .unwrap()
+            .starts_with("shutting down: ")
+    );
+    assert!(
+        entries(inbox.path()).is_empty(),
+        "{:?}",
+        entries(inbox.path())
+    );
+}
+
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     let inbox = TempDir::new().unwrap();
