@@ -104,11 +104,11 @@ fn main() -> ExitCode {
 /// filesystems (`NAME_MAX`). The filesystem has the last word: see `check_target`.
 const MAX_NAME: usize = 255;
 
-/// A name is accepted only if it is exactly one ordinary path component: no `/` or `\`, no
-/// `..` or `.`, not absolute, not empty. Anything else could write outside the directory
-/// (`../../home/you/.bashrc`, `/etc/passwd`) or somewhere unexpected inside it (`a/b`).
-/// And no control characters: the name is printed in logs and terminals, where a newline forges
-/// a log line and an escape sequence (`ESC [2J`) rewrites the screen.
+/// A name is accepted only if it is exactly one ordinary path component: no `/` or `\`,
+/// no `..` or `.`, not absolute, not empty. Anything else could write outside the
+/// directory (`../../home/you/.bashrc`, `/etc/passwd`) or somewhere unexpected inside it
+/// (`a/b`). And no control characters: the name is printed in logs and terminals, where a
+/// newline forges a log line and an escape sequence (`ESC [2J`) rewrites the screen.
 fn valid_name(name: &str) -> Result<&str, String> {
     let mut components = Path::new(name).components();
     let single = matches!(
@@ -178,8 +178,8 @@ fn refuse(stream: TcpStream, why: &str) {
 // ANCHOR: frame_clock
 /// The receiving side of the connection, where every frame must arrive whole within
 /// `frame_timeout` of [`restart`](Self::restart): chapter 16's rule, "alive is a complete
-/// frame lately". A read timeout alone bounds each `read`, so a sender that trickles a byte
-/// now and then would hold a worker forever.
+/// frame lately". A read timeout alone bounds each `read`, so a sender that trickles a
+/// byte now and then would hold a worker forever.
 struct FrameClock {
     stream: TcpStream,
     frame_timeout: Duration,
@@ -213,13 +213,12 @@ impl Read for FrameClock {
         let Some(left) = left.filter(|left| !left.is_zero()) else {
             return Err(expired());
         };
-        // Each `read` waits only for the time left to the whole frame. (A socket timeout is
-        // `WouldBlock` on Unix, `TimedOut` on Windows.)
+        // Each `read` waits only for the time left to the whole frame. (A socket timeout
+        // is `WouldBlock` on Unix, `TimedOut` on Windows.)
         self.stream.set_read_timeout(Some(left))?;
+        use ErrorKind::{TimedOut, WouldBlock};
         match self.stream.read(buf) {
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                Err(expired())
-            }
+            Err(err) if matches!(err.kind(), WouldBlock | TimedOut) => Err(expired()),
             read => read,
         }
     }
@@ -233,25 +232,27 @@ fn read_header(reader: &mut impl Read) -> Result<Option<(Vec<u8>, u64)>, String>
     let malformed = |part: &str, err: io::Error| {
         format!("malformed header: the {part}: {}", cli::describe_io(&err))
     };
-    let Some(name) = read_frame(reader, 1024).map_err(|err| malformed("name", err))? else {
+    let name = read_frame(reader, 1024).map_err(|err| malformed("name", err))?;
+    let Some(name) = name else {
         return Ok(None);
     };
     let size = read_frame(reader, 8)
         .map_err(|err| malformed("size", err))?
         .ok_or("malformed header: the stream ended after the name")?;
-    let size: [u8; 8] = size
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("malformed header: the size is {} bytes, not 8", size.len()))?;
+    let Ok(size) = <[u8; 8]>::try_from(size.as_slice()) else {
+        let len = size.len();
+        return Err(format!("malformed header: the size is {len} bytes, not 8"));
+    };
     Ok(Some((name, u64::from_be_bytes(size))))
 }
 
-/// Whether the file can be saved as `target`, asked of the filesystem before any data comes.
+/// Whether the file can be saved as `target`, asked of the filesystem before any data
+/// comes.
 fn check_target(target: &Path, name: &str, overwrite: bool) -> Result<(), String> {
     // `symlink_metadata` looks at the name itself, without following a symbolic link: a
     // file, a directory, a link (even one pointing nowhere) all count. `target.exists()`
-    // follows links, and calls a dangling one "nothing there": the upload would be taken in
-    // full, and only the final rename would fail.
+    // follows links, and calls a dangling one "nothing there": the upload would be taken
+    // in full, and only the final rename would fail.
     match std::fs::symlink_metadata(target) {
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
         // The filesystem refuses the name itself (too long for it, say): say so now.
@@ -267,9 +268,9 @@ fn check_target(target: &Path, name: &str, overwrite: bool) -> Result<(), String
     }
 }
 
-/// The temporary file's prefix: `.NAME.partial-`, with at most 32 bytes of the name, so that
-/// the temporary name stays short: every name that `valid_name` accepts, up to 255 bytes,
-/// must leave room for the random suffix.
+/// The temporary file's prefix: `.NAME.partial-`, with at most 32 bytes of the name, so
+/// that the temporary name stays short: every name that `valid_name` accepts, up to 255
+/// bytes, must leave room for the random suffix.
 fn partial_prefix(name: &str) -> String {
     let mut end = name.len().min(32);
     while !name.is_char_boundary(end) {
@@ -294,8 +295,8 @@ fn receive_one(
     let mut reader = BufReader::new(FrameClock::new(stream.try_clone()?, frame_timeout));
     let mut writer = stream;
 
-    // 1. The header, checked before a single byte of data is accepted. Every "no" is a frame
-    //    that the sender prints, sent before the sender sends any data.
+    // 1. The header, checked before a single byte of data is accepted. Every "no" is a
+    //    frame that the sender prints, sent before the sender sends any data.
     reader.get_mut().restart(); // the whole header within one frame timeout
     let (name, size) = match read_header(&mut reader) {
         Ok(Some(header)) => header,

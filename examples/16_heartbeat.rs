@@ -145,8 +145,8 @@ fn server(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
 /// The largest frame either side accepts: a heartbeat is a few bytes.
 const MAX_FRAME: usize = 1024;
 
-/// The time left until `deadline`, or `None` once it has passed. (`None` rather than zero:
-/// `set_read_timeout(Some(Duration::ZERO))` is an error, not "do not wait".)
+/// The time left until `deadline`, or `None` once it has passed. (`None` rather than
+/// zero: `set_read_timeout(Some(Duration::ZERO))` is an error, not "do not wait".)
 fn time_left(deadline: Instant) -> Option<Duration> {
     deadline
         .checked_duration_since(Instant::now())
@@ -169,9 +169,10 @@ enum Got {
     Nothing,
 }
 
-/// Reads whatever has arrived into `decoder`, waiting until `deadline` at most. The decoder
-/// keeps a partial frame across calls: a timeout that fires between a frame's header and its
-/// payload loses nothing, and the next read continues where this one stopped.
+/// Reads whatever has arrived into `decoder`, waiting until `deadline` at most. The
+/// decoder keeps a partial frame across calls: a timeout that fires between a frame's
+/// header and its payload loses nothing, and the next read continues where this one
+/// stopped.
 fn read_by(
     stream: &mut TcpStream,
     decoder: &mut FrameDecoder,
@@ -188,20 +189,24 @@ fn read_by(
             decoder.push(&buf[..n]);
             Ok(Got::Bytes)
         }
-        Err(err) if timed_out(&err) || err.kind() == ErrorKind::Interrupted => Ok(Got::Nothing),
+        Err(err) if timed_out(&err) => Ok(Got::Nothing),
+        Err(err) if err.kind() == ErrorKind::Interrupted => Ok(Got::Nothing),
         Err(err) => Err(err),
     }
 }
 
-/// `write_all` with a deadline. A peer that stops reading fills its receive buffer, then our
-/// send buffer, and then `write` blocks: without a bound, forever. A write timeout alone
-/// bounds each `write` call, and `write_all` may make many; so each call gets the time left.
+/// `write_all` with a deadline. A peer that stops reading fills its receive buffer, then
+/// our send buffer, and then `write` blocks: without a bound, forever. A write timeout
+/// alone bounds each `write` call, and `write_all` may make many; so each call gets the
+/// time left.
 fn write_by(stream: &mut TcpStream, payload: &[u8], deadline: Instant) -> io::Result<()> {
     let mut frame = Vec::new();
     write_frame(&mut frame, payload)?; // the frame in memory first: one buffer to send
     let mut rest = frame.as_slice();
     while !rest.is_empty() {
-        let left = time_left(deadline).ok_or_else(|| io::Error::from(ErrorKind::TimedOut))?;
+        let Some(left) = time_left(deadline) else {
+            return Err(io::Error::from(ErrorKind::TimedOut));
+        };
         stream.set_write_timeout(Some(left))?;
         match stream.write(rest) {
             Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
@@ -215,8 +220,9 @@ fn write_by(stream: &mut TcpStream, payload: &[u8], deadline: Instant) -> io::Re
 // ANCHOR_END: deadlines
 
 // ANCHOR: answer
-/// One client: answer every heartbeat. Drop the client when no *complete* frame has come for
-/// `timeout`, whatever it does meanwhile, or when an answer cannot be sent within `timeout`.
+/// One client: answer every heartbeat. Drop the client when no *complete* frame has come
+/// for `timeout`, whatever it does meanwhile, or when an answer cannot be sent within
+/// `timeout`.
 fn answer(
     stream: TcpStream,
     peer: SocketAddr,
@@ -230,8 +236,8 @@ fn answer(
     let mut stream = stream;
     // Bytes that do not make a whole frame yet wait here, across reads (chapter 12).
     let mut decoder = FrameDecoder::new(MAX_FRAME);
-    // 1. Liveness: only a complete frame moves the deadline. A byte now and then (a trickle)
-    //    keeps each `read` busy but proves nothing.
+    // 1. Liveness: only a complete frame moves the deadline. A byte now and then (a
+    //    trickle) keeps each `read` busy but proves nothing.
     let mut deadline = Instant::now() + timeout;
     println!("connected: {peer}");
     loop {
@@ -253,7 +259,9 @@ fn answer(
                     return Ok(());
                 }
                 Err(_) if shutdown.is_triggered() => return Ok(()),
-                Err(err) => return Err(err).with_context(|| format!("cannot answer {peer}")),
+                Err(err) => {
+                    return Err(err).with_context(|| format!("cannot answer {peer}"));
+                }
             }
         }
         // 3. Wait for more bytes, until the deadline at most.
@@ -269,12 +277,11 @@ fn answer(
             }
             Got::Nothing if time_left(deadline).is_none() => {
                 let secs = timeout.as_secs_f64();
-                match decoder.buffered() {
-                    0 => println!("dropped: {peer} (no heartbeat for {secs} s)"),
-                    n => println!(
-                        "dropped: {peer} (no complete heartbeat for {secs} s, {n} bytes of one)"
-                    ),
-                }
+                let why = match decoder.buffered() {
+                    0 => format!("no heartbeat for {secs} s"),
+                    n => format!("no complete heartbeat for {secs} s, {n} bytes of one"),
+                };
+                println!("dropped: {peer} ({why})");
                 return Ok(()); // closing tells the client, if it is still there to hear it
             }
             Got::Nothing => {} // interrupted by a signal: the deadline is still ahead
@@ -298,8 +305,8 @@ fn client(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
                     Ok(why) => println!("{why}"),
                     Err(err) => println!("lost the server: {}", cli::one_line(&err)),
                 }
-                // Only an answer resets the backoff, not the connection: the kernel completes
-                // the handshake even for a frozen server (see "Run it").
+                // Only an answer resets the backoff, not the connection: the kernel
+                // completes the handshake even for a frozen server (see "Run it").
                 if answered {
                     backoff = interval;
                 }
@@ -319,7 +326,8 @@ fn client(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
     Ok(())
 }
 
-/// One connection's heartbeats. Returns why it ended; sets `answered` once the server answers.
+/// One connection's heartbeats. Returns why it ended; sets `answered` once the server
+/// answers.
 fn heartbeats(
     stream: TcpStream,
     interval: Duration,

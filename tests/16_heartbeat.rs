@@ -465,7 +465,7 @@ fn out_of_descriptors_it_recovers_by_itself() {
         ping(stream, n);
     }
     // These two complete the handshake (the kernel does that) but cannot be accepted.
-    let mut waiting: Vec<TcpStream> = (0..2).map(|_| connect(addr)).collect();
+    let waiting: Vec<TcpStream> = (0..2).map(|_| connect(addr)).collect();
     server.wait_for_stderr_line("accept failed: too many open files");
     for (n, stream) in served.iter_mut().enumerate() {
         ping(stream, n + 10); // still served
