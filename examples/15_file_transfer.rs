@@ -177,8 +177,8 @@ fn refuse(stream: TcpStream, why: &str) {
 
 // ANCHOR: frame_clock
 /// The receiving side of the connection, where every frame must arrive whole within
-/// `frame_timeout` of [`restart`](Self::restart): chapter 16's rule, "alive is a complete
-/// frame lately". A read timeout alone bounds each `read`, so a sender that trickles a
+/// `frame_timeout` of [`restart`](Self::restart): a peer is alive if whole frames arrive,
+/// not bytes. A read timeout alone bounds each `read`, so a sender that trickles a
 /// byte now and then would hold a worker forever.
 struct FrameClock {
     stream: TcpStream,
