@@ -842,7 +842,8 @@ fn chapter_16_a_frozen_client_and_a_frozen_server() {
     let client = Proc::start(example, &client_args);
     client.wait_for_line("the server answers");
     server.signal("STOP");
-    client.wait_for_line("reconnecting in ");
+    // Two attempts while frozen: the connect succeeds, no answer comes, the pause doubles.
+    wait_for_count(&client, "reconnecting in ", 2);
     server.signal("CONT");
     wait_for_count(&client, "the server answers", 2);
     let before_signal = client.stdout();
@@ -863,7 +864,7 @@ fn chapter_16_a_frozen_client_and_a_frozen_server() {
 
 #[cfg(unix)]
 #[test]
-fn chapter_15_a_transfer_and_two_refusals() {
+fn chapter_15_a_transfer_and_three_refusals() {
     let example = "15_file_transfer";
     let inbox = tempfile::TempDir::new().unwrap();
     let outbox = tempfile::TempDir::new().unwrap();
@@ -880,8 +881,20 @@ fn chapter_15_a_transfer_and_two_refusals() {
         &["send", file_arg, "--addr", &addr_arg, "--name", "../escape"],
         b"",
     );
-    wait_for_count(&server, "done: ", 3);
-    server.wait_for_stderr_line("../escape");
+    let lines = common::run(
+        example,
+        &[
+            "send",
+            file_arg,
+            "--addr",
+            &addr_arg,
+            "--name",
+            "two\nlines",
+        ],
+        b"",
+    );
+    wait_for_count(&server, "done: ", 4);
+    server.wait_for_stderr_line("two\\nlines");
     let before_signal = server.stdout();
     let errors = server.stderr();
     server.sigint();
@@ -906,11 +919,26 @@ fn chapter_15_a_transfer_and_two_refusals() {
         receiver.push(line);
     }
     let receiver: Vec<String> = receiver.iter().map(mask).collect();
-    let mut sender: Vec<String> = terminal(&sent).iter().map(mask).collect();
+    // The sender's terminal: the file the reader creates, its SHA-256 (as `sha256sum` prints
+    // it), then the transfers.
+    let sum: String = <sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&file).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut sender = vec![
+        "$ sha256sum notes.txt".to_string(),
+        format!("{sum}  notes.txt"),
+        "$ cargo run --example 15_file_transfer -- send notes.txt".into(),
+    ];
+    sender.extend(terminal(&sent).iter().map(mask));
     sender.push("$ cargo run --example 15_file_transfer -- send notes.txt".into());
     sender.extend(terminal(&again).iter().map(mask));
     sender.push("$ cargo run --example 15_file_transfer -- send notes.txt --name ../escape".into());
     sender.extend(terminal(&escape).iter().map(mask));
+    sender.push(
+        "$ cargo run --example 15_file_transfer -- send notes.txt --name $'two\\nlines'".into(),
+    );
+    sender.extend(terminal(&lines).iter().map(mask));
     let mut t = Transcripts::new(addr.port());
     t.add(
         "15-receiver.txt",
@@ -919,7 +947,7 @@ fn chapter_15_a_transfer_and_two_refusals() {
     );
     t.add(
         "15-sender.txt",
-        "cargo run --example 15_file_transfer -- send notes.txt",
+        r"printf 'three lines\nof notes\nto send\n' > notes.txt",
         &sender,
     );
     t.check();
