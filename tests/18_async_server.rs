@@ -54,6 +54,7 @@ fn echoes_a_large_payload_byte_for_byte() {
 }
 
 /// Raises this process's descriptor limit (the test holds the client ends).
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, but not on every Unix
 #[cfg(unix)]
 fn raise_nofile(wanted: u64) -> u64 {
     let mut limit = libc::rlimit {
