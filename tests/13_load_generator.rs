@@ -272,6 +272,7 @@ fn contenders() -> Vec<Contender> {
         },
         plain("07 non-blocking loop", example("07_nonblocking_loop", &[])),
         plain("08 poll", example("08_poll_server", &[])),
+        plain("18 tokio tasks", example("18_async_server", &["echo"])),
         Contender {
             framed: true,
             bounded: true,

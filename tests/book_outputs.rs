@@ -61,6 +61,10 @@ const OUTPUTS: &[&str] = &[
     "15-sender.txt",
     "16-server.txt",
     "16-client.txt",
+    "18-echo-server.txt",
+    "18-echo-client.txt",
+    "18-chat-server.txt",
+    "18-chat-ada.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -954,6 +958,71 @@ fn chapter_15_a_transfer_and_three_refusals() {
 }
 
 /// Waits until `proc` has printed `count` stdout lines starting with `prefix`.
+#[cfg(unix)]
+#[test]
+fn chapter_18_echo_and_chat_on_tokio() {
+    let example = "18_async_server";
+    // The echo server: one client, then Ctrl-C.
+    let (server, addr) = Proc::server(example, &["echo", "--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let client =
+        Proc::start("02_echo_client", &["--addr", &addr_arg, "hello", "tokio"]).wait(TIMEOUT);
+    server.wait_for_line("disconnected:");
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "18-echo-server.txt",
+        "cargo run --example 18_async_server -- echo",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.add(
+        "18-echo-client.txt",
+        "cargo run --example 02_echo_client -- hello tokio",
+        &terminal(&client),
+    );
+    t.check();
+
+    // The chat room, with chapter 14's own client.
+    let (server, addr) = Proc::server(example, &["chat", "--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let mut bob = Proc::start(
+        "14_chat_room",
+        &["client", "--addr", &addr_arg, "--nick", "bob"],
+    );
+    bob.wait_for_line("* hello bob");
+    let typed = ["hello from tokio", "/who"];
+    let ada = common::run(
+        "14_chat_room",
+        &["client", "--addr", &addr_arg, "--nick", "ada"],
+        format!("{}\n", typed.join("\n")).as_bytes(),
+    );
+    bob.wait_for_line("* ada left");
+    bob.write_stdin(b"/quit\n");
+    let _bob = bob.wait(TIMEOUT);
+    wait_for_count(&server, "left: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "18-chat-server.txt",
+        "cargo run --example 18_async_server -- chat",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    let mut shown = vec![ada.stdout[0].clone()];
+    shown.extend(typed.iter().map(|l| l.to_string()));
+    shown.extend(ada.stdout[1..].iter().cloned());
+    shown.push("^D".into());
+    t.add(
+        "18-chat-ada.txt",
+        "cargo run --example 14_chat_room -- client --nick ada",
+        &shown,
+    );
+    t.check();
+}
+
 fn wait_for_count(proc: &Proc, prefix: &str, count: usize) {
     let deadline = std::time::Instant::now() + TIMEOUT;
     while proc
