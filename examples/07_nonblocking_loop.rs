@@ -14,14 +14,15 @@
 //!
 //! Look for `connected:` lines with the number of clients the one thread is serving.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use socket_workbook::shutdown::{DEFAULT_GRACE, Shutdown};
+use socket_workbook::cli::Throttle;
+use socket_workbook::shutdown::{ACCEPT_PAUSE, DEFAULT_GRACE, ERROR_LINE_INTERVAL, Shutdown};
 use socket_workbook::{cli, net};
 
 /// Non-blocking echo server: one thread, every client, no waiting.
@@ -91,10 +92,24 @@ fn run(args: Args) -> anyhow::Result<()> {
     let nap = (!args.spin).then(|| Duration::from_millis(args.nap));
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
+    // After a failed `accept`, when to try again, and how often to say so (see `accept`).
+    let mut accept_again = Instant::now();
+    let mut accept_errors = Throttle::new(ERROR_LINE_INTERVAL);
 
     // ANCHOR: loop
     while !shutdown.is_triggered() {
-        let mut progress = accept_all(&listener, &mut clients);
+        let mut progress = false;
+        if Instant::now() >= accept_again {
+            let (accepted, failed) = accept_all(&listener, &mut clients);
+            progress = accepted;
+            if let Some(err) = failed {
+                // Out of file descriptors, say: the client stays in the backlog, and another
+                // `accept` now would fail the same way. Leave the listener alone for a moment,
+                // and print the error at most every few seconds, with a count of the repeats.
+                accept_errors.eprintln(&format!("error: accept failed: {}", cli::describe_io(&err)));
+                accept_again = Instant::now() + ACCEPT_PAUSE;
+            }
+        }
 
         // Try every client: first write what is pending, then read more.
         let mut index = 0;
@@ -135,8 +150,9 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: accept
-/// Accepts every client waiting in the backlog, until the OS says `WouldBlock`.
-fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> bool {
+/// Accepts every client waiting in the backlog, until the OS says `WouldBlock`. Returns whether
+/// it accepted anyone, and the error that stopped it early, if one did.
+fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> (bool, Option<io::Error>) {
     let mut progress = false;
     loop {
         match listener.accept() {
@@ -160,14 +176,13 @@ fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> bool {
                 println!("connected: {peer} ({} clients)", clients.len());
             }
             // "No one is waiting right now": the normal way this loop ends.
-            Err(err) if err.kind() == ErrorKind::WouldBlock => return progress,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return (progress, None),
             // A signal interrupted the call before it did anything: just try again.
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => {
-                // Out of file descriptors, say. Try again on the next pass.
-                eprintln!("error: accept failed: {}", cli::describe_io(&err));
-                return progress;
-            }
+            // A client that gave up while it waited in the backlog: its loss alone.
+            Err(err) if err.kind() == ErrorKind::ConnectionAborted => continue,
+            // Out of file descriptors (`EMFILE`), say: the caller pauses accepting.
+            Err(err) => return (progress, Some(err)),
         }
     }
 }

@@ -15,7 +15,7 @@
 //! Look for `connected:` lines counting clients: one thread serves them all.
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,7 +24,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use polling::{AsRawSource, AsSource, Event, Events, PollMode, Poller};
-use socket_workbook::shutdown::{DEFAULT_GRACE, Shutdown};
+use socket_workbook::cli::Throttle;
+use socket_workbook::shutdown::{ACCEPT_PAUSE, DEFAULT_GRACE, ERROR_LINE_INTERVAL, Shutdown};
 use socket_workbook::{cli, net};
 
 /// Poll server: one thread waits for readiness on every socket at once.
@@ -147,6 +148,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let mut events = Events::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut deadline: Option<Instant> = None;
+    // Set while accepting is paused after an error (see `accept`): when to listen again.
+    let mut accept_again: Option<Instant> = None;
+    let mut accept_errors = Throttle::new(ERROR_LINE_INTERVAL);
 
     // ANCHOR: loop
     loop {
@@ -174,12 +178,22 @@ fn run(args: Args) -> anyhow::Result<()> {
             break;
         }
 
-        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us). With
-        // nothing to do, this thread uses no CPU at all.
+        // Accepting was paused after an error, and the pause is over: listen again.
+        if let (Some(again), Some(listener)) = (accept_again, &mut listener)
+            && Instant::now() >= again
+        {
+            accept_again = None;
+            listener
+                .set_interest(true, false)
+                .context("cannot update the poller for the listener")?;
+        }
+
+        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us, or a
+        // deadline comes). With nothing to do, this thread uses no CPU at all.
         events.clear();
-        let waited = match deadline {
+        let waited = match [deadline, accept_again].into_iter().flatten().min() {
             None => poller.wait(&mut events, None),
-            Some(deadline) => poller.wait_deadline(&mut events, deadline),
+            Some(until) => poller.wait_deadline(&mut events, until),
         };
         match waited {
             Ok(_) => {}
@@ -189,8 +203,21 @@ fn run(args: Args) -> anyhow::Result<()> {
 
         for event in events.iter() {
             if event.key == LISTENER {
-                if let Some(listener) = &listener {
-                    accept_all(&poller, &listener.socket, &mut connections, &mut next_key);
+                if let Some(listener) = &mut listener {
+                    let failed =
+                        accept_all(&poller, &listener.socket, &mut connections, &mut next_key);
+                    if let Some(err) = failed {
+                        // Out of file descriptors, say. The client stays in the backlog, so the
+                        // listener stays readable: level-triggered, `wait` would return at once,
+                        // forever, and `accept` fail at once: a busy loop. So stop listening
+                        // for a moment, and say so at most every few seconds.
+                        let line = format!("error: accept failed: {}", cli::describe_io(&err));
+                        accept_errors.eprintln(&line);
+                        listener
+                            .set_interest(false, false)
+                            .context("cannot update the poller for the listener")?;
+                        accept_again = Some(Instant::now() + ACCEPT_PAUSE);
+                    }
                 }
                 continue;
             }
@@ -222,23 +249,23 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: accept
-/// The listener is readable: accept every waiting client and register each one.
+/// The listener is readable: accept every waiting client and register each one. Returns the
+/// error that stopped it early, if one did.
 fn accept_all<'p>(
     poller: &'p Poller,
     listener: &TcpListener,
     connections: &mut HashMap<usize, Connection<'p>>,
     next_key: &mut usize,
-) {
+) -> Option<io::Error> {
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return None,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => {
-                // Out of file descriptors, say. Level-triggered: we hear again next time.
-                eprintln!("error: accept failed: {}", cli::describe_io(&err));
-                return;
-            }
+            // A client that gave up while it waited in the backlog: its loss alone.
+            Err(err) if err.kind() == ErrorKind::ConnectionAborted => continue,
+            // Out of file descriptors (`EMFILE`), say: the caller pauses accepting.
+            Err(err) => return Some(err),
         };
         let key = *next_key;
         *next_key += 1;

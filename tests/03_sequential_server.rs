@@ -206,6 +206,107 @@ fn ctrl_c_while_a_client_never_reads_exits_0_within_the_grace_period() {
     }
 }
 
+/// Issue 11: out of file descriptors, the accept loop must stay cheap (no busy loop, at most
+/// one error line every few seconds) and go on by itself once descriptors are free again.
+/// (A sequential server holds one client at a time, so here the limit itself is raised again.)
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_descriptors_are_free() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let pid = server.pid();
+    // A first client: once it is served, the server's setup is over.
+    let mut first = connect(addr);
+    assert_eq!(echo(&mut first, b"first"), b"first");
+    drop(first);
+    server.wait_for_line("disconnected:");
+    common::exhaust_fds(pid);
+    // The `accept` blocked right now had reserved its slot before the limit came down: one
+    // last client gets it. After that one, the table is full.
+    let mut last = connect(addr);
+    assert_eq!(echo(&mut last, b"last"), b"last");
+    drop(last);
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, || {
+        common::set_fd_limit(pid, 1024)
+    });
+}
+
+/// Issue 11: the shutdown helper woke a blocked `accept` by connecting to the listener, which
+/// needs a new descriptor; with none free, Ctrl-C was ignored.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_works_with_no_file_descriptor_left() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut client = connect(addr);
+    assert_eq!(echo(&mut client, b"one"), b"one");
+    drop(client);
+    server.wait_for_line("disconnected:");
+    common::exhaust_fds(server.pid());
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(done.elapsed < Duration::from_secs(2), "took {:?}", done.elapsed);
+}
+
+/// Issue 12: Ctrl-C while a client is still sending. The server used to stop reading with
+/// `shutdown(Read)` and close with the client's bytes still arriving, so the kernel reset the
+/// connection: the client saw "connection reset" or "broken pipe" while the server logged a
+/// clean close. Now the client reads its last echoes, then an orderly end of stream, and its
+/// writes never fail.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_with_a_client_sending_ends_its_stream_in_order() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread;
+
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let client = connect(addr);
+    let client_addr = client.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stream, stop) = (client.try_clone().unwrap(), Arc::clone(&stop));
+        thread::spawn(move || {
+            let chunk = common::pattern(16 * 1024);
+            let mut sent = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                if let Err(err) = (&stream).write_all(&chunk) {
+                    return Err((err.kind(), sent));
+                }
+                sent += chunk.len() as u64;
+            }
+            Ok(sent)
+        })
+    };
+    // Read echoes until some have come back: data is now flowing both ways.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0u64;
+    while received < 1 << 20 {
+        received += (&client).read(&mut buf).expect("echo") as u64;
+    }
+    server.sigint();
+    let end = loop {
+        match (&client).read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => received += n as u64,
+            Err(err) => break Err(err.kind()),
+        }
+    };
+    stop.store(true, Ordering::SeqCst);
+    let written = writer.join().unwrap();
+    drop(client);
+    assert_eq!(end, Ok(()), "the client's read saw an error, not the end of the stream");
+    let sent = written.unwrap_or_else(|(kind, sent)| {
+        panic!("the client's write failed ({kind:?}) after {sent} bytes")
+    });
+    assert!(received <= sent);
+
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+    let closed = format!("closed: {client_addr} ({received} bytes echoed; shutting down)");
+    assert!(done.stdout.contains(&closed), "{closed:?} not in {:?}", done.stdout);
+}
+
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);

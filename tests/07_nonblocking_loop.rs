@@ -130,6 +130,21 @@ fn ctrl_c_closes_the_clients_and_exits_0() {
     assert_eq!(done.stdout.last().unwrap(), "shutting down: done");
 }
 
+/// Issue 11: out of file descriptors, `accept` fails at once for as long as clients wait in
+/// the backlog. The server must neither spin nor flood its terminal, and must serve the waiting
+/// clients by itself once connections close.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut held: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for client in &mut held {
+        assert_eq!(echo(client, b"held"), b"held");
+    }
+    common::exhaust_fds(server.pid());
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+}
+
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);

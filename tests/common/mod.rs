@@ -432,6 +432,91 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+/// The descriptors process `pid` has open (Linux: the entries of `/proc/PID/fd`).
+#[cfg(target_os = "linux")]
+pub fn open_fds(pid: u32) -> Vec<u64> {
+    let mut fds: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// Sets the soft limit on open files of the running process `pid` (Linux: prlimit(2), what
+/// `prlimit --pid PID --nofile=N:` does), keeping its hard limit.
+#[cfg(target_os = "linux")]
+pub fn set_fd_limit(pid: u32, soft: u64) {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit only reads and writes the structs we pass.
+    unsafe {
+        let none = std::ptr::null();
+        assert_eq!(
+            libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, none, &mut old),
+            0
+        );
+        let new = libc::rlimit {
+            rlim_cur: soft as libc::rlim_t,
+            rlim_max: old.rlim_max,
+        };
+        let status = libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut());
+        assert_eq!(status, 0, "prlimit failed: {}", std::io::Error::last_os_error());
+    }
+}
+
+/// Leaves process `pid` with no free file descriptor: its soft limit becomes the lowest number
+/// it has not open. (A descriptor number must be below the limit, so nothing more can be
+/// opened; a thread blocked in `accept` has reserved its slot already and keeps it.)
+#[cfg(target_os = "linux")]
+pub fn exhaust_fds(pid: u32) {
+    let open = open_fds(pid);
+    let lowest_free = (0u64..).find(|n| !open.contains(n)).unwrap();
+    set_fd_limit(pid, lowest_free);
+}
+
+/// A server out of file descriptors, with clients waiting in its backlog, stays cheap: under
+/// 10% of a core and at most one error line over 3 s (a server that retries `accept` at once
+/// spins, and one that logs every failure floods its terminal). Then `free` frees descriptors,
+/// and every waiting client is served without anything else being done.
+/// Call it after [`exhaust_fds`].
+#[cfg(target_os = "linux")]
+pub fn assert_cheap_while_out_of_fds_then_recovers(
+    server: &Proc,
+    addr: SocketAddr,
+    free: impl FnOnce(),
+) {
+    let pid = server.pid();
+    let mut waiting: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
+    for (i, client) in waiting.iter_mut().enumerate() {
+        client.write_all(format!("waiting {i}").as_bytes()).unwrap();
+    }
+    server.wait_for_stderr_line("too many open files");
+    thread::sleep(Duration::from_millis(300));
+    let (lines, ticks, started) = (server.stderr().len(), cpu_ticks(pid), Instant::now());
+    thread::sleep(Duration::from_secs(3));
+    let new_lines = server.stderr().len() - lines;
+    let cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / started.elapsed().as_secs_f64() * 100.0;
+    assert!(cpu < 10.0, "used {cpu:.1}% of a core while out of descriptors");
+    assert!(
+        new_lines <= 1,
+        "{new_lines} error lines in 3 s: {:?}",
+        &server.stderr()[lines..lines + new_lines.min(5)]
+    );
+
+    free();
+    for (i, mut client) in waiting.into_iter().enumerate() {
+        let message = format!("waiting {i}");
+        let mut back = vec![0u8; message.len()];
+        client
+            .read_exact(&mut back)
+            .unwrap_or_else(|e| panic!("waiting client {i} never served: {e}"));
+        assert_eq!(back, message.as_bytes());
+    }
+}
+
 /// `total` short-lived clients against `addr`, `parallel` at a time: each connects, echoes
 /// 16 bytes (checked), and closes. Returns the wall time for all of them.
 pub fn short_lived_clients(addr: SocketAddr, total: usize, parallel: usize) -> Duration {
