@@ -467,14 +467,16 @@ pub fn set_fd_limit(pid: u32, soft: u64) {
     }
 }
 
-/// Leaves process `pid` with no free file descriptor: its soft limit becomes the lowest number
-/// it has not open. (A descriptor number must be below the limit, so nothing more can be
-/// opened; a thread blocked in `accept` has reserved its slot already and keeps it.)
+/// Leaves process `pid` with only `spare` free file descriptors: its soft limit becomes the
+/// lowest number it has not open, plus `spare`. (A descriptor number must be below the limit.
+/// A thread blocked in `accept` has reserved the slot for its next client already, which
+/// `/proc` does not show: with `spare` 1, that slot is the only one left, and it is taken
+/// again when the `accept` is interrupted by a signal and restarted.)
 #[cfg(target_os = "linux")]
-pub fn exhaust_fds(pid: u32) {
+pub fn exhaust_fds(pid: u32, spare: u64) {
     let open = open_fds(pid);
     let lowest_free = (0u64..).find(|n| !open.contains(n)).unwrap();
-    set_fd_limit(pid, lowest_free);
+    set_fd_limit(pid, lowest_free + spare);
 }
 
 /// A server out of file descriptors, with clients waiting in its backlog, stays cheap: under
