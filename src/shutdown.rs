@@ -399,8 +399,9 @@ impl Item {
         match (self, stage) {
             // Errors are ignored: the listener may be closed already, or its backlog full, and
             // in either case nobody is left blocked in its `accept`. (On Linux, `shutdown` on
-            // the listener would wake `accept` too, with an error; but the BSDs, macOS and
-            // Windows answer "not connected" to that, so we connect, which works everywhere.)
+            // the listener wakes `accept` too, with `EINVAL`; but POSIX specifies `shutdown`
+            // for connected sockets only, and Windows answers WSAENOTCONN. Connecting works
+            // everywhere.)
             (Item::Listener { addr, waker }, Stage::Now) => {
                 let _ = waker.connect(&SockAddr::from(*addr));
             }

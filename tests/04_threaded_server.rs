@@ -204,6 +204,26 @@ fn each_client_costs_one_file_descriptor() {
     assert_eq!(after - before, 10, "{before} descriptors before, {after} with 10 clients");
 }
 
+/// Issue 13: the kernel keeps 15 bytes of a thread's name, and `client 127.0.0.1:51000` came
+/// out as `client 127.0.0.` for every client. Each client's thread must be told apart.
+#[cfg(target_os = "linux")]
+#[test]
+fn each_client_thread_is_named_after_its_port() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut client = connect(addr);
+    assert_eq!(echo(&mut client, b"hi"), b"hi");
+    let port = client.local_addr().unwrap().port();
+    let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_string())
+        .collect();
+    assert!(
+        names.contains(&format!("client-{port}")),
+        "no thread named client-{port}: {names:?}"
+    );
+}
+
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);
