@@ -45,12 +45,15 @@ struct Args {
 // ANCHOR: registered
 /// A socket registered with the poller, which it leaves again before it is closed.
 ///
-/// This is the one place that keeps the contract of polling's `unsafe` `add`: the OS identifies
-/// a registered socket by its file descriptor (or Windows socket handle) number. If the socket
-/// were closed while still registered, the number could be reused by the next `accept`, and
-/// the poller would report events of the new socket under the old one's key, or keep a dead
-/// entry. Owning the socket here, and deleting it from the poller in `Drop` (which runs before
-/// the fields, the socket included, are dropped), makes that impossible.
+/// This is the one place that keeps the contract of polling's `unsafe` `add`: delete a socket
+/// from the poller before dropping it. What breaks otherwise depends on the OS mechanism.
+/// A `poll()`-style backend keeps descriptor *numbers*: the next `accept` may reuse the closed
+/// socket's number, and the new socket would be watched under the old key. epoll (Linux)
+/// registers the open file instead, and forgets it when the file's last descriptor is closed
+/// (epoll(7), Q6): but if a duplicate (`try_clone`, `dup`, `fork`) keeps the file open, its
+/// events go on arriving under a key we believe gone. kqueue drops a descriptor's events on
+/// `close` (kqueue(2)). Owning the socket here, and deleting it from the poller in `Drop`
+/// (which runs before the fields, the socket included, are dropped), is right for them all.
 struct Registered<'p, S>
 where
     for<'a> &'a S: AsRawSource + AsSource,
