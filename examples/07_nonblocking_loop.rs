@@ -272,14 +272,36 @@ fn report_gone(client: &Client, result: anyhow::Result<()>, left: usize) {
 }
 
 // ANCHOR: finish
-/// Ctrl-C: stop accepting and reading; give pending echoes the grace period to go out; close.
+/// Ctrl-C: stop accepting and echoing. Each client gets the grace period for an orderly end
+/// (chapter 03): its pending echo, then our FIN, then we read and drop what it still sends
+/// until it closes too — closing while its data is arriving would reset the connection.
 fn finish(mut clients: Vec<Client>) {
     println!("shutting down: {} client(s) connected", clients.len());
     let deadline = Instant::now() + DEFAULT_GRACE;
-    while Instant::now() < deadline && clients.iter().any(|c| !c.pending.is_empty()) {
-        for client in &mut clients {
+    let mut buf = [0u8; 16 * 1024];
+    let mut fin_sent = vec![false; clients.len()];
+    let mut ending = vec![true; clients.len()];
+    while Instant::now() < deadline && ending.contains(&true) {
+        for (i, client) in clients.iter_mut().enumerate() {
+            if !ending[i] {
+                continue;
+            }
             if let Step::Done(Err(_)) = flush(client) {
-                client.pending.clear(); // the client is gone; nothing more to send
+                ending[i] = false; // the client is gone; nothing more to send
+                continue;
+            }
+            if !client.pending.is_empty() {
+                continue; // its send buffer is full: the next pass
+            }
+            if !fin_sent[i] {
+                let _ = client.stream.shutdown(std::net::Shutdown::Write);
+                fin_sent[i] = true;
+            }
+            match client.stream.read(&mut buf) {
+                Ok(0) => ending[i] = false, // it closed too: an orderly end on both sides
+                Ok(_) => {}                 // dropped: no more echoes
+                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(_) => ending[i] = false,
             }
         }
         std::thread::sleep(Duration::from_millis(1));

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown as Direction, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -111,6 +111,8 @@ struct Connection<'p> {
     pending: Vec<u8>,
     /// The client closed its side: finish writing, then close.
     finished_reading: bool,
+    /// Shutting down: our FIN is sent (after the last echo); we wait for the client's.
+    fin_sent: bool,
     echoed: u64,
 }
 // ANCHOR_END: connection
@@ -157,22 +159,19 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     // ANCHOR: loop
     loop {
-        // Ctrl-C: stop accepting and reading; give pending echoes the grace period.
+        // Ctrl-C: stop accepting and echoing. Each client gets the grace period for an orderly
+        // end (chapter 03): its pending echo, then our FIN, then we read and drop what it still
+        // sends until it closes too — closing with its data arriving would reset it.
         if shutdown.is_triggered() && deadline.is_none() {
             deadline = Some(Instant::now() + DEFAULT_GRACE);
             listener = None; // leaves the poller, then closes
             println!("shutting down: {} client(s) connected", connections.len());
-            // Clients with an echo still pending wait only for "writable" now; the rest close.
-            connections.retain(|_, conn| {
-                let keep =
-                    !conn.pending.is_empty() && conn.socket.set_interest(false, true).is_ok();
-                if !keep {
-                    println!(
-                        "closed: {} ({} bytes echoed; shutting down)",
-                        conn.peer, conn.echoed
-                    );
+            connections.retain(|_, conn| match end_in_order(conn, Event::none(0), &mut buf) {
+                Some(result) => {
+                    report_closed(conn, result);
+                    false // dropped: deleted from the poller, then closed
                 }
-                keep
+                None => true,
             });
         }
         if let Some(deadline) = deadline
@@ -228,13 +227,18 @@ fn run(args: Args) -> anyhow::Result<()> {
             let Some(conn) = connections.get_mut(&event.key) else {
                 continue;
             };
-            let reading = deadline.is_none();
-            let outcome = serve(conn, event, reading, &mut buf, args.max_pending);
+            let outcome = match deadline {
+                None => serve(conn, event, &mut buf, args.max_pending),
+                Some(_) => end_in_order(conn, event, &mut buf),
+            };
             if let Some(result) = outcome {
                 let conn = connections
                     .remove(&event.key)
                     .expect("the connection is present");
-                report_gone(&conn, result, connections.len());
+                match deadline {
+                    None => report_gone(&conn, result, connections.len()),
+                    Some(_) => report_closed(&conn, result),
+                }
                 // `conn` is dropped here: deleted from the poller, then closed.
             }
         }
@@ -285,6 +289,7 @@ fn accept_all<'p>(
                     peer,
                     pending: Vec::new(),
                     finished_reading: false,
+                    fin_sent: false,
                     echoed: 0,
                 };
                 connections.insert(key, conn);
@@ -301,7 +306,6 @@ fn accept_all<'p>(
 fn serve(
     conn: &mut Connection,
     event: Event,
-    reading: bool,
     buf: &mut [u8],
     max_pending: usize,
 ) -> Option<anyhow::Result<()>> {
@@ -321,7 +325,7 @@ fn serve(
     }
     // Readable: read once. Readiness means a `read` will not block, not that it succeeds.
     let room = max_pending.saturating_sub(conn.pending.len());
-    if event.readable && reading && room > 0 && !conn.finished_reading {
+    if event.readable && room > 0 && !conn.finished_reading {
         let want = room.min(buf.len());
         match (&*stream).read(&mut buf[..want]) {
             Ok(0) => conn.finished_reading = true,
@@ -330,12 +334,12 @@ fn serve(
             Err(err) => return Some(Err(err).with_context(|| format!("cannot read from {peer}"))),
         }
     }
-    if (conn.finished_reading || !reading) && conn.pending.is_empty() {
+    if conn.finished_reading && conn.pending.is_empty() {
         return Some(Ok(())); // all echoed, and nothing more will be read
     }
     // Ask for what we can use next: more input only while there is room for its echo
     // (backpressure, as in chapter 07), and "writable" only while output is pending.
-    let want_read = reading && !conn.finished_reading && conn.pending.len() < max_pending;
+    let want_read = !conn.finished_reading && conn.pending.len() < max_pending;
     let want_write = !conn.pending.is_empty();
     if let Err(err) = conn.socket.set_interest(want_read, want_write) {
         return Some(Err(err).with_context(|| format!("cannot update the poller for {peer}")));
@@ -343,6 +347,59 @@ fn serve(
     None
 }
 // ANCHOR_END: serve
+
+// ANCHOR: end_in_order
+/// Shutting down: writes what is pending, then sends a FIN, then reads and drops what the
+/// client still sends until it closes too. Returns `Some` when the client is done.
+fn end_in_order(conn: &mut Connection, event: Event, buf: &mut [u8]) -> Option<anyhow::Result<()>> {
+    let peer = conn.peer;
+    let stream = &conn.socket.socket;
+    if !conn.pending.is_empty() {
+        match (&*stream).write(&conn.pending) {
+            Ok(n) => {
+                conn.pending.drain(..n);
+                conn.echoed += n as u64;
+            }
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(err) => return Some(Err(err).with_context(|| format!("cannot write to {peer}"))),
+        }
+    }
+    if event.readable && !conn.finished_reading {
+        match (&*stream).read(buf) {
+            Ok(0) => conn.finished_reading = true,
+            Ok(_) => {} // dropped: no more echoes
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(err) => return Some(Err(err).with_context(|| format!("cannot read from {peer}"))),
+        }
+    }
+    if conn.pending.is_empty() {
+        if !conn.fin_sent {
+            let _ = stream.shutdown(Direction::Write); // the FIN, after the last echo
+            conn.fin_sent = true;
+        }
+        if conn.finished_reading {
+            return Some(Ok(())); // both sides closed: an orderly end
+        }
+    }
+    // Readable for the client's data or its FIN; writable while an echo is pending.
+    let (want_read, want_write) = (!conn.finished_reading, !conn.pending.is_empty());
+    if let Err(err) = conn.socket.set_interest(want_read, want_write) {
+        return Some(Err(err).with_context(|| format!("cannot update the poller for {peer}")));
+    }
+    None
+}
+// ANCHOR_END: end_in_order
+
+/// A client ended by the shutdown, in order or not.
+fn report_closed(conn: &Connection, result: anyhow::Result<()>) {
+    if let Err(err) = result {
+        eprintln!("error: {}", cli::one_line(&err));
+    }
+    println!(
+        "closed: {} ({} bytes echoed; shutting down)",
+        conn.peer, conn.echoed
+    );
+}
 
 fn report_gone(conn: &Connection, result: anyhow::Result<()>, left: usize) {
     match result {

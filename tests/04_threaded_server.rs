@@ -224,6 +224,14 @@ fn each_client_thread_is_named_after_its_port() {
     );
 }
 
+/// Issue 12: Ctrl-C while a client is still sending ends its stream in order, not with a reset.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_with_a_client_sending_ends_its_stream_in_order() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_ctrl_c_with_a_client_sending_ends_in_order(server, addr);
+}
+
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);

@@ -133,6 +133,14 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
     common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
 }
 
+/// Issue 12: Ctrl-C while a client is still sending ends its stream in order, not with a reset.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_with_a_client_sending_ends_its_stream_in_order() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_ctrl_c_with_a_client_sending_ends_in_order(server, addr);
+}
+
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);

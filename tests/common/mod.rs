@@ -398,6 +398,63 @@ pub fn assert_refuses_a_port_in_use_with(example: &str, leading: &[&str]) {
     );
 }
 
+/// Ctrl-C while a client is sending without pause and reading its echoes: the client reads
+/// them, then an orderly end of stream (not a reset), and none of its writes fails, provided it
+/// stops sending when it sees that end; the server exits 0 with a `closed:` line counting every
+/// byte the client received. (A server that closes while the client's data is still arriving
+/// makes the kernel reset the connection.) Returns how the server finished.
+#[cfg(unix)]
+pub fn assert_ctrl_c_with_a_client_sending_ends_in_order(server: Proc, addr: SocketAddr) -> Finished {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let client = connect(addr);
+    let client_addr = client.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stream, stop) = (client.try_clone().unwrap(), Arc::clone(&stop));
+        thread::spawn(move || {
+            let chunk = pattern(16 * 1024);
+            let mut sent = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                if let Err(err) = (&stream).write_all(&chunk) {
+                    return Err((err.kind(), sent));
+                }
+                sent += chunk.len() as u64;
+            }
+            Ok(sent)
+        })
+    };
+    // Read echoes until some have come back: data is now flowing both ways.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0u64;
+    while received < 1 << 20 {
+        received += (&client).read(&mut buf).expect("echo") as u64;
+    }
+    server.sigint();
+    let end = loop {
+        match (&client).read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => received += n as u64,
+            Err(err) => break Err(err.kind()),
+        }
+    };
+    stop.store(true, Ordering::SeqCst);
+    let written = writer.join().unwrap();
+    drop(client);
+    assert_eq!(end, Ok(()), "the client's read saw an error, not the end of the stream");
+    let sent = written.unwrap_or_else(|(kind, sent)| {
+        panic!("the client's write failed ({kind:?}) after {sent} bytes")
+    });
+    assert!(received <= sent);
+
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+    let closed = format!("closed: {client_addr} ({received} bytes echoed; shutting down)");
+    assert!(done.stdout.contains(&closed), "{closed:?} not in {:?}", done.stdout);
+    done
+}
+
 /// Resident memory of process `pid` in KiB (Linux: `VmRSS` in `/proc/PID/status`).
 #[cfg(target_os = "linux")]
 pub fn rss_kib(pid: u32) -> u64 {
