@@ -48,8 +48,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
 
-    // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us (from a
-    // socket the helper creates now, so that it works even when descriptors run out later).
+    // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us
+    // (from a socket the helper creates now, so that it works even when descriptors run
+    // out later).
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;

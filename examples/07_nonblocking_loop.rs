@@ -100,14 +100,16 @@ fn run(args: Args) -> anyhow::Result<()> {
     while !shutdown.is_triggered() {
         let mut progress = false;
         if Instant::now() >= accept_again {
-            let (accepted, failed) = accept_all(&listener, &mut clients);
-            progress = accepted;
-            if let Some(err) = failed {
-                // Out of file descriptors, say: the client stays in the backlog, and another
-                // `accept` now would fail the same way. Leave the listener alone for a moment,
-                // and print the error at most every few seconds, with a count of the repeats.
-                accept_errors.eprintln(&format!("error: accept failed: {}", cli::describe_io(&err)));
-                accept_again = Instant::now() + ACCEPT_PAUSE;
+            match accept_all(&listener, &mut clients) {
+                Ok(accepted) => progress = accepted,
+                Err(err) => {
+                    // Out of file descriptors, say: the client stays in the backlog, and
+                    // another `accept` now would fail the same way. Leave the listener
+                    // alone for a moment; print the error at most every few seconds.
+                    let why = cli::describe_io(&err);
+                    accept_errors.eprintln(&format!("error: accept failed: {why}"));
+                    accept_again = Instant::now() + ACCEPT_PAUSE;
+                }
             }
         }
 
@@ -150,9 +152,10 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: accept
-/// Accepts every client waiting in the backlog, until the OS says `WouldBlock`. Returns whether
-/// it accepted anyone, and the error that stopped it early, if one did.
-fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> (bool, Option<io::Error>) {
+/// Accepts every client waiting in the backlog, until the OS says `WouldBlock`. Returns
+/// whether it accepted anyone, or the error that stopped it (those accepted before it are
+/// in `clients` all the same).
+fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> io::Result<bool> {
     let mut progress = false;
     loop {
         match listener.accept() {
@@ -176,13 +179,13 @@ fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> (bool, Optio
                 println!("connected: {peer} ({} clients)", clients.len());
             }
             // "No one is waiting right now": the normal way this loop ends.
-            Err(err) if err.kind() == ErrorKind::WouldBlock => return (progress, None),
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(progress),
             // A signal interrupted the call before it did anything: just try again.
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             // A client that gave up while it waited in the backlog: its loss alone.
             Err(err) if err.kind() == ErrorKind::ConnectionAborted => continue,
             // Out of file descriptors (`EMFILE`), say: the caller pauses accepting.
-            Err(err) => return (progress, Some(err)),
+            Err(err) => return Err(err),
         }
     }
 }
@@ -272,9 +275,10 @@ fn report_gone(client: &Client, result: anyhow::Result<()>, left: usize) {
 }
 
 // ANCHOR: finish
-/// Ctrl-C: stop accepting and echoing. Each client gets the grace period for an orderly end
-/// (chapter 03): its pending echo, then our FIN, then we read and drop what it still sends
-/// until it closes too — closing while its data is arriving would reset the connection.
+/// Ctrl-C: stop accepting and echoing. Each client gets the grace period for an orderly
+/// end (chapter 03): its pending echo, then our FIN, then we read and drop what it still
+/// sends until it closes too — closing while its data is arriving would reset the
+/// connection.
 fn finish(mut clients: Vec<Client>) {
     println!("shutting down: {} client(s) connected", clients.len());
     let deadline = Instant::now() + DEFAULT_GRACE;
@@ -300,7 +304,8 @@ fn finish(mut clients: Vec<Client>) {
             match client.stream.read(&mut buf) {
                 Ok(0) => ending[i] = false, // it closed too: an orderly end on both sides
                 Ok(_) => {}                 // dropped: no more echoes
-                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
                 Err(_) => ending[i] = false,
             }
         }

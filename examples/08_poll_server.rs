@@ -45,15 +45,16 @@ struct Args {
 // ANCHOR: registered
 /// A socket registered with the poller, which it leaves again before it is closed.
 ///
-/// This is the one place that keeps the contract of polling's `unsafe` `add`: delete a socket
-/// from the poller before dropping it. What breaks otherwise depends on the OS mechanism.
-/// A `poll()`-style backend keeps descriptor *numbers*: the next `accept` may reuse the closed
-/// socket's number, and the new socket would be watched under the old key. epoll (Linux)
-/// registers the open file instead, and forgets it when the file's last descriptor is closed
-/// (epoll(7), Q6): but if a duplicate (`try_clone`, `dup`, `fork`) keeps the file open, its
-/// events go on arriving under a key we believe gone. kqueue drops a descriptor's events on
-/// `close` (kqueue(2)). Owning the socket here, and deleting it from the poller in `Drop`
-/// (which runs before the fields, the socket included, are dropped), is right for them all.
+/// This is the one place that keeps the contract of polling's `unsafe` `add`: delete a
+/// socket from the poller before dropping it. What breaks otherwise depends on the OS
+/// mechanism. A `poll()`-style backend keeps descriptor *numbers*: the next `accept` may
+/// reuse the closed socket's number, and the new socket would be watched under the old
+/// key. epoll (Linux) registers the open file instead, and forgets it when the file's
+/// last descriptor is closed (epoll(7), Q6): but if a duplicate (`try_clone`, `dup`,
+/// `fork`) keeps the file open, its events go on arriving under a key we believe gone.
+/// kqueue drops a descriptor's events on `close` (kqueue(2)). Owning the socket here, and
+/// deleting it from the poller in `Drop` (which runs before the fields, the socket
+/// included, are dropped), is right for them all.
 struct Registered<'p, S>
 where
     for<'a> &'a S: AsRawSource + AsSource,
@@ -117,6 +118,10 @@ struct Connection<'p> {
 }
 // ANCHOR_END: connection
 
+/// What handling one client's event decided (`serve` and `end_in_order`): `None` keeps the
+/// client, `Some(result)` says it is done (cleanly, or with an error).
+type Outcome = Option<anyhow::Result<()>>;
+
 /// The listener's key; clients get 1, 2, 3, …
 const LISTENER: usize = 0;
 
@@ -159,20 +164,23 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     // ANCHOR: loop
     loop {
-        // Ctrl-C: stop accepting and echoing. Each client gets the grace period for an orderly
-        // end (chapter 03): its pending echo, then our FIN, then we read and drop what it still
-        // sends until it closes too — closing with its data arriving would reset it.
+        // Ctrl-C: stop accepting and echoing. Each client gets the grace period for an
+        // orderly end (chapter 03): its pending echo, then our FIN, then we read and drop
+        // what it still sends until it closes too — closing with its data arriving would
+        // reset it.
         if shutdown.is_triggered() && deadline.is_none() {
             deadline = Some(Instant::now() + DEFAULT_GRACE);
             listener = None; // leaves the poller, then closes
             println!("shutting down: {} client(s) connected", connections.len());
-            connections.retain(|_, conn| match end_in_order(conn, Event::none(0), &mut buf) {
-                Some(result) => {
-                    report_closed(conn, result);
-                    false // dropped: deleted from the poller, then closed
-                }
-                None => true,
-            });
+            connections.retain(
+                |_, conn| match end_in_order(conn, Event::none(0), &mut buf) {
+                    Some(result) => {
+                        report_closed(conn, result);
+                        false // dropped: deleted from the poller, then closed
+                    }
+                    None => true,
+                },
+            );
         }
         if let Some(deadline) = deadline
             && (connections.is_empty() || Instant::now() >= deadline)
@@ -190,8 +198,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .context("cannot update the poller for the listener")?;
         }
 
-        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us, or a
-        // deadline comes). With nothing to do, this thread uses no CPU at all.
+        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us, or
+        // a deadline comes). With nothing to do, this thread uses no CPU at all.
         events.clear();
         let waited = match [deadline, accept_again].into_iter().flatten().min() {
             None => poller.wait(&mut events, None),
@@ -205,22 +213,23 @@ fn run(args: Args) -> anyhow::Result<()> {
 
         for event in events.iter() {
             if event.key == LISTENER {
-                if let Some(listener) = &mut listener {
-                    let failed =
-                        accept_all(&poller, &listener.socket, &mut connections, &mut next_key);
-                    if let Some(err) = failed {
-                        // Out of file descriptors, say. The client stays in the backlog, so the
-                        // listener stays readable: level-triggered, `wait` would return at once,
-                        // forever, and `accept` fail at once: a busy loop. So stop listening
-                        // for a moment, and say so at most every few seconds.
-                        let line = format!("error: accept failed: {}", cli::describe_io(&err));
-                        accept_errors.eprintln(&line);
-                        listener
-                            .set_interest(false, false)
-                            .context("cannot update the poller for the listener")?;
-                        accept_again = Some(Instant::now() + ACCEPT_PAUSE);
-                    }
-                }
+                let Some(listener) = &mut listener else {
+                    continue;
+                };
+                let (socket, keys) = (&listener.socket, &mut next_key);
+                let Some(err) = accept_all(&poller, socket, &mut connections, keys) else {
+                    continue;
+                };
+                // Out of file descriptors, say. The client stays in the backlog, so the
+                // listener stays readable: level-triggered, `wait` would return at once,
+                // forever, and `accept` fail at once: a busy loop. So stop listening for
+                // a moment, and say so at most every few seconds.
+                let line = format!("error: accept failed: {}", cli::describe_io(&err));
+                accept_errors.eprintln(&line);
+                listener
+                    .set_interest(false, false)
+                    .context("cannot update the poller for the listener")?;
+                accept_again = Some(Instant::now() + ACCEPT_PAUSE);
                 continue;
             }
             // A key may belong to a connection closed earlier in this same batch.
@@ -256,8 +265,8 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: accept
-/// The listener is readable: accept every waiting client and register each one. Returns the
-/// error that stopped it early, if one did.
+/// The listener is readable: accept every waiting client and register each one. Returns
+/// the error that stopped it early, if one did.
 fn accept_all<'p>(
     poller: &'p Poller,
     listener: &TcpListener,
@@ -351,7 +360,7 @@ fn serve(
 // ANCHOR: end_in_order
 /// Shutting down: writes what is pending, then sends a FIN, then reads and drops what the
 /// client still sends until it closes too. Returns `Some` when the client is done.
-fn end_in_order(conn: &mut Connection, event: Event, buf: &mut [u8]) -> Option<anyhow::Result<()>> {
+fn end_in_order(conn: &mut Connection, event: Event, buf: &mut [u8]) -> Outcome {
     let peer = conn.peer;
     let stream = &conn.socket.socket;
     if !conn.pending.is_empty() {
@@ -360,16 +369,24 @@ fn end_in_order(conn: &mut Connection, event: Event, buf: &mut [u8]) -> Option<a
                 conn.pending.drain(..n);
                 conn.echoed += n as u64;
             }
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-            Err(err) => return Some(Err(err).with_context(|| format!("cannot write to {peer}"))),
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => {
+                let err = Err(err).with_context(|| format!("cannot write to {peer}"));
+                return Some(err);
+            }
         }
     }
     if event.readable && !conn.finished_reading {
         match (&*stream).read(buf) {
             Ok(0) => conn.finished_reading = true,
             Ok(_) => {} // dropped: no more echoes
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-            Err(err) => return Some(Err(err).with_context(|| format!("cannot read from {peer}"))),
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => {
+                let err = Err(err).with_context(|| format!("cannot read from {peer}"));
+                return Some(err);
+            }
         }
     }
     if conn.pending.is_empty() {
@@ -384,7 +401,8 @@ fn end_in_order(conn: &mut Connection, event: Event, buf: &mut [u8]) -> Option<a
     // Readable for the client's data or its FIN; writable while an echo is pending.
     let (want_read, want_write) = (!conn.finished_reading, !conn.pending.is_empty());
     if let Err(err) = conn.socket.set_interest(want_read, want_write) {
-        return Some(Err(err).with_context(|| format!("cannot update the poller for {peer}")));
+        let why = || format!("cannot update the poller for {peer}");
+        return Some(Err(err).with_context(why));
     }
     None
 }

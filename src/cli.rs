@@ -107,8 +107,9 @@ fn is_too_many_open_files(err: &io::Error) -> bool {
 }
 
 // ANCHOR: throttle
-/// Rate-limits a recurring error line, so that an error that repeats many times a second (an
-/// `accept` failing for want of file descriptors, say) cannot flood the terminal or a log.
+/// Rate-limits a recurring error line, so that an error that repeats many times a second
+/// (an `accept` failing for want of file descriptors, say) cannot flood the terminal or a
+/// log.
 ///
 /// The first occurrence is printed at once; later ones at most once per `interval`, each
 /// saying how many were held back since the last line.
@@ -129,8 +130,8 @@ impl Throttle {
         }
     }
 
-    /// Whether this occurrence is to be printed: `Some(n)`, with `n` the occurrences held back
-    /// since the last printed one, or `None` to hold this one back (and count it).
+    /// Whether this occurrence is to be printed: `Some(n)`, with `n` the occurrences held
+    /// back since the last printed one, or `None` to hold this one back (and count it).
     pub fn allow(&mut self) -> Option<u64> {
         let now = std::time::Instant::now();
         match self.last_printed {
@@ -145,8 +146,9 @@ impl Throttle {
         }
     }
 
-    /// Prints `line` on stderr if [`allow`](Self::allow) lets it through, with the number of
-    /// repeats held back: `error: accept failed: … (and 49 more like it in the last 5 s)`.
+    /// Prints `line` on stderr if [`allow`](Self::allow) lets it through, with the number
+    /// of repeats held back: `error: accept failed: … (and 49 more like it in the last 5
+    /// s)`.
     pub fn eprintln(&mut self, line: &str) {
         match self.allow() {
             Some(0) => eprintln!("{line}"),
@@ -236,7 +238,11 @@ mod tests {
             assert_eq!(throttle.allow(), None);
         }
         std::thread::sleep(Duration::from_millis(250));
-        assert_eq!(throttle.allow(), Some(1000), "the next line counts the ones held back");
+        assert_eq!(
+            throttle.allow(),
+            Some(1000),
+            "the next line counts the ones held back"
+        );
         assert_eq!(throttle.allow(), None);
     }
 

@@ -35,26 +35,29 @@ pub fn serve_echo(
     shutdown: &Shutdown,
 ) -> anyhow::Result<(u64, End)> {
     // From now on a Ctrl-C makes our blocked `read` return 0 (end of stream). The helper
-    // shares the socket with us (no second descriptor), and lets go when `stream` is dropped.
+    // shares the socket with us (no second descriptor), and lets go when `stream` is
+    // dropped.
     let mut stream = shutdown.watch_owned(stream);
 
     let mut buf = [0u8; 4096];
     let mut echoed: u64 = 0;
     loop {
-        // Shutting down: no more echoing. The echo in flight was written in full; now a FIN,
-        // and what the client still sends is read and dropped for a moment, so that it sees
-        // an orderly end of stream instead of a reset (see `close_gracefully`). A busy client
-        // gets here at its next message; a silent one when the helper wakes our `read`.
+        // Shutting down: no more echoing. The echo in flight was written in full; now a
+        // FIN, and what the client still sends is read and dropped for a moment, so that
+        // it sees an orderly end of stream instead of a reset (see `close_gracefully`). A
+        // busy client gets here at its next message; a silent one when the helper wakes
+        // our `read`.
         if shutdown.is_triggered() {
             stream.close_gracefully();
             return Ok((echoed, End::ShuttingDown));
         }
         let n = match stream.read(&mut buf) {
-            Ok(0) if shutdown.is_triggered() => continue, // woken by the helper: see above
+            // Woken by the helper: see above.
+            Ok(0) if shutdown.is_triggered() => continue,
             Ok(0) => return Ok((echoed, End::Closed)),
             Ok(n) => n,
-            // A signal arrived while we waited. With a read timeout set (04), the kernel does
-            // not restart the call and std's `read` does not retry: just read again.
+            // A signal arrived while we waited. With a read timeout set (04), the kernel
+            // does not restart the call and std's `read` does not retry: just read again.
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             // The read timeout expired: on Unix it is reported as `WouldBlock`, on Windows as
             // `TimedOut`. Not an error of the client's: it was just quiet for too long.

@@ -184,8 +184,9 @@ impl Shutdown {
     pub fn trigger(&self) {
         let entries: Vec<Arc<Entry>> = {
             let watched = self.inner.lock();
-            // The flag changes under the lock, so a socket is either in this list (and woken
-            // below) or registers later, sees the flag, and is woken there: never missed.
+            // The flag changes under the lock, so a socket is either in this list (and
+            // woken below) or registers later, sees the flag, and is woken there: never
+            // missed.
             if self.inner.triggered.swap(true, Ordering::SeqCst) {
                 return;
             }
@@ -198,12 +199,13 @@ impl Shutdown {
             entry.wake(Stage::Now);
         }
 
-        // Streams are woken in two steps, by a timer thread. First, after READ_WAKE_DELAY, a
-        // thread still blocked in `read` gets `shutdown(Read)`. (A thread that is busy echoing
-        // sees the flag before that and ends its client itself, in an orderly way; once our
-        // `shutdown(Read)` is applied, Linux resets a connection on which data arrives after
-        // our FIN.) Then, after the grace period, a thread blocked in `write` to a client that
-        // stopped reading gets `shutdown(Both)`, which fails its `write`.
+        // Streams are woken in two steps, by a timer thread. First, after
+        // READ_WAKE_DELAY, a thread still blocked in `read` gets `shutdown(Read)`. (A
+        // thread that is busy echoing sees the flag before that and ends its client
+        // itself, in an orderly way; once our `shutdown(Read)` is applied, Linux resets a
+        // connection on which data arrives after our FIN.) Then, after the grace period,
+        // a thread blocked in `write` to a client that stopped reading gets
+        // `shutdown(Both)`, which fails its `write`.
         let inner = Arc::clone(&self.inner);
         let spawned = thread::Builder::new()
             .name("shutdown-grace".into())
@@ -214,8 +216,8 @@ impl Shutdown {
                 inner.wake_all(Stage::Both);
             });
         if let Err(err) = spawned {
-            // No timer: wake the readers now. Writers stuck on a client that never reads stay
-            // stuck until their write timeout, if they have one.
+            // No timer: wake the readers now. Writers stuck on a client that never reads
+            // stay stuck until their write timeout, if they have one.
             eprintln!("warning: cannot start the shutdown grace timer: {err}");
             self.inner.wake_all(Stage::Read);
         }
@@ -228,10 +230,11 @@ impl Shutdown {
     /// would sleep through it).
     ///
     /// An error from `accept` itself loses that one client, never the server. Out of file
-    /// descriptors (`EMFILE`), `accept` fails at once, again and again, as long as the clients
-    /// wait in the backlog: so after such an error the loop pauses ([`ACCEPT_PAUSE`]), and the
-    /// error line is printed at most once every few seconds with a count of the repeats. Once
-    /// descriptors are free again, the next attempt succeeds: nothing else is needed.
+    /// descriptors (`EMFILE`), `accept` fails at once, again and again, as long as the
+    /// clients wait in the backlog: so after such an error the loop pauses
+    /// ([`ACCEPT_PAUSE`]), and the error line is printed at most once every few seconds
+    /// with a count of the repeats. Once descriptors are free again, the next attempt
+    /// succeeds: nothing else is needed.
     pub fn accept(&self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
         loop {
             if self.is_triggered() {
@@ -397,11 +400,11 @@ impl Entry {
 impl Item {
     fn wake(&self, stage: Stage) {
         match (self, stage) {
-            // Errors are ignored: the listener may be closed already, or its backlog full, and
-            // in either case nobody is left blocked in its `accept`. (On Linux, `shutdown` on
-            // the listener wakes `accept` too, with `EINVAL`; but POSIX specifies `shutdown`
-            // for connected sockets only, and Windows answers WSAENOTCONN. Connecting works
-            // everywhere.)
+            // Errors are ignored: the listener may be closed already, or its backlog
+            // full, and in either case nobody is left blocked in its `accept`. (On Linux,
+            // `shutdown` on the listener wakes `accept` too, with `EINVAL`; but POSIX
+            // specifies `shutdown` for connected sockets only, and Windows answers
+            // WSAENOTCONN. Connecting works everywhere.)
             (Item::Listener { addr, waker }, Stage::Now) => {
                 let _ = waker.connect(&SockAddr::from(*addr));
             }
@@ -473,21 +476,21 @@ pub const DRAIN_QUIET: Duration = Duration::from_millis(200);
 pub const DRAIN_LIMIT: Duration = Duration::from_millis(800);
 
 /// Ends a connection in an orderly way, once the replies are written: sends a FIN
-/// (`shutdown(Write)`), then reads and drops what the client still sends, until the client
-/// closes its side too, or stays quiet for [`DRAIN_QUIET`], or [`DRAIN_LIMIT`] is over.
-/// Returns how many bytes were dropped.
+/// (`shutdown(Write)`), then reads and drops what the client still sends, until the
+/// client closes its side too, or stays quiet for [`DRAIN_QUIET`], or [`DRAIN_LIMIT`] is
+/// over. Returns how many bytes were dropped.
 ///
-/// Why drain: a client may still be sending when we decide to stop (it has not seen our FIN
-/// yet). Closing a socket with unread data in its receive buffer, or receiving data once it
-/// is closed, makes the kernel answer with a reset (RST) instead of an orderly end (Linux does
-/// so; RFC 1122 §4.2.2.13 allows it): the client would see "connection reset" or "broken pipe"
-/// and could lose the replies still on their way. Reading on for a moment lets the client read
-/// our FIN and stop. (Shutting down our *read* side instead would not help: Linux keeps
-/// accepting data after `shutdown(Read)`, and once a FIN is sent too, resets the connection
-/// when more data comes.)
+/// Why drain: a client may still be sending when we decide to stop (it has not seen our
+/// FIN yet). Closing a socket with unread data in its receive buffer, or receiving data
+/// once it is closed, makes the kernel answer with a reset (RST) instead of an orderly
+/// end (Linux does so; RFC 1122 §4.2.2.13 allows it): the client would see "connection
+/// reset" or "broken pipe" and could lose the replies still on their way. Reading on for
+/// a moment lets the client read our FIN and stop. (Shutting down our *read* side instead
+/// would not help: Linux keeps accepting data after `shutdown(Read)`, and once a FIN is
+/// sent too, resets the connection when more data comes.)
 pub fn close_gracefully(stream: &TcpStream) -> u64 {
-    // The FIN goes out after everything already written: the client reads all its replies,
-    // then the end of the stream.
+    // The FIN goes out after everything already written: the client reads all its
+    // replies, then the end of the stream.
     let _ = stream.shutdown(Direction::Write);
     let _ = stream.set_read_timeout(Some(DRAIN_QUIET));
     let started = Instant::now();
@@ -674,7 +677,9 @@ mod tests {
         });
         let trigger = shutdown.clone();
         let triggering = thread::spawn(move || trigger.trigger());
-        entered_rx.recv_timeout(LIMIT).expect("the wake-up never ran");
+        entered_rx
+            .recv_timeout(LIMIT)
+            .expect("the wake-up never ran");
 
         // Meanwhile another client's thread starts and stops watching its stream.
         let (done_tx, done_rx) = mpsc::channel();
@@ -706,7 +711,11 @@ mod tests {
         client.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"ping");
         shutdown.trigger();
-        assert_eq!(server.read(&mut got).unwrap(), 0, "woken with end of stream");
+        assert_eq!(
+            server.read(&mut got).unwrap(),
+            0,
+            "woken with end of stream"
+        );
     }
 
     #[test]
@@ -735,7 +744,9 @@ mod tests {
         (&*server).write_all(b"last reply").unwrap();
         let closer = thread::spawn(move || server.close_gracefully());
         let mut got = Vec::new();
-        (&client).read_to_end(&mut got).expect("an orderly end, not a reset");
+        (&client)
+            .read_to_end(&mut got)
+            .expect("an orderly end, not a reset");
         assert_eq!(got, b"last reply");
         let (_sent, last) = sending.join().unwrap();
         assert_eq!(last, Ok(()), "the client's writes were not reset");

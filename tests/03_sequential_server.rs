@@ -219,6 +219,7 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_descriptors_are_free
     assert_eq!(echo(&mut first, b"first"), b"first");
     drop(first);
     server.wait_for_line("disconnected:");
+    common::wait_until_blocked_in_accept(pid);
     common::exhaust_fds(pid, 0);
     // The `accept` blocked right now had reserved its slot before the limit came down: one
     // last client gets it. After that one, the table is full.
@@ -240,11 +241,16 @@ fn ctrl_c_works_with_no_file_descriptor_left() {
     assert_eq!(echo(&mut client, b"one"), b"one");
     drop(client);
     server.wait_for_line("disconnected:");
+    common::wait_until_blocked_in_accept(server.pid());
     common::exhaust_fds(server.pid(), 1);
     server.sigint();
     let done = server.wait(TIMEOUT);
     assert_eq!(done.code(), Some(0), "{done:?}");
-    assert!(done.elapsed < Duration::from_secs(2), "took {:?}", done.elapsed);
+    assert!(
+        done.elapsed < Duration::from_secs(2),
+        "took {:?}",
+        done.elapsed
+    );
 }
 
 /// Issue 12: Ctrl-C while a client is still sending. The server used to stop reading with
@@ -256,7 +262,10 @@ fn ctrl_c_works_with_no_file_descriptor_left() {
 fn ctrl_c_with_a_client_sending_ends_its_stream_in_order() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
     let done = common::assert_ctrl_c_with_a_client_sending_ends_in_order(server, addr);
-    assert_eq!(done.stdout.last().unwrap(), "shutting down: served 1 client(s)");
+    assert_eq!(
+        done.stdout.last().unwrap(),
+        "shutting down: served 1 client(s)"
+    );
 }
 
 #[test]

@@ -171,6 +171,7 @@ fn ctrl_c_works_with_no_file_descriptor_left() {
         assert_eq!(echo(client, b"hi"), b"hi");
     }
     server.wait_for_line("(3 active)");
+    common::wait_until_blocked_in_accept(server.pid());
     common::exhaust_fds(server.pid(), 1);
     let started = Instant::now();
     server.sigint();
@@ -201,7 +202,11 @@ fn each_client_costs_one_file_descriptor() {
     }
     server.wait_for_line("(11 active)");
     let after = common::open_fds(server.pid()).len();
-    assert_eq!(after - before, 10, "{before} descriptors before, {after} with 10 clients");
+    assert_eq!(
+        after - before,
+        10,
+        "{before} descriptors before, {after} with 10 clients"
+    );
 }
 
 /// Issue 13: the kernel keeps 15 bytes of a thread's name, and `client 127.0.0.1:51000` came

@@ -404,7 +404,10 @@ pub fn assert_refuses_a_port_in_use_with(example: &str, leading: &[&str]) {
 /// byte the client received. (A server that closes while the client's data is still arriving
 /// makes the kernel reset the connection.) Returns how the server finished.
 #[cfg(unix)]
-pub fn assert_ctrl_c_with_a_client_sending_ends_in_order(server: Proc, addr: SocketAddr) -> Finished {
+pub fn assert_ctrl_c_with_a_client_sending_ends_in_order(
+    server: Proc,
+    addr: SocketAddr,
+) -> Finished {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let client = connect(addr);
@@ -441,7 +444,11 @@ pub fn assert_ctrl_c_with_a_client_sending_ends_in_order(server: Proc, addr: Soc
     stop.store(true, Ordering::SeqCst);
     let written = writer.join().unwrap();
     drop(client);
-    assert_eq!(end, Ok(()), "the client's read saw an error, not the end of the stream");
+    assert_eq!(
+        end,
+        Ok(()),
+        "the client's read saw an error, not the end of the stream"
+    );
     let sent = written.unwrap_or_else(|(kind, sent)| {
         panic!("the client's write failed ({kind:?}) after {sent} bytes")
     });
@@ -451,7 +458,11 @@ pub fn assert_ctrl_c_with_a_client_sending_ends_in_order(server: Proc, addr: Soc
     assert_eq!(done.code(), Some(0), "{done:?}");
     assert!(done.stderr.is_empty(), "{:?}", done.stderr);
     let closed = format!("closed: {client_addr} ({received} bytes echoed; shutting down)");
-    assert!(done.stdout.contains(&closed), "{closed:?} not in {:?}", done.stdout);
+    assert!(
+        done.stdout.contains(&closed),
+        "{closed:?} not in {:?}",
+        done.stdout
+    );
     done
 }
 
@@ -520,7 +531,27 @@ pub fn set_fd_limit(pid: u32, soft: u64) {
             rlim_max: old.rlim_max,
         };
         let status = libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut());
-        assert_eq!(status, 0, "prlimit failed: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            status,
+            0,
+            "prlimit failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Waits (up to 5 s) until the main thread of process `pid` is blocked in `accept` (Linux:
+/// `/proc/PID/wchan` names the kernel function it sleeps in, `inet_csk_accept`). A server
+/// prints its last line a moment before it gets there.
+#[cfg(target_os = "linux")]
+pub fn wait_until_blocked_in_accept(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        if wchan.contains("accept") {
+            return;
+        }
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -558,7 +589,10 @@ pub fn assert_cheap_while_out_of_fds_then_recovers(
     thread::sleep(Duration::from_secs(3));
     let new_lines = server.stderr().len() - lines;
     let cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / started.elapsed().as_secs_f64() * 100.0;
-    assert!(cpu < 10.0, "used {cpu:.1}% of a core while out of descriptors");
+    assert!(
+        cpu < 10.0,
+        "used {cpu:.1}% of a core while out of descriptors"
+    );
     assert!(
         new_lines <= 1,
         "{new_lines} error lines in 3 s: {:?}",
