@@ -269,6 +269,38 @@ fn ctrl_c_with_a_client_sending_ends_its_stream_in_order() {
 }
 
 #[test]
+fn fifty_clients_at_once_are_all_served_in_turn() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    // All connect and send at once: the kernel queues them in the backlog, their bytes in
+    // their receive buffers; the server gets to each in turn.
+    let mut clients: Vec<_> = (0..50).map(|_| connect(addr)).collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        client
+            .write_all(format!("client {i:02}").as_bytes())
+            .unwrap();
+    }
+    for (i, mut client) in clients.into_iter().enumerate() {
+        let mut back = [0u8; 9];
+        client.read_exact(&mut back).unwrap();
+        assert_eq!(&back, format!("client {i:02}").as_bytes());
+    }
+    server.wait_for_line("(9 bytes echoed)");
+    assert!(server.stderr().is_empty(), "{:?}", server.stderr());
+}
+
+#[test]
+fn a_large_stream_echoes_intact_in_little_memory() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_a_large_stream_echoes_intact(&server, addr, 16 << 20);
+}
+
+#[test]
+fn end_of_stream_mid_message_gets_the_half_back() {
+    let (_server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_eof_mid_message_gets_the_half_back(addr);
+}
+
+#[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);
 }

@@ -682,6 +682,104 @@ pub fn assert_a_client_that_never_reads_stalls_no_one(server: &Proc, addr: Socke
     let _ = server;
 }
 
+/// A client that sends one byte every 50 ms (a trickler, the slowloris pattern) holds no one
+/// up: meanwhile another client's echoes each come back within a second, and the trickler
+/// gets every byte back too.
+pub fn assert_a_trickler_stalls_no_one(addr: SocketAddr) {
+    let trickler = thread::spawn(move || {
+        let mut stream = connect(addr);
+        let sent: Vec<u8> = (0..30u8).map(|i| b'a' + i % 26).collect();
+        for byte in &sent {
+            stream.write_all(&[*byte]).unwrap();
+            thread::sleep(Duration::from_millis(50));
+        }
+        let mut back = vec![0u8; sent.len()];
+        stream.read_exact(&mut back).unwrap();
+        back == sent
+    });
+    thread::sleep(Duration::from_millis(100)); // the trickler is connected and trickling
+    let mut polite = connect(addr);
+    for round in 0..10u8 {
+        let started = Instant::now();
+        assert_eq!(echo(&mut polite, &[round; 100]), [round; 100]);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(1), "round {round} took {took:?}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(trickler.join().unwrap(), "the trickler's echo differs");
+}
+
+/// One client sends `size` bytes and closes its sending side (end of stream) while it reads:
+/// every byte comes back, in order, then the end of the stream; and the server's memory stays
+/// small (Linux: RSS under 32 MiB), however big the stream.
+pub fn assert_a_large_stream_echoes_intact(server: &Proc, addr: SocketAddr, size: usize) {
+    let stream = connect(addr);
+    let payload = pattern(size);
+    let writer = {
+        let (stream, payload) = (stream.try_clone().unwrap(), payload.clone());
+        thread::spawn(move || {
+            (&stream).write_all(&payload).unwrap();
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+        })
+    };
+    let mut back = Vec::with_capacity(size);
+    (&stream).read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    assert_eq!(back.len(), size);
+    assert!(back == payload, "the echo differs from what was sent");
+    #[cfg(target_os = "linux")]
+    {
+        let rss = rss_kib(server.pid());
+        assert!(
+            rss < 32 * 1024,
+            "server RSS {rss} KiB after a {size}-byte stream"
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = server;
+}
+
+/// A client that sends half a message and then closes its sending side (end of stream in the
+/// middle of a message): the half it sent comes back, then the end of the stream.
+pub fn assert_eof_mid_message_gets_the_half_back(addr: SocketAddr) {
+    let mut stream = connect(addr);
+    let half = pattern(3000);
+    stream.write_all(&half).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    stream.read_to_end(&mut back).unwrap();
+    assert!(
+        back == half,
+        "got {} bytes back of {}",
+        back.len(),
+        half.len()
+    );
+}
+
+/// A client resets its connection (linger 0) in the middle of a message while three others
+/// are connected: they go on being served, and so does a newcomer. Returns the address of the
+/// client that reset, for the server's own lines.
+pub fn assert_a_reset_mid_message_disturbs_no_one(server: &Proc, addr: SocketAddr) -> SocketAddr {
+    let mut others: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for other in &mut others {
+        assert_eq!(echo(other, b"before"), b"before");
+    }
+    let rude = connect(addr);
+    let rude_addr = rude.local_addr().unwrap();
+    (&rude).write_all(&pattern(32 * 1024)).unwrap();
+    socket2::SockRef::from(&rude)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(rude); // linger 0: close() sends a reset (RST) instead of a FIN
+    server.wait_for_line(&format!("disconnected: {rude_addr}"));
+    for other in &mut others {
+        assert_eq!(echo(other, b"after"), b"after");
+    }
+    let mut newcomer = connect(addr);
+    assert_eq!(echo(&mut newcomer, b"still serving"), b"still serving");
+    rude_addr
+}
+
 /// Ctrl-C with three clients connected: each sees a clean end of stream, the server exits 0
 /// within 3 s. Returns how it finished, for the example's own line checks.
 #[cfg(unix)]
