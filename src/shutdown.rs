@@ -8,8 +8,8 @@
 //! on a socket *without* a receive timeout. (A `read` on a socket *with* one, `SO_RCVTIMEO`,
 //! is never restarted — signal(7) — and std's `read` does not retry: it returns
 //! `ErrorKind::Interrupted`, which our loops retry.) Either way the thread sleeps through the
-//! shutdown. Besides, the signal is delivered to one thread of the process, rarely the one that
-//! is blocked.
+//! shutdown. Besides, a signal sent to a process is delivered to *one* of its threads
+//! (signal(7)): the other threads, blocked in their own `read`s, are not even interrupted.
 //!
 //! So a [`Shutdown`] remembers the sockets a server blocks on and, when triggered, *wakes* each
 //! one with an ordinary socket operation:
@@ -17,7 +17,7 @@
 //! | the server is blocked in… | the helper…                                   | the call returns…  |
 //! |---------------------------|-----------------------------------------------|--------------------|
 //! | `listener.accept()`       | connects to the listener, from a socket made in advance | a (dummy) client |
-//! | `stream.read()`           | `shutdown(Read)` on the stream                | `Ok(0)`, end of stream |
+//! | `stream.read()`           | 0.1 s later, `shutdown(Read)` on the stream   | `Ok(0)`, end of stream |
 //! | `stream.write()` (a client that does not read) | after a grace period, `shutdown(Both)` | an error |
 //!
 //! After waking up, the server checks [`Shutdown::is_triggered`] and leaves its loop; a client
