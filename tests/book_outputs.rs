@@ -37,6 +37,8 @@ const OUTPUTS: &[&str] = &[
     "04-server.txt",
     "04-client-1.txt",
     "04-client-2.txt",
+    "04-idle-server.txt",
+    "04-idle-client.txt",
     "05-server.txt",
     "05-client-1.txt",
     "05-client-2.txt",
@@ -330,8 +332,10 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     first.write_stdin(b"typed by the first client\n");
     first.wait_for_line("typed by the first client");
 
-    // Terminal 3: a second client, which waits while the first is connected.
-    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
+    // Terminal 3: a second client, which waits while the first is connected (for up to a
+    // minute: the reader needs time to go back to terminal 2).
+    let second_args = ["--addr", &addr_arg, "--timeout", "60", "hello"];
+    let second = Proc::start("02_echo_client", &second_args);
     server.wait_for_line("connected:");
     thread::sleep(Duration::from_millis(300));
     assert!(
@@ -367,7 +371,7 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     );
     t.add(
         "03-client-2.txt",
-        "cargo run --example 02_echo_client -- hello",
+        "cargo run --example 02_echo_client -- --timeout 60 hello",
         &terminal(&second),
     );
     t.check();
@@ -400,12 +404,11 @@ fn chapter_03_ctrl_c_with_a_client_connected() {
 
 #[cfg(unix)]
 #[test]
-fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
-    let args = ["--addr", "127.0.0.1:0", "--idle-timeout", "2"];
-    let (server, addr) = Proc::server("04_threaded_server", &args);
+fn chapter_04_two_clients_at_once_then_ctrl_c() {
+    let (server, addr) = Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
 
-    // Terminal 2: an interactive client that types one line, then stays silent.
+    // Terminal 2: an interactive client that types one line, then stays connected.
     let mut first = Proc::start("02_echo_client", &["--addr", &addr_arg]);
     first.write_stdin(b"typed by the first client\n");
     first.wait_for_line("typed by the first client");
@@ -414,18 +417,16 @@ fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
     let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]).wait(TIMEOUT);
     server.wait_for_line("disconnected:");
 
-    // Two seconds of silence later, the server closes the first client.
-    server.wait_for_line("idle: closed");
+    // Ctrl-C in terminal 1 closes the first client, which is still connected.
     let before_signal = server.stdout();
     server.sigint();
     let server = server.wait(TIMEOUT);
-    let mut typed = vec!["typed by the first client".to_string()];
-    typed.extend(first.stdout());
+    drop(first);
 
     let mut t = Transcripts::new(addr.port());
     t.add(
         "04-server.txt",
-        "cargo run --example 04_threaded_server -- --idle-timeout 2",
+        "cargo run --example 04_threaded_server",
         &with_ctrl_c(&before_signal, &server.stdout),
     );
     t.add(
@@ -440,6 +441,40 @@ fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
         "04-client-2.txt",
         "cargo run --example 02_echo_client -- hello",
         &terminal(&second),
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_04_an_idle_client_is_closed() {
+    let args = ["--addr", "127.0.0.1:0", "--idle-timeout", "5"];
+    let (server, addr) = Proc::server("04_threaded_server", &args);
+
+    // Terminal 2: a client that connects and types nothing.
+    let mut client = Proc::start("02_echo_client", &["--addr", &addr.to_string()]);
+    server.wait_for_line("connected:");
+    // Five seconds of silence later, the server closes it.
+    server.wait_for_line("idle: closed");
+    // Only now does the reader type a line: the client finds the connection closed.
+    client.write_stdin(b"too late\n");
+    let client = client.wait(TIMEOUT);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+
+    let mut typed = vec!["too late".to_string()];
+    typed.extend(terminal(&client));
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "04-idle-server.txt",
+        "cargo run --example 04_threaded_server -- --idle-timeout 5",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.add(
+        "04-idle-client.txt",
+        "cargo run --example 02_echo_client",
+        &typed,
     );
     t.check();
 }
