@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use socket_workbook::shutdown::{DRAIN_LIMIT, DRAIN_QUIET};
 use socket_workbook::{cli, net};
 use socket2::SockRef;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -195,6 +196,7 @@ async fn echo_server(
     // Every connection's task, so that Ctrl-C can wait for them (and abort stragglers).
     let mut tasks = JoinSet::new();
     let mut served: u64 = 0;
+    let mut accept_errors = cli::Throttle::new(Duration::from_secs(5));
     loop {
         // 3. `select!` waits for whichever comes first: a new connection, or Ctrl-C. This is
         //    chapter 08's "register the listener and the waker, wait, look at what is ready".
@@ -203,9 +205,11 @@ async fn echo_server(
                 Ok(connection) => connection,
                 Err(err) => {
                     // Out of descriptors, or a connection reset while queued: this client's
-                    // problem, or a moment's. Pause a little so that a persistent error (EMFILE)
-                    // cannot turn this loop into a busy one that floods the log.
-                    eprintln!("error: cannot accept on {addr}: {}", cli::describe_io(&err));
+                    // problem, or a moment's. Out of descriptors the listener stays ready, so
+                    // pause (no busy loop) and print one line per 5 s at most (no log flood),
+                    // as chapter 08's server does.
+                    let why = cli::describe_io(&err);
+                    accept_errors.eprintln(&format!("error: cannot accept on {addr}: {why}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -216,17 +220,21 @@ async fn echo_server(
         // Forget the tasks that have ended, so the set does not grow with every client.
         while tasks.try_join_next().is_some() {}
         println!("connected: {peer} ({} active)", tasks.len() + 1);
-        // 4. One task per connection: as cheap as a few hundred bytes plus its buffer, not a
-        //    thread's stack. The task owns its stream; `shutdown.clone()` is its own receiver.
+        // 4. One task per connection: its state and its buffer, not a thread's stack. The task owns its stream; `shutdown.clone()` is its own receiver.
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let outcome = serve_echo(stream, idle, work, inline, shutdown).await;
-            match outcome {
-                Ok((echoed, end)) => println!("{end}: {peer} ({echoed} bytes echoed)"),
-                Err(err) => println!(
-                    "disconnected: {peer} after an error: {}",
-                    cli::describe_io(&err)
-                ),
+            match serve_echo(stream, idle, work, inline, shutdown).await {
+                Ok((echoed, End::Closed)) => {
+                    println!("disconnected: {peer} ({echoed} bytes echoed)");
+                }
+                Ok((echoed, End::Idle)) => println!("idle: closed {peer} ({echoed} bytes echoed)"),
+                Ok((echoed, End::ShuttingDown)) => {
+                    println!("closed: {peer} ({echoed} bytes echoed; shutting down)");
+                }
+                Err(err) => {
+                    eprintln!("error: {peer}: {}", cli::describe_io(&err));
+                    println!("disconnected: {peer} after an error");
+                }
             }
         });
     }
@@ -252,6 +260,13 @@ async fn echo_server(
 }
 // ANCHOR_END: echo_accept
 
+/// How an echo connection ended.
+enum End {
+    Closed,
+    Idle,
+    ShuttingDown,
+}
+
 // ANCHOR: serve_echo
 /// One connection's task: chapter 03's echo loop, with `.await` where the thread would block.
 async fn serve_echo(
@@ -260,7 +275,7 @@ async fn serve_echo(
     work: Option<Duration>,
     inline: bool,
     mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<(u64, &'static str)> {
+) -> std::io::Result<(u64, End)> {
     if let Some(work) = work {
         blocking_work(work, inline).await;
     }
@@ -273,8 +288,8 @@ async fn serve_echo(
         //    bytes (tokio documents `read` as cancel-safe), so nothing is lost.
         let n = tokio::select! {
             read = timeout(idle, stream.read(&mut buf)) => match read {
-                Err(_elapsed) => return Ok((echoed, "idle: closed")),
-                Ok(Ok(0)) => return Ok((echoed, "disconnected")),
+                Err(_elapsed) => return Ok((echoed, End::Idle)),
+                Ok(Ok(0)) => return Ok((echoed, End::Closed)),
                 Ok(Ok(n)) => n,
                 Ok(Err(err)) => return Err(err),
             },
@@ -285,14 +300,25 @@ async fn serve_echo(
         //    idle timeout, so a client that never reads cannot hold us forever.
         match timeout(idle, stream.write_all(&buf[..n])).await {
             Ok(result) => result?,
-            Err(_elapsed) => return Ok((echoed, "idle: closed")),
+            Err(_elapsed) => return Ok((echoed, End::Idle)),
         }
         echoed += n as u64;
     }
-    // 8. Ctrl-C: the last reply is written; end our side with a FIN so the client reads a
-    //    clean end of stream.
+    // 8. Ctrl-C: the last reply is written. End it the way chapter 03 does: our FIN, then read
+    //    and drop what the client still sends until its own FIN or a short quiet. Closing with
+    //    its data still arriving would make our kernel answer with a reset (RST), and the
+    //    client could lose the replies it had not read yet.
     stream.shutdown().await?;
-    Ok((echoed, "closed (shutting down)"))
+    let drain = async {
+        loop {
+            match timeout(DRAIN_QUIET, stream.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => continue,
+                _ => break, // its FIN, an error, or quiet for DRAIN_QUIET
+            }
+        }
+    };
+    let _ = timeout(DRAIN_LIMIT, drain).await;
+    Ok((echoed, End::ShuttingDown))
 }
 // ANCHOR_END: serve_echo
 
@@ -375,12 +401,14 @@ async fn chat_server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
     let mut shutdown = ctrl_c_signal();
     let room = Room::default();
     let mut tasks = JoinSet::new();
+    let mut accept_errors = cli::Throttle::new(Duration::from_secs(5));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(connection) => connection,
                 Err(err) => {
-                    eprintln!("error: cannot accept on {addr}: {}", cli::describe_io(&err));
+                    let why = cli::describe_io(&err);
+                    accept_errors.eprintln(&format!("error: cannot accept on {addr}: {why}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

@@ -145,6 +145,60 @@ fn two_clients_at_once(extra: &[&str]) -> Duration {
 }
 
 #[test]
+fn a_trickler_stalls_no_one() {
+    let (_server, addr) = echo_server(&[]);
+    common::assert_a_trickler_stalls_no_one(addr);
+}
+
+#[test]
+fn a_large_stream_echoes_intact_in_little_memory() {
+    let (server, addr) = echo_server(&[]);
+    common::assert_a_large_stream_echoes_intact(&server, addr, 16 << 20);
+}
+
+#[test]
+fn end_of_stream_mid_message_gets_the_half_back() {
+    let (_server, addr) = echo_server(&[]);
+    common::assert_eof_mid_message_gets_the_half_back(addr);
+}
+
+#[test]
+fn a_client_that_resets_mid_message_leaves_the_others_undisturbed() {
+    let (server, addr) = echo_server(&[]);
+    let rude = common::assert_a_reset_mid_message_disturbs_no_one(&server, addr);
+    // One line on stdout says it went; an error, if the server met the reset, is one line.
+    assert!(server.stderr().len() <= 1, "{:?}", server.stderr());
+    assert!(
+        server
+            .stderr()
+            .iter()
+            .all(|l| l.contains(&rude.to_string()))
+    );
+}
+
+/// Out of file descriptors, `accept` fails at once for as long as clients wait in the backlog:
+/// the server neither spins nor floods its terminal, and serves them once descriptors free up.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
+    let (server, addr) = echo_server(&[]);
+    let mut held: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for client in &mut held {
+        assert_eq!(echo(client, b"held"), b"held");
+    }
+    common::exhaust_fds(server.pid(), 0);
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+}
+
+/// Ctrl-C while a client is still sending ends its stream in order, not with a reset.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_with_a_client_sending_ends_its_stream_in_order() {
+    let (server, addr) = echo_server(&[]);
+    common::assert_ctrl_c_with_a_client_sending_ends_in_order(server, addr);
+}
+
+#[test]
 fn blocking_inside_a_task_stalls_the_worker_and_spawn_blocking_does_not() {
     let inline = two_clients_at_once(&["--inline"]);
     let fixed = two_clients_at_once(&[]);
