@@ -127,20 +127,21 @@ fn main() -> ExitCode {
 // ---------------------------------------------------------------------------------------------
 
 // ANCHOR: listen
-/// socket(), the options, bind(), listen(), one step at a time, so that `IPV6_V6ONLY` is set
-/// *before* bind(), the only time it counts. Returns the listener and a line saying which
-/// clients can reach it.
+/// socket(), the options, bind(), listen(), one step at a time, so that `IPV6_V6ONLY` is
+/// set *before* bind(), the only time it counts. Returns the listener and a line saying
+/// which clients can reach it.
 fn listen(addr: SocketAddr, v6only: bool) -> anyhow::Result<(TcpListener, String)> {
     // 1. The socket's family follows the address: AF_INET for IPv4, AF_INET6 for IPv6.
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let domain = Domain::for_address(addr);
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?; // as in chapter 06
 
-    // 2. An IPv6 socket on `[::]` also receives IPv4 connections unless IPV6_V6ONLY is on,
-    //    and its default differs: off on Linux (the sysctl net.ipv6.bindv6only), on on
-    //    Windows and FreeBSD, always on on OpenBSD. std's `TcpListener::bind` leaves it at
-    //    the default, so the same program would be dual-stack on one system and not on
-    //    another. We read the default, then set the option ourselves.
+    // 2. An IPv6 socket on `[::]` also receives IPv4 connections unless IPV6_V6ONLY is
+    //    on, and its default differs: off on Linux (the sysctl net.ipv6.bindv6only), on
+    //    on Windows and FreeBSD, always on on OpenBSD. std's `TcpListener::bind` leaves
+    //    it at the default, so the same program would be dual-stack on one system and not
+    //    on another. We read the default, then set the option ourselves.
     let reach = if addr.is_ipv6() {
         let default = on_off(socket.only_v6()?);
         socket.set_only_v6(v6only).with_context(|| {
@@ -149,13 +150,11 @@ fn listen(addr: SocketAddr, v6only: bool) -> anyhow::Result<(TcpListener, String
                 on_off(v6only)
             )
         })?;
-        match v6only {
-            true => format!("IPV6_V6ONLY on (this system's default: {default}): IPv6 clients only"),
-            false => format!(
-                "IPV6_V6ONLY off (this system's default: {default}): \
-                 IPv4 clients arrive as ::ffff:a.b.c.d"
-            ),
-        }
+        let (state, who) = match v6only {
+            true => ("on", "IPv6 clients only"),
+            false => ("off", "IPv4 clients arrive as ::ffff:a.b.c.d"),
+        };
+        format!("IPV6_V6ONLY {state} (this system's default: {default}): {who}")
     } else {
         "an IPv4 socket: IPv6 clients cannot reach it".to_string()
     };
@@ -172,9 +171,10 @@ fn on_off(value: bool) -> &'static str {
 }
 
 // ANCHOR: peer
-/// How the server sees a client. A dual-stack socket reports an IPv4 client as an IPv4-mapped
-/// IPv6 address, `::ffff:127.0.0.1` (RFC 4291, 2.5.5.2); `to_canonical` turns it back into
-/// `127.0.0.1`, which is what logs, allow-lists and rate limits should compare.
+/// How the server sees a client. A dual-stack socket reports an IPv4 client as an
+/// IPv4-mapped IPv6 address, `::ffff:127.0.0.1` (RFC 4291, 2.5.5.2); `to_canonical` turns
+/// it back into `127.0.0.1`, which is what logs, allow-lists and rate limits should
+/// compare.
 fn describe_peer(peer: SocketAddr) -> String {
     let canonical = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     if canonical != peer {
@@ -273,14 +273,16 @@ fn client(
         found.extend(resolve(target)?);
     }
     // 2. Keep the family asked for (-4, -6).
-    let addrs: Vec<SocketAddr> = found.iter().copied().filter(|a| family.admits(a)).collect();
+    let wanted = found.iter().copied().filter(|a| family.admits(a));
+    let addrs: Vec<SocketAddr> = wanted.collect();
     if addrs.is_empty() {
         let (wanted, flag) = match family {
             Family::V6 => ("IPv6", "-6"),
             _ => ("IPv4", "-4"),
         };
         bail!(
-            "cannot connect to {shown}: no {wanted} address among {} (try without {flag})",
+            "cannot connect to {shown}: no {wanted} address among {} \
+             (try without {flag})",
             list(&found)
         );
     }
@@ -298,7 +300,7 @@ fn client(
         .read_line(&mut line)
         .with_context(|| format!("cannot read from {addr}"))?;
     if line.is_empty() {
-        bail!("{addr} closed the connection without a word (is it this chapter's server?)");
+        bail!("{addr} closed the connection without a line (not this chapter's server?)");
     }
     println!("the server sees us as {}", line.trim_end());
     Ok(())
@@ -306,10 +308,11 @@ fn client(
 // ANCHOR_END: client
 
 // ANCHOR: resolve
-/// A name becomes a list of addresses. An address literal (`127.0.0.1:7878`, `[::1]:7878`)
-/// needs no resolver: std parses it. Anything else goes to the system's resolver
-/// (getaddrinfo: /etc/hosts, DNS, …), which **blocks** this thread until it answers, and may
-/// return several addresses of both families, sorted by the system's preferences (RFC 6724).
+/// A name becomes a list of addresses. An address literal (`127.0.0.1:7878`,
+/// `[::1]:7878`) needs no resolver: std parses it. Anything else goes to the system's
+/// resolver (getaddrinfo: /etc/hosts, DNS, …), which **blocks** this thread until it
+/// answers, and may return several addresses of both families, sorted by the system's
+/// preferences (RFC 6724, or its predecessor RFC 3484 in glibc).
 fn resolve(target: &str) -> anyhow::Result<Vec<SocketAddr>> {
     if let Ok(addr) = target.parse::<SocketAddr>() {
         return Ok(vec![addr]);
@@ -319,8 +322,8 @@ fn resolve(target: &str) -> anyhow::Result<Vec<SocketAddr>> {
         // The resolver's own words ("Name or service not known" from glibc); they differ
         // between systems, so we keep them as they are and add our hint.
         Err(err) => bail!(
-            "cannot resolve {target}: {err} (is the name right, and can this machine reach \
-             its DNS server?)"
+            "cannot resolve {target}: {err} (is the name right, and can this \
+             machine reach its DNS server?)"
         ),
     };
     if addrs.is_empty() {
@@ -342,9 +345,10 @@ fn log(started: Instant, what: &str) {
 }
 
 // ANCHOR: one_after_another
-/// Tries each address in turn, each for at most `timeout`. std's `TcpStream::connect("host:port")`
-/// does the same, but with no timeout at all: an address that does not answer holds it for
-/// the kernel's whole SYN retry schedule (over two minutes on Linux) before the next is tried.
+/// Tries each address in turn, each for at most `timeout`. std's
+/// `TcpStream::connect("host:port")` does the same, but with no timeout at all: an
+/// address that does not answer holds it for the kernel's whole SYN retry schedule (over
+/// two minutes on Linux) before the next is tried.
 fn one_after_another(
     addrs: &[SocketAddr],
     timeout: Duration,
@@ -372,9 +376,9 @@ fn one_after_another(
 // ANCHOR_END: one_after_another
 
 // ANCHOR: race
-/// Happy Eyeballs (RFC 8305, section 5): start with the first address; whenever `delay` passes
-/// without a connection, or the attempts running so far have all failed, start the next one.
-/// The first attempt to connect wins; the others are dropped.
+/// Happy Eyeballs (RFC 8305, section 5): start with the first address; whenever `delay`
+/// passes without a connection, or the attempts running so far have all failed, start the
+/// next one. The first attempt to connect wins; the others are dropped.
 fn race(
     addrs: &[SocketAddr],
     delay: Duration,
@@ -390,21 +394,20 @@ fn race(
     loop {
         if next < addrs.len() && (running == 0 || Instant::now() >= next_start) {
             let addr = addrs[next];
-            if running == 0 {
-                log(started, &format!("trying {addr}"));
-            } else {
-                let waited = delay.as_millis();
-                let previous = addrs[next - 1];
-                log(
-                    started,
-                    &format!("no answer from {previous} within {waited} ms: trying {addr} too"),
-                );
-            }
+            let what = match running {
+                0 => format!("trying {addr}"),
+                _ => {
+                    let (prev, ms) = (addrs[next - 1], delay.as_millis());
+                    format!("no answer from {prev} within {ms} ms: trying {addr} too")
+                }
+            };
+            log(started, &what);
             let report = report.clone();
             thread::spawn(move || {
-                // When this attempt loses, the receiver is gone, `send` fails, and the stream
-                // it carries is dropped: closed. A blocking connect cannot be cancelled from
-                // outside, so a slow loser finishes (or times out) in the background.
+                // When this attempt loses, the receiver is gone, `send` fails, and the
+                // stream it carries is dropped: closed. A blocking connect cannot be
+                // cancelled from outside, so a slow loser finishes (or times out) in the
+                // background.
                 let _ = report.send((addr, TcpStream::connect_timeout(&addr, timeout)));
             });
             next += 1;
@@ -413,10 +416,11 @@ fn race(
         }
         // Wait for an outcome, but no longer than until the next attempt is due.
         let outcome = if next < addrs.len() {
-            match outcomes.recv_timeout(next_start.saturating_duration_since(Instant::now())) {
+            let until_next = next_start.saturating_duration_since(Instant::now());
+            match outcomes.recv_timeout(until_next) {
                 Ok(outcome) => outcome,
                 Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => bail!("the connection attempts stopped"),
+                Err(err) => bail!("the connection attempts stopped: {err}"),
             }
         } else {
             outcomes.recv().context("the connection attempts stopped")?
@@ -457,11 +461,15 @@ fn connected(stream: &TcpStream, addr: SocketAddr) -> String {
 fn words(err: &io::Error) -> String {
     match err.kind() {
         ErrorKind::ConnectionRefused => "connection refused".to_string(),
-        // `connect_timeout` reports its timeout as TimedOut; WouldBlock is the same on some
-        // systems (chapter 02).
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => "timed out".to_string(),
+        _ if timed_out(err) => "timed out".to_string(),
         _ => cli::describe_io(err),
     }
+}
+
+/// `connect_timeout` reports its timeout as `TimedOut`; `WouldBlock` means the same on some
+/// systems (chapter 02).
+fn timed_out(err: &io::Error) -> bool {
+    matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock)
 }
 
 // ANCHOR: all_failed
@@ -474,15 +482,10 @@ fn all_failed(failures: Vec<(SocketAddr, io::Error)>) -> anyhow::Error {
         .iter()
         .map(|(a, e)| format!("{a} {}", words(e)))
         .collect();
-    let kinds = |k: &[ErrorKind]| {
-        failures
-            .iter()
-            .filter(|(_, e)| k.contains(&e.kind()))
-            .count()
-    };
-    let hint = if kinds(&[ErrorKind::ConnectionRefused]) == failures.len() {
+    let refused = |e: &io::Error| e.kind() == ErrorKind::ConnectionRefused;
+    let hint = if failures.iter().all(|(_, e)| refused(e)) {
         " (is the server running, and on this port?)"
-    } else if kinds(&[ErrorKind::TimedOut, ErrorKind::WouldBlock]) > 0 {
+    } else if failures.iter().any(|(_, e)| timed_out(e)) {
         " (no answer at all: is the host up, or are packets to it dropped?)"
     } else {
         ""
@@ -496,14 +499,16 @@ fn all_failed(failures: Vec<(SocketAddr, io::Error)>) -> anyhow::Error {
 // ---------------------------------------------------------------------------------------------
 
 // ANCHOR: blackhole
-/// A listener that never accepts, with its queue filled by our own connections. When the queue
-/// of a listening socket is full, Linux *drops* new SYNs without a word (the client retries
-/// after 1 s, 3 s, 7 s…), exactly what a client sees from a host that is down or a firewall that
-/// drops packets; some systems answer with a reset instead, and the demonstration stops.
+/// A listener that never accepts, with its queue filled by our own connections. When the
+/// queue of a listening socket is full, Linux *drops* new SYNs without a word (the client
+/// retries after 1 s, 3 s, 7 s…), exactly what a client sees from a host that is down or
+/// a firewall that drops packets; some systems answer with a reset instead, and the
+/// demonstration stops.
 fn blackhole(addr: SocketAddr) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener = (|| -> io::Result<TcpListener> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        let domain = Domain::for_address(addr);
+        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
         #[cfg(unix)]
         socket.set_reuse_address(true)?;
         socket.bind(&addr.into())?;
@@ -518,22 +523,22 @@ fn blackhole(addr: SocketAddr) -> anyhow::Result<()> {
             SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
         });
     }
-    // Connect to ourselves until a connect gets no answer: the queue is full. `held` keeps
-    // those connections open until we exit.
+    // Connect to ourselves until a connect gets no answer: the queue is full. `held`
+    // keeps those connections open until we exit.
     let mut held = Vec::new();
     loop {
         match TcpStream::connect_timeout(&target, Duration::from_millis(500)) {
             Ok(stream) if held.len() < 64 => held.push(stream),
             Ok(_) => bail!("the queue of {target} never fills up on this system"),
-            Err(err) if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => break,
+            Err(err) if timed_out(&err) => break,
             Err(err) => bail!(
-                "this system answers a connect to a full queue with: {} (Linux drops it instead; \
-                 the demonstration needs that)",
+                "this system answers a connect to a full queue with: {} \
+                 (Linux drops it instead; the demonstration needs that)",
                 words(&err)
             ),
         }
     }
-    println!("never accepting: our own connections fill its queue, so new ones get no answer");
+    println!("never accepting: our connections fill its queue, new ones get no answer");
     while !shutdown.wait_timeout(Duration::from_secs(60)) {}
     println!("shutting down: done");
     Ok(())
