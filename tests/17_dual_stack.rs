@@ -308,6 +308,7 @@ fn bad_addresses_are_argument_errors() {
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use_with(EXAMPLE, &["server"]);
+    common::assert_refuses_a_port_in_use_with(EXAMPLE, &["blackhole"]);
 }
 
 #[cfg(unix)]
