@@ -63,6 +63,12 @@ const OUTPUTS: &[&str] = &[
     "15-sender.txt",
     "16-server.txt",
     "16-client.txt",
+    "17-server.txt",
+    "17-clients.txt",
+    "17-fallback.txt",
+    "17-blackhole.txt",
+    "17-happy-eyeballs.txt",
+    "17-errors.txt",
     "18-echo-server.txt",
     "18-echo-client.txt",
     "18-chat-server.txt",
@@ -992,7 +998,149 @@ fn chapter_15_a_transfer_and_three_refusals() {
     t.check();
 }
 
-/// Waits until `proc` has printed `count` stdout lines starting with `prefix`.
+#[cfg(unix)]
+#[test]
+fn chapter_17_dual_stack_fallback_and_happy_eyeballs() {
+    let example = "17_dual_stack";
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("skipped chapter 17's outputs: no IPv6 loopback here");
+        return;
+    }
+    let cmd = |args: &str| format!("cargo run --example 17_dual_stack -- {args}");
+    // Times since the first attempt vary by a millisecond or two: masked.
+    let shown = |done: &Finished| -> Vec<String> {
+        let lines = terminal(done).into_iter();
+        lines.map(|l| mask_number(&l, "at ", " ms:")).collect()
+    };
+
+    // A dual-stack server; an IPv4 client, then an IPv6 client.
+    let (server, addr) = Proc::server(example, &["server", "--addr", "[::]:0"]);
+    let (v4, v6) = (
+        format!("127.0.0.1:{}", addr.port()),
+        format!("[::1]:{}", addr.port()),
+    );
+    let v4_client = common::run(example, &["client", "--addr", &v4], b"");
+    let v6_client = common::run(example, &["client", "--addr", &v6], b"");
+    wait_for_count(&server, "connected: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut clients = shown(&v4_client);
+    clients.push(format!("$ {}", cmd(&format!("client --addr {v6}"))));
+    clients.extend(shown(&v6_client));
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "17-server.txt",
+        &cmd("server --addr [::]:7878"),
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.add(
+        "17-clients.txt",
+        &cmd("client --addr 127.0.0.1:7878"),
+        &clients,
+    );
+    t.check();
+
+    // The classic failure: a server on 127.0.0.1 only, ::1 tried first.
+    let (server, addr) = Proc::server(example, &["server", "--addr", "127.0.0.1:0"]);
+    let first = format!("[::1]:{}", addr.port());
+    let fallback = common::run(
+        example,
+        &["client", "--addr", &first, "--addr", &addr.to_string()],
+        b"",
+    );
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "17-fallback.txt",
+        &cmd("client --addr [::1]:7878 --addr 127.0.0.1:7878"),
+        &shown(&fallback),
+    );
+    t.check();
+
+    // An address that never answers, then the working one: in turn, then raced.
+    let (blackhole, silent) = Proc::server(example, &["blackhole", "--addr", "127.0.0.1:0"]);
+    blackhole.wait_for_line("never accepting");
+    let addrs = ["--addr", &silent.to_string(), "--addr", &addr.to_string()];
+    let in_turn = common::run(
+        example,
+        &[&["client"], &addrs[..], &["--timeout", "2"]].concat(),
+        b"",
+    );
+    let raced = common::run(
+        example,
+        &[&["client"], &addrs[..], &["--happy-eyeballs"]].concat(),
+        b"",
+    );
+    let before_signal = blackhole.stdout();
+    blackhole.sigint();
+    let blackhole = blackhole.wait(TIMEOUT);
+    drop(server);
+    // Commands in the middle of a transcript are masked too: they carry the real ports.
+    let both = |silent: u16, working: u16| {
+        format!("client --addr 127.0.0.1:{silent} --addr 127.0.0.1:{working}")
+    };
+    let mut terminal_3 = shown(&in_turn);
+    let raced_command = format!("{} --happy-eyeballs", both(silent.port(), addr.port()));
+    terminal_3.push(format!("$ {}", cmd(&raced_command)));
+    terminal_3.extend(shown(&raced));
+    let mut t = Transcripts::new(addr.port());
+    t.other_ports.insert(silent.port(), 7001); // the port the chapter's command uses
+    t.add(
+        "17-blackhole.txt",
+        &cmd("blackhole --addr 127.0.0.1:7001"),
+        &with_ctrl_c(&before_signal, &blackhole.stdout),
+    );
+    t.add(
+        "17-happy-eyeballs.txt",
+        &cmd(&format!("{} --timeout 2", both(7001, 7878))),
+        &terminal_3,
+    );
+    t.check();
+
+    // Failures: a name that does not resolve, no address of the family, nobody listening.
+    let closed = closed_port_addr();
+    let port = closed.port();
+    let runs = [
+        vec![
+            "--addr".to_string(),
+            "no-such-host.invalid:7878".to_string(),
+        ],
+        vec!["--addr".to_string(), closed.to_string(), "-6".to_string()],
+        vec![
+            "--addr".to_string(),
+            format!("[::1]:{port}"),
+            "--addr".to_string(),
+            closed.to_string(),
+        ],
+    ];
+    let mut errors = Vec::new();
+    for (i, args) in runs.iter().enumerate() {
+        let mut all = vec!["client"];
+        all.extend(args.iter().map(String::as_str));
+        let done = common::run(example, &all, b"");
+        if i > 0 {
+            errors.push(format!("$ {}", cmd(&all.join(" "))));
+        }
+        // The resolver's own words differ between systems (and with the network's state).
+        errors.extend(shown(&done).iter().map(|l| {
+            let known = "failed to lookup address information: ";
+            match (l.find(known), l.find(" (is the name right")) {
+                (Some(start), Some(end)) => {
+                    format!("{}…{}", &l[..start + known.len()], &l[end..])
+                }
+                _ => l.clone(),
+            }
+        }));
+    }
+    let mut t = Transcripts::new(port);
+    t.add(
+        "17-errors.txt",
+        &cmd("client --addr no-such-host.invalid:7878"),
+        &errors,
+    );
+    t.check();
+}
+
 #[cfg(unix)]
 #[test]
 fn chapter_18_echo_and_chat_on_tokio() {
@@ -1058,6 +1206,7 @@ fn chapter_18_echo_and_chat_on_tokio() {
     t.check();
 }
 
+/// Waits until `proc` has printed `count` stdout lines starting with `prefix`.
 fn wait_for_count(proc: &Proc, prefix: &str, count: usize) {
     let deadline = std::time::Instant::now() + TIMEOUT;
     while proc
