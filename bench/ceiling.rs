@@ -65,8 +65,8 @@ fn main() -> ExitCode {
 // ANCHOR: server
 fn server(addr: SocketAddr) -> anyhow::Result<()> {
     // Chapter 06's backlog, so that `hold` measures the server, not std's queue of 128.
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = net::listen(addr, net::BACKLOG);
+    let listener = listener.with_context(|| format!("cannot listen on {addr}"))?;
     cli::announce(&listener)?;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
@@ -123,7 +123,7 @@ fn stream(addr: SocketAddr, connections: usize, secs: Duration) -> anyhow::Resul
         // Two chunks end to end: the 64 KiB expected from any offset are one slice.
         let expected = chunk.repeat(2);
         let sent = chunk;
-        threads.push(thread::spawn(move || -> anyhow::Result<u64> {
+        let writing = thread::spawn(move || -> anyhow::Result<u64> {
             let mut total = 0u64;
             while Instant::now() < deadline {
                 writer.write_all(&sent).context("cannot send")?;
@@ -131,8 +131,8 @@ fn stream(addr: SocketAddr, connections: usize, secs: Duration) -> anyhow::Resul
             }
             writer.shutdown(Shutdown::Write)?;
             Ok(total)
-        }));
-        threads.push(thread::spawn(move || -> anyhow::Result<u64> {
+        });
+        let reading = thread::spawn(move || -> anyhow::Result<u64> {
             let mut buf = vec![0u8; CHUNK];
             let mut got = 0u64;
             loop {
@@ -148,17 +148,21 @@ fn stream(addr: SocketAddr, connections: usize, secs: Duration) -> anyhow::Resul
                 }
                 got += n as u64;
             }
-        }));
+        });
+        threads.push((writing, reading));
     }
-    let counts = join_all(threads)?;
-    let elapsed = started.elapsed().as_secs_f64();
-    // Pairs: (sent, echoed) per connection.
-    for pair in counts.chunks(2) {
-        if pair[0] != pair[1] {
-            bail!("{addr} echoed {} of the {} bytes sent", pair[1], pair[0]);
+    let mut bytes = 0;
+    for (writing, reading) in threads {
+        // The reader first: a mismatch is the cause of a failed run (the writer, left
+        // blocked, ends with the process).
+        let echoed = join_all(vec![reading])?[0];
+        let sent = join_all(vec![writing])?[0];
+        if echoed != sent {
+            bail!("{addr} echoed {echoed} of the {sent} bytes sent");
         }
+        bytes += echoed;
     }
-    let bytes: u64 = counts.iter().skip(1).step_by(2).sum();
+    let elapsed = started.elapsed().as_secs_f64();
     println!(
         "{{\"mode\":\"stream\",\"client\":\"ceiling\",\"connections\":{connections},\"bytes\":{bytes},\"secs\":{elapsed:.3},\"mb_per_sec\":{:.1},\"verified\":true}}",
         bytes as f64 / elapsed / 1e6

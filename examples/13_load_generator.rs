@@ -253,14 +253,16 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
 // ANCHOR: stream_pattern
 /// Bytes per `write` and per `read` of a stream.
 const CHUNK: usize = 64 * 1024;
-/// A stream's bytes repeat every 65,536: `byte_at(conn, 0, offset)` depends on `offset` only
-/// through its low 8 bits (`offset * 7`, as a byte) and the 8 above them (`offset >> 8`).
+/// A stream's bytes repeat every 65,536: `byte_at(conn, 0, offset)` depends on
+/// `offset` only through its low 8 bits (`offset * 7`, as a byte) and the 8 bits
+/// above them (`offset >> 8`).
 const PERIOD: u64 = 1 << 16;
 
-/// The bytes of connection `conn`'s stream, computed once: one period and one chunk more, so
-/// that the `CHUNK` bytes from any offset in the period are one slice. Computing `byte_at` per
-/// byte, as the first version of this program did, cost the writer and the reader more CPU than
-/// the kernel's copies (see "The load generator's own limit" in the chapter).
+/// The bytes of connection `conn`'s stream, computed once: one period and one chunk
+/// more, so that the `CHUNK` bytes from any offset in the period are one slice.
+/// Computing `byte_at` for every byte, as the first version of this program did,
+/// cost the writer and the reader more CPU than the kernel's copies (chapter 13,
+/// "The load generator's own limit").
 fn stream_pattern(conn: u64) -> Vec<u8> {
     (0..PERIOD + CHUNK as u64)
         .map(|offset| byte_at(conn, 0, offset))
@@ -285,7 +287,8 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
             // report.
             let first_failure = Arc::new(OnceLock::<Side>::new());
             let failed = Arc::clone(&first_failure);
-            // The writer sends slices of these bytes; the reader compares the echo with them.
+            // The writer sends slices of these bytes; the reader compares the echo
+            // with them.
             let expected = Arc::new(stream_pattern(conn as u64));
             let pattern = Arc::clone(&expected);
             let writing = thread::spawn(move || -> anyhow::Result<u64> {

@@ -395,6 +395,36 @@ fn stream_spends_no_more_cpu_per_byte_than_the_ceiling_client() {
     );
 }
 
+/// The yardsticks of the benchmark (bench/ceiling.rs): the ceiling server echoes, and the
+/// ceiling clients, minimal as they are, check every byte too.
+#[test]
+fn the_ceiling_clients_verify_every_byte() {
+    let (_server, addr) = Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
+    let broken = broken_server(true).to_string();
+    for (load, count) in [("pingpong", "--clients"), ("stream", "--connections")] {
+        let good = run(
+            "ceiling",
+            &[
+                load,
+                "--addr",
+                &addr.to_string(),
+                count,
+                "2",
+                "--secs",
+                "0.3",
+            ],
+            b"",
+        );
+        assert_eq!(good.code(), Some(0), "{good:?}");
+        assert_eq!(field(&good.stdout[0], "verified"), "true");
+        assert!(field(&good.stdout[0], "secs").parse::<f64>().unwrap() > 0.0);
+        let bad = run("ceiling", &[load, "--addr", &broken, "--secs", "2"], b"");
+        assert_eq!(bad.code(), Some(1), "{bad:?}");
+        assert!(bad.stdout.is_empty(), "{bad:?}");
+        assert!(bad.stderr[0].contains("echo differs"), "{bad:?}");
+    }
+}
+
 /// The figures of one server: every repetition of every measurement, by name.
 #[derive(Default)]
 struct Figures {
@@ -486,7 +516,11 @@ fn count_every_servers_syscalls() {
                     .take(6)
                     .map(|(name, n)| format!("{name} {n:.2}"))
                     .collect();
-                println!("{}: {all:.2} per round trip: {}", contender.label, top.join(", "));
+                println!(
+                    "{}: {all:.2} per round trip: {}",
+                    contender.label,
+                    top.join(", ")
+                );
             }
             Err(why) => println!("{}: not counted: {why}", contender.label),
         }
@@ -516,7 +550,14 @@ fn measure(contender: &Contender, figures: &mut Figures) {
     };
     let pingpong = |clients: &str, secs: &str| {
         load(&[
-            mode, "--addr", &addr, "--clients", clients, "--secs", secs, "--json",
+            mode,
+            "--addr",
+            &addr,
+            "--clients",
+            clients,
+            "--secs",
+            secs,
+            "--json",
         ])
     };
     // Warm-up: one short run that is not counted.
@@ -727,10 +768,16 @@ fn check_the_load_generator() -> Vec<Check> {
                 let (json, cpu) = run_measuring_cpu(name, &args);
                 if all[0] == "stream" {
                     let bytes: f64 = field(&json, "bytes").parse().unwrap();
-                    (field(&json, "mb_per_sec").parse().unwrap(), cpu / bytes * 1e9)
+                    (
+                        field(&json, "mb_per_sec").parse().unwrap(),
+                        cpu / bytes * 1e9,
+                    )
                 } else {
                     let round_trips: f64 = field(&json, "round_trips").parse().unwrap();
-                    (field(&json, "per_sec").parse().unwrap(), cpu / round_trips * 1e6)
+                    (
+                        field(&json, "per_sec").parse().unwrap(),
+                        cpu / round_trips * 1e6,
+                    )
                 }
             };
             if rep % 2 == 0 {
@@ -888,7 +935,11 @@ fn svg(servers: &[(&str, Figures)]) -> String {
     let panels = [
         ("pingpong, 50 clients: round trips/s", "pingpong 50", 0),
         ("stream, 4 connections: MB/s", "stream 4", 0),
-        ("server CPU per round trip (µs; less is better)", "cpu us/rt", 1),
+        (
+            "server CPU per round trip (µs; less is better)",
+            "cpu us/rt",
+            1,
+        ),
     ];
     let panel_height = 30.0 + servers.len() as f64 * row_height;
     let height = panels.len() as f64 * panel_height + 10.0;
@@ -997,14 +1048,19 @@ fn the_report_reads_on_a_phone() {
     // characters a line); the header's words wrap in the rendered table.
     let lines: Vec<&str> = markdown.lines().collect();
     for (i, line) in lines.iter().enumerate() {
-        let is_header = lines.get(i + 1).is_some_and(|next| next.starts_with("|---"));
+        let is_header = lines
+            .get(i + 1)
+            .is_some_and(|next| next.starts_with("|---"));
         if line.starts_with("| ") && !is_header {
             assert!(line.chars().count() <= 100, "{line}");
         }
     }
     assert!(markdown.contains("| 08 poll | 13,086 ±2% |"), "{markdown}");
     let chart = svg(&servers);
-    assert!(chart.contains(&format!("viewBox=\"0 0 {WIDTH} ")), "{chart}");
+    assert!(
+        chart.contains(&format!("viewBox=\"0 0 {WIDTH} ")),
+        "{chart}"
+    );
     // Shown 400 px wide, every text is at least 11 px tall.
     for size in chart.split("font-size=\"").skip(1) {
         let size: f64 = size.split('"').next().unwrap().parse().unwrap();
