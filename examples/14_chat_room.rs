@@ -77,6 +77,9 @@ enum Role {
 /// Longest nickname, in characters.
 const MAX_NICK: usize = 20;
 
+/// What a client is told when the server lacks the threads or descriptors to serve it.
+const BUSY: &[u8] = b"* the server is busy: try again later";
+
 /// How a member is served: the server's options, shared by every client's threads.
 #[derive(Clone, Copy)]
 struct Rules {
@@ -108,8 +111,9 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: outbox
-/// The lines waiting to be sent to one member, and that member's socket. Senders put lines in
-/// with [`Outbox::push`]; the member's writer thread takes them out with [`Outbox::next_line`].
+/// The lines waiting to be sent to one member, and that member's socket. Senders put
+/// lines in with [`Outbox::push`]; the member's writer thread takes them out with
+/// [`Outbox::next_line`].
 struct Outbox {
     stream: Arc<TcpStream>,
     capacity: usize,
@@ -124,8 +128,8 @@ struct OutboxState {
     lines: VecDeque<Arc<str>>,
     /// False once the member has left or was cut off: no more lines go in.
     open: bool,
-    /// When the member last made progress: the writer took a line, or lines started to wait
-    /// in an empty outbox (an idle member is not a slow one).
+    /// When the member last made progress: the writer took a line, or lines started to
+    /// wait in an empty outbox (an idle member is not a slow one).
     progress: Instant,
     /// The member stopped reading and was cut off.
     cut_off: bool,
@@ -135,7 +139,7 @@ struct OutboxState {
 impl Outbox {
     /// Queues `line`, waiting while the outbox is full. The policy in three rules:
     /// - a member that keeps reading loses nothing: the sender waits for room instead;
-    /// - the sender's own reads pause meanwhile, so TCP slows the sender down, not the reader;
+    /// - the sender's reads pause meanwhile: TCP slows the sender down, not the reader;
     /// - a member that takes no line for `stall` while lines wait for it is cut off.
     ///
     /// Returns false if the line was not queued (the member is gone or was just cut off).
@@ -170,8 +174,8 @@ impl Outbox {
         }
     }
 
-    /// Queues `line` without waiting, even over capacity: for the greeting and the shutdown
-    /// notice, one line each, which must never make their sender wait.
+    /// Queues `line` without waiting, even over capacity: for the greeting and the
+    /// shutdown notice, one line each, which must never make their sender wait.
     fn push_now(&self, line: &str) {
         let mut state = self.lock();
         if state.open {
@@ -180,8 +184,8 @@ impl Outbox {
         }
     }
 
-    /// The writer's side: the next line to send, waiting for one; `None` once the outbox is
-    /// closed and empty.
+    /// The writer's side: the next line to send, waiting for one; `None` once the outbox
+    /// is closed and empty.
     fn next_line(&self) -> Option<Arc<str>> {
         let mut state = self.lock();
         loop {
@@ -206,8 +210,9 @@ impl Outbox {
         self.changed.notify_all();
     }
 
-    /// The member stopped reading: forget its lines, wake whoever waits on them, and shut the
-    /// socket down, which ends its writer (the write fails) and its reader (`read` returns 0).
+    /// The member stopped reading: forget its lines, wake whoever waits on them, and shut
+    /// the socket down, which ends its writer (the write fails) and its reader (the read
+    /// returns 0).
     fn cut_off(&self) {
         {
             let mut state = self.lock();
@@ -245,7 +250,7 @@ impl Room {
     }
 }
 
-/// Queues `line` for each of `outboxes`, waiting where one is full (see [`Outbox::push`]).
+/// Queues `line` for each of `outboxes`, waiting where one is full ([`Outbox::push`]).
 fn say_to(outboxes: &[Arc<Outbox>], line: &str) {
     let line: Arc<str> = Arc::from(format!("{line}\n"));
     for outbox in outboxes {
@@ -265,17 +270,24 @@ impl SharedRoom {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `line` for every member but `from`. The room's lock is held only to copy the
-    /// list: waiting for a full outbox under it would stop everyone else from even joining.
-    /// One sender's lines reach each member in the order sent; two senders' lines may
-    /// interleave differently for different members.
+    /// Queues `line` for every member but `from`. The room's lock is held only to copy
+    /// the list: waiting for a full outbox under it would stop everyone else from even
+    /// joining. One sender's lines reach each member in the order sent; two senders'
+    /// lines may interleave differently for different members.
     fn say(&self, line: &str, from: Option<&str>) {
         let outboxes = self.lock().all_but(from);
         say_to(&outboxes, line);
     }
 
-    /// Removes `nick` (if it is still the member that owns `outbox`), and returns who is left
-    /// to be told.
+    /// Who is here, by nickname in alphabetical order.
+    fn names(&self) -> String {
+        let room = self.lock();
+        let names: Vec<&str> = room.members.keys().map(String::as_str).collect();
+        names.join(", ")
+    }
+
+    /// Removes `nick` (if it is still the member that owns `outbox`), and returns who is
+    /// left to be told.
     fn remove(&self, nick: &str, outbox: &Arc<Outbox>) -> Vec<Arc<Outbox>> {
         let mut room = self.lock();
         if room
@@ -367,16 +379,17 @@ fn serve_member(
     shutdown: &Shutdown,
     rules: Rules,
 ) -> anyhow::Result<()> {
-    // Out of file descriptors, this is where it shows: say so before closing, which needs none.
+    // Out of file descriptors, this is where it shows: say so (which needs none), close.
     let _watch = shutdown.watch_stream(&stream).inspect_err(|_| {
-        let _ = write_line_frame(&mut &stream, b"* the server is busy: try again later");
+        let _ = write_line_frame(&mut &stream, BUSY);
     })?;
     // Every write to this client is bounded: one that makes no progress for the stall
-    // timeout fails, so no thread of ours waits for ever on a client that stopped reading.
+    // timeout fails: no thread of ours waits for ever on a client that stopped reading.
     stream.set_write_timeout(Some(rules.stall))?;
-    // A small kernel send buffer per client: with the outbox, it bounds what a client that
-    // stops reading holds. We ask for 64 KiB; Linux doubles the request for its bookkeeping
-    // and reports 131072 (socket(7)). Left alone, it grows the buffer up to `tcp_wmem`'s max.
+    // A small kernel send buffer per client: with the outbox, it bounds what a client
+    // that stops reading holds. We ask for 64 KiB; Linux doubles the request (room for
+    // its bookkeeping, socket(7)) and reports 131072. Left alone, Linux would grow the
+    // buffer up to `tcp_wmem`'s maximum (4 MiB by default).
     SockRef::from(&stream).set_send_buffer_size(64 * 1024)?;
     // One socket, shared by this thread, the writer and the room: no `try_clone`, which
     // would cost a file descriptor per copy.
@@ -443,7 +456,7 @@ fn serve_member(
     let writer = match spawn_writer(Arc::clone(&outbox), &nick) {
         Ok(writer) => writer,
         Err(err) => {
-            let _ = write_line_frame(&mut &*stream, b"* the server is busy: try again later");
+            let _ = write_line_frame(&mut &*stream, BUSY);
             bail!("cannot start a writer thread for {nick} ({peer}): {err}");
         }
     };
@@ -483,8 +496,7 @@ fn serve_member(
             Ok(Some(line)) => match String::from_utf8(line) {
                 Ok(text) if text == "/quit" => break "left",
                 Ok(text) if text == "/who" => {
-                    let names: Vec<String> = room.lock().members.keys().cloned().collect();
-                    tell(&format!("* here: {}", names.join(", ")));
+                    tell(&format!("* here: {}", room.names()));
                 }
                 Ok(text) if text.starts_with('/') => {
                     tell("* commands: /who, /quit");
@@ -498,7 +510,7 @@ fn serve_member(
                 }
             },
             Ok(None) => break "left",
-            // Rule: a line over the limit ends the connection (where would the next line start?).
+            // Rule: a line over the limit ends the connection (where would the next go?)
             Err(err) if err.kind() == ErrorKind::InvalidData => {
                 println!("dropped: {nick} (a line over {} bytes)", rules.max_line);
                 tell(&format!(
@@ -507,7 +519,7 @@ fn serve_member(
                 ));
                 break "was disconnected (line too long)";
             }
-            // A reset, a vanished client, a line cut off by the end of the stream: it leaves.
+            // A reset, a vanished client, a line cut short by the end of the stream.
             Err(err) => {
                 println!("lost: {nick} ({})", cli::describe_io(&err));
                 break "left";
@@ -535,8 +547,8 @@ fn serve_member(
 // ANCHOR_END: serve_member
 
 // ANCHOR: writer
-/// The client's writer thread: takes lines from its outbox and writes them, as fast as the
-/// client reads. Only this thread ever waits on this client's socket.
+/// The client's writer thread: takes lines from its outbox and writes them, as fast as
+/// the client reads. Only this thread ever waits on this client's socket.
 fn spawn_writer(outbox: Arc<Outbox>, nick: &str) -> io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name(format!("writer {nick}"))
@@ -621,8 +633,8 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream.try_clone()?;
 
-    // The server asks for the nickname, then greets us (or refuses): two capped lines, due
-    // within 10 s each, so a server that never answers cannot hang us.
+    // The server asks for the nickname, then greets us (or refuses): two capped lines,
+    // due within 10 s each, so a server that never answers cannot hang us.
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut greeting = || -> anyhow::Result<String> {
         match read_line_frame(&mut reader, CLIENT_MAX_LINE)? {
@@ -640,7 +652,8 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
     stream.set_read_timeout(None)?; // from now on, the room may be quiet for hours
 
     // Printing runs on its own thread, so that messages appear while we wait for stdin.
-    // What the room sends is made inert too: this client does not trust the server either.
+    // What the room sends is made inert too: this client does not trust the server
+    // either.
     let printer = thread::Builder::new()
         .name("printer".into())
         .spawn(move || {
@@ -650,7 +663,8 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
         })?;
     for line in io::BufRead::lines(io::stdin().lock()) {
         let line = line.context("cannot read stdin")?;
-        write_line_frame(&mut writer, line.as_bytes()).context("cannot send to the room")?;
+        let sent = write_line_frame(&mut writer, line.as_bytes());
+        sent.context("cannot send to the room")?;
         if line == "/quit" {
             break;
         }
