@@ -616,17 +616,44 @@ fn ctrl_c_under_a_flood_with_a_member_that_never_reads_exits_within_seconds() {
     flooding.join().unwrap();
 }
 
+/// Bytes a server socket takes from non-blocking `write`s before it would block, when its
+/// peer reads nothing through a 4 KiB receive buffer; and the send buffer size then.
 #[cfg(target_os = "linux")]
-#[test]
-fn linux_doubles_the_send_buffer_it_is_asked_for() {
-    // What the server does to each member's socket, and what Linux makes of it: socket(7),
-    // "The kernel doubles this value (to allow space for bookkeeping overhead)".
+fn bytes_taken_by_a_peer_that_never_reads(send_buffer: Option<usize>) -> (usize, usize) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let _client = connect(listener.local_addr().unwrap());
+    let _peer = small_buffer_socket(listener.local_addr().unwrap());
     let (accepted, _) = listener.accept().unwrap();
     let socket = socket2::SockRef::from(&accepted);
-    socket.set_send_buffer_size(64 * 1024).unwrap();
-    assert_eq!(socket.send_buffer_size().unwrap(), 131_072);
+    if let Some(size) = send_buffer {
+        socket.set_send_buffer_size(size).unwrap();
+    }
+    accepted.set_nonblocking(true).unwrap();
+    let mut taken = 0;
+    loop {
+        match (&accepted).write(&[b'x'; 1000]) {
+            Ok(n) => taken += n,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(err) => panic!("{err}"),
+        }
+    }
+    (taken, socket.send_buffer_size().unwrap())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn linux_doubles_the_send_buffer_it_is_asked_for_and_stops_growing_it() {
+    // What the server does to each member's socket, and what Linux makes of it: socket(7),
+    // "The kernel doubles this value (to allow space for bookkeeping overhead)".
+    let (small, reported) = bytes_taken_by_a_peer_that_never_reads(Some(64 * 1024));
+    assert_eq!(reported, 131_072);
+    // Left alone, Linux grows the buffer of a socket whose peer is slow, up to the third
+    // number of `net.ipv4.tcp_wmem` (4 MiB by default).
+    let (grown, grown_to) = bytes_taken_by_a_peer_that_never_reads(None);
+    eprintln!(
+        "taken: {small} bytes with SO_SNDBUF 64 KiB (reported {reported}); {grown} bytes with the default (grew to {grown_to})"
+    );
+    assert!(grown > 4 * small, "{grown} vs {small}");
+    assert!(grown_to > reported);
 }
 
 /// A fake chat server for the client: greets, takes the nickname, then sends `then`.
