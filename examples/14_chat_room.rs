@@ -141,13 +141,11 @@ impl Outbox {
     /// - a member that keeps reading loses nothing: the sender waits for room instead;
     /// - the sender's reads pause meanwhile: TCP slows the sender down, not the reader;
     /// - a member that takes no line for `stall` while lines wait for it is cut off.
-    ///
-    /// Returns false if the line was not queued (the member is gone or was just cut off).
-    fn push(&self, line: &Arc<str>) -> bool {
+    fn push(&self, line: &Arc<str>) {
         let mut state = self.lock();
         loop {
             if !state.open {
-                return false;
+                return; // gone, or cut off: the line is not for anyone any more
             }
             if state.lines.len() < self.capacity {
                 if state.lines.is_empty() {
@@ -155,7 +153,7 @@ impl Outbox {
                 }
                 state.lines.push_back(Arc::clone(line));
                 self.changed.notify_all();
-                return true;
+                return;
             }
             // Full. Wait for the writer to take a line, but not longer than `stall` after
             // its last progress: lines waiting that long mean the member stopped reading.
@@ -164,7 +162,7 @@ impl Outbox {
             if now >= deadline {
                 drop(state);
                 self.cut_off();
-                return false;
+                return;
             }
             state = self
                 .changed
@@ -383,8 +381,8 @@ fn serve_member(
     let _watch = shutdown.watch_stream(&stream).inspect_err(|_| {
         let _ = write_line_frame(&mut &stream, BUSY);
     })?;
-    // Every write to this client is bounded: one that makes no progress for the stall
-    // timeout fails: no thread of ours waits for ever on a client that stopped reading.
+    // Every write to this client is bounded: one that moves no byte for the stall timeout
+    // fails, so no thread of ours waits for ever on a client that stopped reading.
     stream.set_write_timeout(Some(rules.stall))?;
     // A small kernel send buffer per client: with the outbox, it bounds what a client
     // that stops reading holds. We ask for 64 KiB; Linux doubles the request (room for
@@ -407,23 +405,8 @@ fn serve_member(
     };
     // (+1 for a `\r` from a client that ends lines with CRLF.)
     let nick = match read_line_frame(&mut reader, MAX_NICK + 1) {
-        Ok(Some(line)) => match valid_nick(&line) {
-            Some(nick) => nick,
-            None => {
-                refuse(
-                    "* not a nickname: 1 to 20 letters, digits, - or _",
-                    "not a valid nickname",
-                );
-                return Ok(());
-            }
-        },
-        Err(err) if err.kind() == ErrorKind::InvalidData => {
-            refuse(
-                "* not a nickname: 1 to 20 letters, digits, - or _",
-                "not a valid nickname",
-            );
-            return Ok(());
-        }
+        Ok(Some(line)) => valid_nick(&line),
+        Err(err) if err.kind() == ErrorKind::InvalidData => None, // longer than that
         Err(err) if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
             let secs = rules.nick_timeout.as_secs_f64();
             refuse(
@@ -433,6 +416,13 @@ fn serve_member(
             return Ok(());
         }
         _ => return Ok(()), // gone before saying who it is
+    };
+    let Some(nick) = nick else {
+        refuse(
+            "* not a nickname: 1 to 20 letters, digits, - or _",
+            "not a valid nickname",
+        );
+        return Ok(());
     };
     // A member may be silent for hours: from here on, reads wait as long as it takes.
     reader.get_mut().deadline = None;
@@ -457,7 +447,8 @@ fn serve_member(
         Ok(writer) => writer,
         Err(err) => {
             let _ = write_line_frame(&mut &*stream, BUSY);
-            bail!("cannot start a writer thread for {nick} ({peer}): {err}");
+            let what = format!("cannot start a writer thread for {nick} ({peer})");
+            return Err(err).context(what);
         }
     };
 
