@@ -703,3 +703,18 @@ fn the_client_refuses_an_endless_greeting() {
         ["error: no answer to the nickname: a line is over the limit of 65536 bytes"]
     );
 }
+
+#[test]
+fn the_client_gives_up_on_a_server_that_never_greets() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    // The kernel completes the handshake (the backlog); nobody ever accepts or writes.
+    let bob = common::run(EXAMPLE, &["client", "--addr", &addr, "--nick", "bob"], b"");
+    assert_eq!(bob.code(), Some(1), "{bob:?}");
+    assert_eq!(
+        bob.stderr,
+        ["error: the server sent no greeting: timed out (is the peer alive and reading?)"]
+    );
+    assert!(bob.elapsed < Duration::from_secs(8), "{:?}", bob.elapsed);
+    drop(listener);
+}
