@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use socket_workbook::cli;
 use socket_workbook::echo::{End, serve_echo};
-use socket_workbook::server::{self, Config};
+use socket_workbook::server::{self, Config, Refusals};
 use socket_workbook::shutdown::Shutdown;
 
 /// Thread-pool server: a fixed number of workers and a bounded queue, until Ctrl-C.
@@ -82,6 +82,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         workers: usize::from(args.workers),
         queue: usize::from(args.queue),
         idle_timeout: args.idle_timeout,
+        // Both handlers speak text (bytes, lines): a refused client gets a text line.
+        refusals: Refusals::lines(),
     };
     // The whole server is one call: the library runs the accept loop, the pool and Ctrl-C.
     let summary = match args.mode {

@@ -25,7 +25,7 @@ use clap::{Parser, Subcommand};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use socket_workbook::framing::{DEFAULT_MAX_FRAME, read_frame, write_frame};
-use socket_workbook::server::{self, Config};
+use socket_workbook::server::{self, Config, Refusals};
 use socket_workbook::shutdown::Shutdown;
 use socket_workbook::{cli, net};
 
@@ -89,6 +89,9 @@ fn main() -> ExitCode {
                 workers,
                 queue,
                 idle_timeout,
+                // A framed protocol: "busy" and "shutting down" must be frames too, or the
+                // client reads `serv` as the length of a 1,936,028,278-byte frame.
+                refusals: Refusals::frames(),
             };
             serve(addr, max_frame, &config)
         }

@@ -7,16 +7,20 @@
 //! shutdown. You give it a bound listener and a [`Handler`] — any closure
 //! `Fn(TcpStream, SocketAddr, &Shutdown) -> anyhow::Result<()>` is one — and it does the rest.
 //!
+//! Turning clients away is cheap whatever the load: one thread, a bounded number of sockets,
+//! and no refusal ever waits for another (see [`Refusals`] and the refusing thread below).
+//!
 //! It prints one line per event, as every server in the workbook does:
 //! `queued: PEER (W waiting)` (a free worker picks it up at once, or later),
 //! `serving: PEER (A active, W waiting)`, `done: PEER (A active)`, `busy: PEER …`, and on
 //! shutdown `closed: PEER (queued; shutting down)` for the clients that never got a worker.
 
-use std::io::{Read, Write};
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown as Direction, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -66,6 +70,8 @@ pub struct Config {
     pub queue: usize,
     /// Read and write timeout of every client socket.
     pub idle_timeout: Duration,
+    /// What a client that is turned away is told, in the handler's protocol.
+    pub refusals: Refusals,
 }
 
 /// What a server run did, for its last line.
@@ -84,12 +90,57 @@ pub struct Summary {
 pub const BUSY_LINE: &str = "server busy, try again later\n";
 /// The line a queued client gets when the server shuts down before serving it.
 pub const SHUTTING_DOWN_LINE: &str = "server shutting down\n";
+
+/// The bytes a client gets instead of service. They must be in the protocol the client speaks:
+/// a framed client (chapter 12) that received the text line `server busy…` would read its first
+/// four bytes, `serv`, as the length of a 1,936,028,278-byte frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusals {
+    /// When every worker is busy and the queue is full.
+    pub busy: Vec<u8>,
+    /// To a client still queued when the server shuts down.
+    pub shutting_down: Vec<u8>,
+}
+
+impl Refusals {
+    /// Text lines, [`BUSY_LINE`] and [`SHUTTING_DOWN_LINE`]: for line and byte protocols
+    /// (what `nc` shows).
+    pub fn lines() -> Refusals {
+        Refusals {
+            busy: BUSY_LINE.as_bytes().to_vec(),
+            shutting_down: SHUTTING_DOWN_LINE.as_bytes().to_vec(),
+        }
+    }
+
+    /// The same words as length-prefixed frames (chapter 12), each an error frame
+    /// (`error: server busy, try again later`), the form in which the framed servers
+    /// report every error to their clients.
+    pub fn frames() -> Refusals {
+        let frame = |line: &str| {
+            let mut frame = Vec::new();
+            let text = format!("error: {}", line.trim_end());
+            crate::framing::write_frame(&mut frame, text.as_bytes())
+                .expect("writing to a Vec cannot fail");
+            frame
+        };
+        Refusals {
+            busy: frame(BUSY_LINE),
+            shutting_down: frame(SHUTTING_DOWN_LINE),
+        }
+    }
+}
 // ANCHOR_END: lines
 
-/// How long a refusal waits for the client to close after reading our line.
+/// How long a refusal waits for the client to close after reading our words.
 const REFUSAL_LINGER: Duration = Duration::from_millis(200);
-/// How many refusals may wait for the refusing thread before we drop clients outright.
+/// Refusals handed to the refusing thread and not yet taken by it: the accept loop never
+/// waits for that thread, so beyond this many a client is closed without a word.
 const REFUSALS_WAITING: usize = 64;
+/// Refused clients lingering at once. Beyond that, the oldest is closed early: a flood of
+/// connections costs at most this many sockets (plus [`REFUSALS_WAITING`]), never a thread each.
+const REFUSALS_LINGERING: usize = 64;
+/// How often the refusing thread looks at its lingering clients while it has any.
+const REFUSAL_TICK: Duration = Duration::from_millis(10);
 
 // ANCHOR: serve
 /// Serves clients from `listener` with `handler` on a pool of `config.workers` threads, until
@@ -106,7 +157,8 @@ pub fn serve(
         .context("cannot watch the listener for Ctrl-C")?;
     let pool =
         ThreadPool::new(config.workers, config.queue).context("cannot start the worker threads")?;
-    let refuser = Refuser::start().context("cannot start the refusing thread")?;
+    let refuser =
+        Refuser::start(config.refusals.clone()).context("cannot start the refusing thread")?;
     let handler = Arc::new(handler);
     let counts = Arc::new(Counts::default());
 
@@ -126,20 +178,26 @@ pub fn serve(
         let Some(place) = pool.try_reserve() else {
             counts.busy.fetch_add(1, Ordering::SeqCst);
             println!("busy: {peer} turned away (every worker busy, queue full)");
-            refuser.refuse(stream, peer);
+            refuser.refuse(stream, peer, Why::Busy);
             continue;
         };
         let waiting = counts.waiting.fetch_add(1, Ordering::SeqCst) + 1;
         println!("queued: {peer} ({waiting} waiting)");
-        let (handler, counts, shutdown) =
-            (Arc::clone(&handler), Arc::clone(&counts), shutdown.clone());
+        let (handler, counts, shutdown, refuser) = (
+            Arc::clone(&handler),
+            Arc::clone(&counts),
+            shutdown.clone(),
+            refuser.handle(),
+        );
         // 2. The job runs on a worker, now or when one becomes free.
-        place.execute(move || run_one(&*handler, stream, peer, &shutdown, &counts));
+        place.execute(move || run_one(&*handler, stream, peer, &shutdown, &counts, &refuser));
     }
 
     // 3. Shutdown: no more accepting. Dropping the pool lets the workers finish the clients
     //    they are serving (woken by the helper) and run every queued job, which now sees the
-    //    shutdown and turns its client away; then the workers are joined.
+    //    shutdown and hands its client to the refusing thread; then the workers are joined.
+    //    Dropping the refuser lets it finish its lingering closes: 200 ms at most, however
+    //    many there are, because they linger side by side, not one after another.
     drop(pool);
     drop(refuser);
     Ok(Summary {
@@ -168,13 +226,15 @@ fn run_one(
     peer: SocketAddr,
     shutdown: &Shutdown,
     counts: &Counts,
+    refuser: &RefuserHandle,
 ) {
     let waiting = counts.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
     if shutdown.is_triggered() {
-        // Queued, never served: say why we close, rather than just closing.
+        // Queued, never served: say why we close, rather than just closing. The refusing
+        // thread says it, so that this worker goes on with the next queued client at once.
         counts.turned_away.fetch_add(1, Ordering::SeqCst);
         println!("closed: {peer} (queued; shutting down)");
-        say_and_close(stream, SHUTTING_DOWN_LINE.as_bytes());
+        refuser.refuse(stream, Why::ShuttingDown);
         return;
     }
     let active = counts.active.fetch_add(1, Ordering::SeqCst) + 1;
@@ -197,10 +257,16 @@ fn run_one(
 /// *cleanly*. Handlers use it too, for a last error message.
 ///
 /// Closing a socket that still has unread bytes in its receive buffer (the client may have sent
-/// its request already) makes the kernel send a reset, and a reset can destroy our line before
-/// the client reads it. So: write the line, half-close (our FIN follows the line), and read and
-/// discard until the client closes too, or for a short while at most. Apache calls this a
-/// "lingering close".
+/// its request already) makes the kernel send a reset (RST) instead of a FIN (RFC 2525, 2.17;
+/// Linux does). What the reset does to the client depends on the client's OS. On Linux, bytes
+/// that had arrived are still returned by `read` first, and the reset shows on the *next* read:
+/// `connection reset by peer` instead of a clean end of stream, so a client that reads to the
+/// end reports an error after our line (a test in `tests/05_thread_pool_server.rs` shows both).
+/// On Windows, `recv` fails with WSAECONNRESET once the reset is in, and received bytes not yet
+/// read are lost with it (Microsoft's `closesocket` documentation). So: write the line, half-close
+/// (our FIN follows the line: a Linux client that got the FIN sees a clean end even if a reset
+/// comes later), read and discard until the client closes too, or for a short while at most.
+/// Apache calls this a "lingering close".
 pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
     let _ = stream.write_all(last_words);
     let _ = stream.shutdown(Direction::Write);
@@ -218,39 +284,147 @@ pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
 }
 // ANCHOR_END: say_and_close
 
+/// Which words a refused client gets.
+#[derive(Clone, Copy)]
+enum Why {
+    Busy,
+    ShuttingDown,
+}
+
+// ANCHOR: refuser
 /// A thread that turns clients away, so that the accept loop never waits on a refusal.
+///
+/// [`say_and_close`] lingers up to 200 ms on *one* client. A thread that did that for each
+/// refused client in turn would need 13 s for 64 of them — under a flood, and at Ctrl-C, which
+/// waits for this thread. So this thread makes the sockets non-blocking (chapter 07 in
+/// miniature): it writes the words and the FIN at once, and keeps every refused client in a
+/// list, draining them all every 10 ms until each has closed or had its 200 ms. However many
+/// clients are refused, each is done within about 200 ms, on this one thread.
 struct Refuser {
-    sender: Option<mpsc::SyncSender<TcpStream>>,
+    sender: Option<SyncSender<(TcpStream, Why)>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
+/// A worker's way to hand a client to the refusing thread.
+struct RefuserHandle(SyncSender<(TcpStream, Why)>);
+
+/// A refused client whose lingering close is under way.
+struct Lingering {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
 impl Refuser {
-    fn start() -> std::io::Result<Refuser> {
-        let (sender, receiver) = mpsc::sync_channel::<TcpStream>(REFUSALS_WAITING);
+    fn start(refusals: Refusals) -> std::io::Result<Refuser> {
+        let (sender, receiver) = mpsc::sync_channel(REFUSALS_WAITING);
         let thread = thread::Builder::new()
             .name("refuser".into())
-            .spawn(move || {
-                for stream in receiver {
-                    say_and_close(stream, BUSY_LINE.as_bytes());
-                }
-            })?;
+            .spawn(move || refuse_all(&receiver, &refusals))?;
         Ok(Refuser {
             sender: Some(sender),
             thread: Some(thread),
         })
     }
 
-    /// Hands `stream` to the refusing thread, which tells it "busy"; if even that thread is
-    /// swamped, closes it at once.
-    fn refuse(&self, stream: TcpStream, peer: SocketAddr) {
+    /// Hands `stream` to the refusing thread; if even that thread is swamped, closes it at
+    /// once. Never blocks: the accept loop calls it.
+    fn refuse(&self, stream: TcpStream, peer: SocketAddr, why: Why) {
         let sender = self.sender.as_ref().expect("the refuser is running");
-        if sender.try_send(stream).is_err() {
+        if let Err(TrySendError::Full(_)) = sender.try_send((stream, why)) {
             eprintln!("error: too many clients to turn away politely; closed {peer} at once");
         }
     }
+
+    fn handle(&self) -> RefuserHandle {
+        RefuserHandle(self.sender.clone().expect("the refuser is running"))
+    }
+}
+
+impl RefuserHandle {
+    /// Hands `stream` to the refusing thread, waiting for a free place if need be: a worker
+    /// may wait (the thread takes clients every 10 ms), the accept loop may not.
+    fn refuse(&self, stream: TcpStream, why: Why) {
+        let _ = self.0.send((stream, why));
+    }
+}
+
+/// The refusing thread: takes refused clients, tells them, and closes them side by side.
+fn refuse_all(receiver: &Receiver<(TcpStream, Why)>, refusals: &Refusals) {
+    let mut lingering: VecDeque<Lingering> = VecDeque::new();
+    loop {
+        // 1. Wait for a client to refuse: without a time limit when nothing lingers (an idle
+        //    server costs nothing), else for one tick at most.
+        let first = if lingering.is_empty() {
+            match receiver.recv() {
+                Ok(refusal) => Some(refusal),
+                Err(_) => return, // the server is done, and nobody lingers
+            }
+        } else {
+            match receiver.recv_timeout(REFUSAL_TICK) {
+                Ok(refusal) => Some(refusal),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    thread::sleep(REFUSAL_TICK); // the server is done: finish the lingering
+                    None
+                }
+            }
+        };
+        // 2. Take every client waiting, tell each one, and start its lingering close.
+        for (stream, why) in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| receiver.try_recv().ok()))
+        {
+            let words = match why {
+                Why::Busy => &refusals.busy,
+                Why::ShuttingDown => &refusals.shutting_down,
+            };
+            if let Some(started) = begin_refusal(stream, words) {
+                if lingering.len() == REFUSALS_LINGERING {
+                    lingering.pop_front(); // the oldest has had the most time: closed now
+                }
+                lingering.push_back(started);
+            }
+        }
+        // 3. Drain every lingering client; close those that closed or whose time is up.
+        let now = Instant::now();
+        lingering.retain_mut(|client| now < client.deadline && drain(&mut client.stream));
+    }
+}
+
+/// Writes `words` and a FIN to a refused client without ever blocking.
+fn begin_refusal(mut stream: TcpStream, words: &[u8]) -> Option<Lingering> {
+    // A non-blocking socket: this thread must never wait for one client.
+    stream.set_nonblocking(true).ok()?;
+    // A few dozen bytes into the empty send buffer of a new connection: the kernel takes them
+    // all at once. (A client that advertised a zero window would get what fits, then the FIN.)
+    let _ = stream.write(words);
+    let _ = stream.shutdown(Direction::Write);
+    Some(Lingering {
+        stream,
+        deadline: Instant::now() + REFUSAL_LINGER,
+    })
+}
+
+/// Reads and discards what a lingering client sent. `false` once it has closed (or failed):
+/// our close then sends a plain FIN-and-done, with nothing unread to cause a reset.
+fn drain(stream: &mut TcpStream) -> bool {
+    let mut sink = [0u8; 4096];
+    // A bounded number of reads per tick: a client that sends as fast as it can must not keep
+    // this thread from the others.
+    for _ in 0..16 {
+        match stream.read(&mut sink) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return true,
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 impl Drop for Refuser {
+    /// Stops taking clients, lets the lingering closes finish (200 ms at most), and joins.
     fn drop(&mut self) {
         drop(self.sender.take());
         if let Some(thread) = self.thread.take() {
@@ -258,6 +432,7 @@ impl Drop for Refuser {
         }
     }
 }
+// ANCHOR_END: refuser
 
 #[cfg(test)]
 mod tests {
@@ -293,6 +468,7 @@ mod tests {
             workers,
             queue,
             idle_timeout: LIMIT,
+            refusals: Refusals::lines(),
         }
     }
 
@@ -344,5 +520,52 @@ mod tests {
         assert_eq!(summary.turned_away_at_shutdown, 2);
         assert_eq!(summary.served, 1);
         drop(served);
+    }
+
+    #[test]
+    fn framed_refusals_are_error_frames() {
+        let frames = Refusals::frames();
+        let mut busy = &frames.busy[..];
+        let payload = crate::framing::read_frame(&mut busy, 1024)
+            .unwrap()
+            .unwrap();
+        assert_eq!(payload, b"error: server busy, try again later");
+        assert!(busy.is_empty(), "one frame, nothing after it");
+        let mut closing = &frames.shutting_down[..];
+        let payload = crate::framing::read_frame(&mut closing, 1024)
+            .unwrap()
+            .unwrap();
+        assert_eq!(payload, b"error: server shutting down");
+    }
+
+    /// Regression: the refusing thread lingered up to 200 ms on each refused client, one after
+    /// another, so under a flood the 40th client waited 8 s for its "busy", and Ctrl-C waited
+    /// for all of them.
+    #[test]
+    fn refusals_linger_side_by_side_and_shutdown_does_not_wait_for_them_in_turn() {
+        let (addr, shutdown, result) = start(config(1, 0), greeter);
+        let served = client(addr);
+        assert_eq!(first_line(&served), "hello\n"); // holds the only worker
+        let started = Instant::now();
+        // Forty clients that stay connected and never close: each refusal lingers its full
+        // 200 ms.
+        let refused: Vec<TcpStream> = (0..40).map(|_| client(addr)).collect();
+        for stream in &refused {
+            assert_eq!(first_line(stream), BUSY_LINE);
+        }
+        let told = started.elapsed();
+        assert!(told < Duration::from_secs(2), "40 refusals took {told:?}");
+        // Forty more, and Ctrl-C while they linger.
+        let more: Vec<TcpStream> = (0..40).map(|_| client(addr)).collect();
+        for stream in &more {
+            assert_eq!(first_line(stream), BUSY_LINE); // accepted, refused, still lingering
+        }
+        let triggered = Instant::now();
+        shutdown.trigger();
+        let summary = result.recv_timeout(LIMIT).expect("serve did not return");
+        let took = triggered.elapsed();
+        assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+        assert_eq!(summary.busy, 80);
+        drop((served, refused, more));
     }
 }

@@ -289,3 +289,98 @@ fn measure_nagle_and_throughput() {
         );
     }
 }
+
+fn count_prefix(lines: &[String], prefix: &str) -> usize {
+    lines.iter().filter(|l| l.starts_with(prefix)).count()
+}
+
+fn wait_until(what: &str, proc: &Proc, done: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !done(&proc.stdout()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Regression: the server turned clients away with the text line `server busy, try again
+/// later`, which a framed client reads as a frame of 0x73657276 = 1,936,028,278 bytes.
+#[test]
+fn a_full_server_refuses_with_an_error_frame_that_the_client_reports() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "0"]);
+    let mut served = connect(addr);
+    write_frame(&mut served, b"mine").unwrap();
+    assert_eq!(read_frame(&mut served, 64).unwrap().unwrap(), b"mine"); // holds the worker
+
+    let mut refused = connect(addr);
+    let answer = read_frame(&mut refused, 1024)
+        .expect("the refusal is not a frame")
+        .expect("closed without a refusal");
+    assert_eq!(answer, b"error: server busy, try again later");
+    let mut rest = Vec::new();
+    refused.read_to_end(&mut rest).expect("not closed cleanly");
+    assert!(rest.is_empty(), "{rest:?}");
+
+    let done = run(
+        EXAMPLE,
+        &["client", "--addr", &addr.to_string(), "hello"],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        ["error: the server answered: error: server busy, try again later"]
+    );
+    wait_until("two refusals", &server, |out| {
+        count_prefix(out, "busy: ") == 2
+    });
+}
+
+/// Regression: a client still queued at Ctrl-C got `server shutting down` as a text line.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_tells_a_queued_client_in_an_error_frame() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "1"]);
+    let mut served = connect(addr);
+    write_frame(&mut served, b"mine").unwrap();
+    assert_eq!(read_frame(&mut served, 64).unwrap().unwrap(), b"mine");
+    let mut queued = connect(addr);
+    wait_until("a queued client", &server, |out| {
+        count_prefix(out, "queued: ") == 2
+    });
+    server.sigint();
+    let answer = read_frame(&mut queued, 1024)
+        .expect("the refusal is not a frame")
+        .expect("closed without a word");
+    assert_eq!(answer, b"error: server shutting down");
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+}
+
+/// Regression: under a flood, Ctrl-C took 11–20 s: the refusing thread lingered 200 ms on
+/// each queued refusal in turn, and the shutdown waited for it.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_under_a_flood_exits_within_two_seconds() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "1"]);
+    let mut served = connect(addr);
+    write_frame(&mut served, b"mine").unwrap();
+    assert_eq!(read_frame(&mut served, 64).unwrap().unwrap(), b"mine");
+    // 200 clients that connect, send half a frame, and never close: each refusal lingers.
+    let flood: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut stream = connect(addr);
+            stream.write_all(&[0, 0]).unwrap();
+            stream
+        })
+        .collect();
+    wait_until("150 refusals", &server, |out| {
+        count_prefix(out, "busy: ") >= 150
+    });
+    let started = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    let took = started.elapsed();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(took < Duration::from_secs(2), "Ctrl-C took {took:?}");
+    drop(flood);
+}
