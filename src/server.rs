@@ -20,7 +20,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown as Direction, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -133,8 +133,8 @@ impl Refusals {
 
 /// How long a refusal waits for the client to close after reading our words.
 const REFUSAL_LINGER: Duration = Duration::from_millis(200);
-/// Refusals handed to the refusing thread and not yet taken by it: the accept loop never
-/// waits for that thread, so beyond this many a client is closed without a word.
+/// Refused clients handed to the refusing thread and not yet taken by it. The accept loop never
+/// waits for that thread: beyond this many, a refused client is closed right after its words.
 const REFUSALS_WAITING: usize = 64;
 /// Refused clients lingering at once. Beyond that, the oldest is closed early: a flood of
 /// connections costs at most this many sockets (plus [`REFUSALS_WAITING`]), never a thread each.
@@ -178,7 +178,7 @@ pub fn serve(
         let Some(place) = pool.try_reserve() else {
             counts.busy.fetch_add(1, Ordering::SeqCst);
             println!("busy: {peer} turned away (every worker busy, queue full)");
-            refuser.refuse(stream, peer, Why::Busy);
+            refuser.handle().refuse(stream, Why::Busy);
             continue;
         };
         let waiting = counts.waiting.fetch_add(1, Ordering::SeqCst) + 1;
@@ -187,7 +187,7 @@ pub fn serve(
             Arc::clone(&handler),
             Arc::clone(&counts),
             shutdown.clone(),
-            refuser.handle(),
+            refuser.handle().clone(),
         );
         // 2. The job runs on a worker, now or when one becomes free.
         place.execute(move || run_one(&*handler, stream, peer, &shutdown, &counts, &refuser));
@@ -231,7 +231,7 @@ fn run_one(
     let waiting = counts.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
     if shutdown.is_triggered() {
         // Queued, never served: say why we close, rather than just closing. The refusing
-        // thread says it, so that this worker goes on with the next queued client at once.
+        // thread does the lingering, so that this worker goes on with the next one at once.
         counts.turned_away.fetch_add(1, Ordering::SeqCst);
         println!("closed: {peer} (queued; shutting down)");
         refuser.refuse(stream, Why::ShuttingDown);
@@ -292,21 +292,27 @@ enum Why {
 }
 
 // ANCHOR: refuser
-/// A thread that turns clients away, so that the accept loop never waits on a refusal.
+/// Turns clients away without ever making the caller wait, and closes them on a thread of its
+/// own.
 ///
 /// [`say_and_close`] lingers up to 200 ms on *one* client. A thread that did that for each
-/// refused client in turn would need 13 s for 64 of them — under a flood, and at Ctrl-C, which
-/// waits for this thread. So this thread makes the sockets non-blocking (chapter 07 in
-/// miniature): it writes the words and the FIN at once, and keeps every refused client in a
-/// list, draining them all every 10 ms until each has closed or had its 200 ms. However many
-/// clients are refused, each is done within about 200 ms, on this one thread.
+/// refused client in turn would need 13 s for 64 of them, under a flood, and Ctrl-C would wait
+/// for it. So a refused socket is made non-blocking (chapter 07 in miniature): the caller
+/// writes the words and the FIN at once, which never waits, and hands the socket to the
+/// refusing thread. That thread keeps every refused client in one list and drains them all
+/// every 10 ms, until each has closed or had its 200 ms. However many clients are refused,
+/// each is done within about 200 ms, all on this one thread.
 struct Refuser {
-    sender: Option<SyncSender<(TcpStream, Why)>>,
+    handle: Option<RefuserHandle>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
-/// A worker's way to hand a client to the refusing thread.
-struct RefuserHandle(SyncSender<(TcpStream, Why)>);
+/// The accept loop's and the workers' way to turn a client away.
+#[derive(Clone)]
+struct RefuserHandle {
+    sender: SyncSender<Lingering>,
+    refusals: Arc<Refusals>,
+}
 
 /// A refused client whose lingering close is under way.
 struct Lingering {
@@ -319,49 +325,61 @@ impl Refuser {
         let (sender, receiver) = mpsc::sync_channel(REFUSALS_WAITING);
         let thread = thread::Builder::new()
             .name("refuser".into())
-            .spawn(move || refuse_all(&receiver, &refusals))?;
+            .spawn(move || linger_all(&receiver))?;
+        let refusals = Arc::new(refusals);
         Ok(Refuser {
-            sender: Some(sender),
+            handle: Some(RefuserHandle { sender, refusals }),
             thread: Some(thread),
         })
     }
 
-    /// Hands `stream` to the refusing thread; if even that thread is swamped, closes it at
-    /// once. Never blocks: the accept loop calls it.
-    fn refuse(&self, stream: TcpStream, peer: SocketAddr, why: Why) {
-        let sender = self.sender.as_ref().expect("the refuser is running");
-        if let Err(TrySendError::Full(_)) = sender.try_send((stream, why)) {
-            eprintln!("error: too many clients to turn away politely; closed {peer} at once");
-        }
-    }
-
-    fn handle(&self) -> RefuserHandle {
-        RefuserHandle(self.sender.clone().expect("the refuser is running"))
+    fn handle(&self) -> &RefuserHandle {
+        self.handle.as_ref().expect("the refuser is running")
     }
 }
 
 impl RefuserHandle {
-    /// Hands `stream` to the refusing thread, waiting for a free place if need be: a worker
-    /// may wait (the thread takes clients every 10 ms), the accept loop may not.
-    fn refuse(&self, stream: TcpStream, why: Why) {
-        let _ = self.0.send((stream, why));
+    /// Tells the client `why`, sends our FIN, and hands the socket to the refusing thread for
+    /// its lingering close. Never blocks.
+    fn refuse(&self, mut stream: TcpStream, why: Why) {
+        let words = match why {
+            Why::Busy => &self.refusals.busy,
+            Why::ShuttingDown => &self.refusals.shutting_down,
+        };
+        // Non-blocking: the accept loop must never wait for one client.
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        // A few dozen bytes into the empty send buffer of a new connection: the kernel takes
+        // them all at once. (A client that advertised a zero window gets what fits.)
+        let _ = stream.write(words);
+        let _ = stream.shutdown(Direction::Write);
+        let lingering = Lingering {
+            stream,
+            deadline: Instant::now() + REFUSAL_LINGER,
+        };
+        // If the refusing thread is 64 clients behind, this one is closed now instead: it has
+        // its words and our FIN already (a Linux client reads them, then a clean end of stream,
+        // as the test of the lingering close shows), and the flood costs no more sockets.
+        let _ = self.sender.try_send(lingering);
     }
 }
 
-/// The refusing thread: takes refused clients, tells them, and closes them side by side.
-fn refuse_all(receiver: &Receiver<(TcpStream, Why)>, refusals: &Refusals) {
+/// The refusing thread: keeps refused clients until each has closed or had its time.
+fn linger_all(receiver: &Receiver<Lingering>) {
     let mut lingering: VecDeque<Lingering> = VecDeque::new();
+    let mut next_sweep = Instant::now();
     loop {
-        // 1. Wait for a client to refuse: without a time limit when nothing lingers (an idle
-        //    server costs nothing), else for one tick at most.
+        // 1. Take new clients: wait without a time limit when nobody lingers (an idle server
+        //    costs nothing), else for one tick at most.
         let first = if lingering.is_empty() {
             match receiver.recv() {
-                Ok(refusal) => Some(refusal),
+                Ok(client) => Some(client),
                 Err(_) => return, // the server is done, and nobody lingers
             }
         } else {
             match receiver.recv_timeout(REFUSAL_TICK) {
-                Ok(refusal) => Some(refusal),
+                Ok(client) => Some(client),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
                     thread::sleep(REFUSAL_TICK); // the server is done: finish the lingering
@@ -369,44 +387,26 @@ fn refuse_all(receiver: &Receiver<(TcpStream, Why)>, refusals: &Refusals) {
                 }
             }
         };
-        // 2. Take every client waiting, tell each one, and start its lingering close.
-        for (stream, why) in first
-            .into_iter()
-            .chain(std::iter::from_fn(|| receiver.try_recv().ok()))
-        {
-            let words = match why {
-                Why::Busy => &refusals.busy,
-                Why::ShuttingDown => &refusals.shutting_down,
-            };
-            if let Some(started) = begin_refusal(stream, words) {
-                if lingering.len() == REFUSALS_LINGERING {
-                    lingering.pop_front(); // the oldest has had the most time: closed now
-                }
-                lingering.push_back(started);
+        let waiting = std::iter::from_fn(|| receiver.try_recv().ok());
+        for client in first.into_iter().chain(waiting) {
+            if lingering.len() == REFUSALS_LINGERING {
+                lingering.pop_front(); // the oldest has had the most time: closed now
             }
+            lingering.push_back(client);
         }
-        // 3. Drain every lingering client; close those that closed or whose time is up.
+        // 2. Once a tick (not for every new client: under a flood, that would be a read per
+        //    lingering client per refused one), drain every lingering client, and close those
+        //    that closed or whose time is up.
         let now = Instant::now();
-        lingering.retain_mut(|client| now < client.deadline && drain(&mut client.stream));
+        if now >= next_sweep {
+            lingering.retain_mut(|client| now < client.deadline && drain(&mut client.stream));
+            next_sweep = now + REFUSAL_TICK;
+        }
     }
 }
 
-/// Writes `words` and a FIN to a refused client without ever blocking.
-fn begin_refusal(mut stream: TcpStream, words: &[u8]) -> Option<Lingering> {
-    // A non-blocking socket: this thread must never wait for one client.
-    stream.set_nonblocking(true).ok()?;
-    // A few dozen bytes into the empty send buffer of a new connection: the kernel takes them
-    // all at once. (A client that advertised a zero window would get what fits, then the FIN.)
-    let _ = stream.write(words);
-    let _ = stream.shutdown(Direction::Write);
-    Some(Lingering {
-        stream,
-        deadline: Instant::now() + REFUSAL_LINGER,
-    })
-}
-
 /// Reads and discards what a lingering client sent. `false` once it has closed (or failed):
-/// our close then sends a plain FIN-and-done, with nothing unread to cause a reset.
+/// dropping the socket then closes it with nothing unread, so without a reset.
 fn drain(stream: &mut TcpStream) -> bool {
     let mut sink = [0u8; 4096];
     // A bounded number of reads per tick: a client that sends as fast as it can must not keep
@@ -426,7 +426,7 @@ fn drain(stream: &mut TcpStream) -> bool {
 impl Drop for Refuser {
     /// Stops taking clients, lets the lingering closes finish (200 ms at most), and joins.
     fn drop(&mut self) {
-        drop(self.sender.take());
+        drop(self.handle.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -160,6 +160,127 @@ fn ctrl_c_closes_the_served_clients_and_tells_the_queued_ones() {
     );
 }
 
+/// The number after `NAME:` in `/proc/PID/status` (Linux).
+#[cfg(target_os = "linux")]
+fn proc_status(pid: u32, name: &str) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+}
+
+/// Regression: the refusing thread lingered up to 200 ms on each refused client, one after
+/// another, so under a flood the clients waited seconds for their "busy", and Ctrl-C waited
+/// 11–20 s for the refusals still queued. Refusals now linger side by side, on one thread,
+/// with a bounded number of sockets.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_flood_is_told_busy_at_once_with_bounded_threads_and_ctrl_c_exits_within_two_seconds() {
+    let args = ["--addr", "127.0.0.1:0", "--workers", "2", "--queue", "2"];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let mut held: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
+    for stream in &mut held[..2] {
+        assert_eq!(echo(stream, b"in"), b"in"); // both workers busy; two more queued
+    }
+    wait_until("two queued clients", &server, |out| {
+        count_prefix(out, "queued: ") == 4
+    });
+    // 300 clients that send a request and never close, as fast as they can: each refusal
+    // would linger its full 200 ms.
+    let started = Instant::now();
+    let flood: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut stream = connect(addr);
+            stream.write_all(b"request\n").unwrap();
+            stream
+        })
+        .collect();
+    for stream in &flood {
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        assert_eq!(line.as_bytes(), BUSY);
+    }
+    let told = started.elapsed();
+    assert!(told < Duration::from_secs(4), "300 refusals took {told:?}");
+    // One refusing thread, not one per refused client; sockets bounded by the constants in
+    // src/server.rs (64 waiting + 64 lingering), not by the size of the flood.
+    let threads = proc_status(server.pid(), "Threads:");
+    assert!(threads <= 2 + 5, "{threads} threads");
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .unwrap()
+        .count();
+    assert!(fds <= 4 * 2 + 128 + 16, "{fds} descriptors");
+
+    // Ctrl-C while refusals linger and every worker is busy.
+    let more: Vec<TcpStream> = (0..100).map(|_| connect(addr)).collect();
+    wait_until("400 refusals", &server, |out| {
+        count_prefix(out, "busy: ") >= 400
+    });
+    let signalled = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    let took = signalled.elapsed();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(took < Duration::from_secs(2), "Ctrl-C took {took:?}");
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+    drop((held, flood, more));
+}
+
+/// The experiment behind the lingering close (Linux): what a client sees when the server
+/// closes with the client's request still unread, which makes the kernel send a reset.
+#[cfg(target_os = "linux")]
+#[test]
+fn linux_returns_data_received_before_a_reset_and_a_fin_first_hides_the_reset() {
+    use std::io::ErrorKind;
+    use std::net::{Shutdown, TcpListener};
+    let settle = || thread::sleep(Duration::from_millis(100)); // loopback delivers in µs
+    let pair = || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = connect(listener.local_addr().unwrap());
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    };
+    let mut buf = [0u8; 64];
+
+    // 1. A plain close with the request unread: RST, no FIN. The line that arrived before it
+    //    is still returned; the reset comes on the next read.
+    let (mut client, mut server) = pair();
+    client.write_all(b"request\n").unwrap();
+    settle();
+    server.write_all(BUSY).unwrap();
+    drop(server);
+    settle();
+    let n = client.read(&mut buf).expect("the data before the reset");
+    assert_eq!(&buf[..n], BUSY);
+    let err = client
+        .read(&mut buf)
+        .expect_err("a reset, not end of stream");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+
+    // 2. The line and a FIN first (our half-close), the reset later (the client's request
+    //    arrived after the FIN and was never read). The client sees the line and a clean end
+    //    of stream; the reset shows only if it writes again.
+    let (mut client, mut server) = pair();
+    server.write_all(BUSY).unwrap();
+    server.shutdown(Shutdown::Write).unwrap();
+    settle();
+    client.write_all(b"request\n").unwrap();
+    settle();
+    drop(server);
+    settle();
+    let n = client.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], BUSY);
+    assert_eq!(
+        client.read(&mut buf).unwrap(),
+        0,
+        "end of stream, not a reset"
+    );
+    assert_eq!(client.read(&mut buf).unwrap(), 0);
+    assert!(client.write_all(b"more").is_err(), "the reset did arrive");
+}
+
 #[test]
 fn an_idle_client_frees_its_worker_after_the_timeout() {
     let args = [
