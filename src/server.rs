@@ -91,9 +91,9 @@ pub const BUSY_LINE: &str = "server busy, try again later\n";
 /// The line a queued client gets when the server shuts down before serving it.
 pub const SHUTTING_DOWN_LINE: &str = "server shutting down\n";
 
-/// The bytes a client gets instead of service. They must be in the protocol the client speaks:
-/// a framed client (chapter 12) that received the text line `server busy…` would read its first
-/// four bytes, `serv`, as the length of a 1,936,028,278-byte frame.
+/// The bytes a client gets instead of service. They must be in the protocol the client
+/// speaks: a framed client (chapter 12) that received the text line `server busy…` would
+/// read its first four bytes, `serv`, as the length of a 1,936,028,278-byte frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusals {
     /// When every worker is busy and the queue is full.
@@ -143,9 +143,10 @@ const REFUSALS_LINGERING: usize = 64;
 const REFUSAL_TICK: Duration = Duration::from_millis(10);
 
 // ANCHOR: serve
-/// Serves clients from `listener` with `handler` on a pool of `config.workers` threads, until
-/// `shutdown` is triggered; then lets the clients being served finish (the shutdown helper's
-/// grace period), tells queued ones that the server is shutting down, and returns.
+/// Serves clients from `listener` with `handler` on a pool of `config.workers` threads,
+/// until `shutdown` is triggered; then lets the clients being served finish (the shutdown
+/// helper's grace period), tells queued ones that the server is shutting down, and
+/// returns.
 pub fn serve(
     listener: &TcpListener,
     shutdown: &Shutdown,
@@ -155,10 +156,10 @@ pub fn serve(
     let _listener_watch = shutdown
         .watch_listener(listener)
         .context("cannot watch the listener for Ctrl-C")?;
-    let pool =
-        ThreadPool::new(config.workers, config.queue).context("cannot start the worker threads")?;
-    let refuser =
-        Refuser::start(config.refusals.clone()).context("cannot start the refusing thread")?;
+    let pool = ThreadPool::new(config.workers, config.queue);
+    let pool = pool.context("cannot start the worker threads")?;
+    let refusals = config.refusals.clone();
+    let refuser = Refuser::start(refusals).context("cannot start the refusing thread")?;
     let handler = Arc::new(handler);
     let counts = Arc::new(Counts::default());
 
@@ -173,8 +174,9 @@ pub fn serve(
             );
             continue;
         }
-        // 1. A place in the pool (a free worker, or room in the queue)? Only then does the
-        //    client's socket move into a job; otherwise we still hold it and can say "busy".
+        // 1. A place in the pool (a free worker, or room in the queue)? Only then does
+        //    the client's socket move into a job; otherwise we still hold it and can say
+        //    "busy".
         let Some(place) = pool.try_reserve() else {
             counts.busy.fetch_add(1, Ordering::SeqCst);
             println!("busy: {peer} turned away (every worker busy, queue full)");
@@ -190,14 +192,16 @@ pub fn serve(
             refuser.handle().clone(),
         );
         // 2. The job runs on a worker, now or when one becomes free.
-        place.execute(move || run_one(&*handler, stream, peer, &shutdown, &counts, &refuser));
+        let job = move || run_one(&*handler, stream, peer, &shutdown, &counts, &refuser);
+        place.execute(job);
     }
 
-    // 3. Shutdown: no more accepting. Dropping the pool lets the workers finish the clients
-    //    they are serving (woken by the helper) and run every queued job, which now sees the
-    //    shutdown and hands its client to the refusing thread; then the workers are joined.
-    //    Dropping the refuser lets it finish its lingering closes: 200 ms at most, however
-    //    many there are, because they linger side by side, not one after another.
+    // 3. Shutdown: no more accepting. Dropping the pool lets the workers finish the
+    //    clients they are serving (woken by the helper) and run every queued job, which
+    //    now sees the shutdown and hands its client to the refusing thread; then the
+    //    workers are joined. Dropping the refuser lets it finish its lingering closes:
+    //    200 ms at most, however many there are, because they linger side by side, not
+    //    one after another.
     drop(pool);
     drop(refuser);
     Ok(Summary {
@@ -219,7 +223,8 @@ struct Counts {
 }
 
 // ANCHOR: run_one
-/// One job: serve one client on a worker thread, unless the server is shutting down already.
+/// One job: serve one client on a worker thread, unless the server is shutting down
+/// already.
 fn run_one(
     handler: &dyn Handler,
     stream: TcpStream,
@@ -231,7 +236,8 @@ fn run_one(
     let waiting = counts.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
     if shutdown.is_triggered() {
         // Queued, never served: say why we close, rather than just closing. The refusing
-        // thread does the lingering, so that this worker goes on with the next one at once.
+        // thread does the lingering, so that this worker goes on with the next one at
+        // once.
         counts.turned_away.fetch_add(1, Ordering::SeqCst);
         println!("closed: {peer} (queued; shutting down)");
         refuser.refuse(stream, Why::ShuttingDown);
@@ -256,17 +262,23 @@ fn run_one(
 /// Tells a client why it is being closed (`last_words`: a line, or a frame), then closes
 /// *cleanly*. Handlers use it too, for a last error message.
 ///
-/// Closing a socket that still has unread bytes in its receive buffer (the client may have sent
-/// its request already) makes the kernel send a reset (RST) instead of a FIN (RFC 2525, 2.17;
-/// Linux does). What the reset does to the client depends on the client's OS. On Linux, bytes
-/// that had arrived are still returned by `read` first, and the reset shows on the *next* read:
-/// `connection reset by peer` instead of a clean end of stream, so a client that reads to the
-/// end reports an error after our line (a test in `tests/05_thread_pool_server.rs` shows both).
-/// On Windows, `recv` fails with WSAECONNRESET once the reset is in, and received bytes not yet
-/// read are lost with it (Microsoft's `closesocket` documentation). So: write the line, half-close
-/// (our FIN follows the line: a Linux client that got the FIN sees a clean end even if a reset
-/// comes later), read and discard until the client closes too, or for a short while at most.
-/// Apache calls this a "lingering close".
+/// Why not just write and close? Closing a socket that still has unread bytes in its
+/// receive buffer (the client may have sent its request already) makes the kernel send a
+/// reset (RST) instead of a FIN (RFC 1122, 4.2.2.13, says a TCP should; Linux does). What
+/// a reset does to the client depends on the client's system:
+///
+/// - Linux: bytes that had arrived before the reset are still returned by `read`; the
+///   reset shows on the *next* read, as `connection reset by peer` instead of a clean end
+///   of stream. A client that reads to the end reports an error after our line.
+/// - Windows: once the reset is in, `recv` fails with WSAECONNRESET (Microsoft's
+///   `closesocket` documentation), and the line the client had not read yet is lost.
+///
+/// So: write the line, then half-close, so that our FIN follows it (a Linux client that
+/// got the FIN sees a clean end of stream, even if a reset comes later), then read and
+/// discard until the client closes too, or for a short while at most, and then close.
+/// Apache calls this a "lingering close". The test
+/// `linux_returns_data_received_before_a_reset_and_a_fin_first_hides_the_reset` in
+/// `tests/05_thread_pool_server.rs` shows both Linux cases.
 pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
     let _ = stream.write_all(last_words);
     let _ = stream.shutdown(Direction::Write);
@@ -292,16 +304,16 @@ enum Why {
 }
 
 // ANCHOR: refuser
-/// Turns clients away without ever making the caller wait, and closes them on a thread of its
-/// own.
+/// Turns clients away without ever making the caller wait, and closes them on a thread of
+/// its own.
 ///
-/// [`say_and_close`] lingers up to 200 ms on *one* client. A thread that did that for each
-/// refused client in turn would need 13 s for 64 of them, under a flood, and Ctrl-C would wait
-/// for it. So a refused socket is made non-blocking (chapter 07 in miniature): the caller
-/// writes the words and the FIN at once, which never waits, and hands the socket to the
-/// refusing thread. That thread keeps every refused client in one list and drains them all
-/// every 10 ms, until each has closed or had its 200 ms. However many clients are refused,
-/// each is done within about 200 ms, all on this one thread.
+/// [`say_and_close`] lingers up to 200 ms on *one* client. A thread that did that for
+/// each refused client in turn would need 13 s for 64 of them, under a flood, and Ctrl-C
+/// would wait for it. So a refused socket is made non-blocking (chapter 07 in miniature):
+/// the caller writes the words and the FIN at once, which never waits, and hands the
+/// socket to the refusing thread. That thread keeps every refused client in one list and
+/// drains them all every 10 ms, until each has closed or had its 200 ms. However many
+/// clients are refused, each is done within about 200 ms, all on this one thread.
 struct Refuser {
     handle: Option<RefuserHandle>,
     thread: Option<thread::JoinHandle<()>>,
@@ -339,8 +351,8 @@ impl Refuser {
 }
 
 impl RefuserHandle {
-    /// Tells the client `why`, sends our FIN, and hands the socket to the refusing thread for
-    /// its lingering close. Never blocks.
+    /// Tells the client `why`, sends our FIN, and hands the socket to the refusing thread
+    /// for its lingering close. Never blocks.
     fn refuse(&self, mut stream: TcpStream, why: Why) {
         let words = match why {
             Why::Busy => &self.refusals.busy,
@@ -350,17 +362,19 @@ impl RefuserHandle {
         if stream.set_nonblocking(true).is_err() {
             return;
         }
-        // A few dozen bytes into the empty send buffer of a new connection: the kernel takes
-        // them all at once. (A client that advertised a zero window gets what fits.)
+        // A few dozen bytes into the empty send buffer of a new connection: the kernel
+        // takes them all at once. (A client that advertised a zero window gets what
+        // fits.)
         let _ = stream.write(words);
         let _ = stream.shutdown(Direction::Write);
         let lingering = Lingering {
             stream,
             deadline: Instant::now() + REFUSAL_LINGER,
         };
-        // If the refusing thread is 64 clients behind, this one is closed now instead: it has
-        // its words and our FIN already (a Linux client reads them, then a clean end of stream,
-        // as the test of the lingering close shows), and the flood costs no more sockets.
+        // If the refusing thread is 64 clients behind, this one is closed now instead: it
+        // has its words and our FIN already (a Linux client reads them, then a clean end
+        // of stream, as the test of the lingering close shows), and the flood costs no
+        // more sockets.
         let _ = self.sender.try_send(lingering);
     }
 }
@@ -370,8 +384,8 @@ fn linger_all(receiver: &Receiver<Lingering>) {
     let mut lingering: VecDeque<Lingering> = VecDeque::new();
     let mut next_sweep = Instant::now();
     loop {
-        // 1. Take new clients: wait without a time limit when nobody lingers (an idle server
-        //    costs nothing), else for one tick at most.
+        // 1. Take new clients: wait without a time limit when nobody lingers (an idle
+        //    server costs nothing), else for one tick at most.
         let first = if lingering.is_empty() {
             match receiver.recv() {
                 Ok(client) => Some(client),
@@ -382,7 +396,8 @@ fn linger_all(receiver: &Receiver<Lingering>) {
                 Ok(client) => Some(client),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
-                    thread::sleep(REFUSAL_TICK); // the server is done: finish the lingering
+                    // The server is done: finish the lingering closes.
+                    thread::sleep(REFUSAL_TICK);
                     None
                 }
             }
@@ -394,23 +409,23 @@ fn linger_all(receiver: &Receiver<Lingering>) {
             }
             lingering.push_back(client);
         }
-        // 2. Once a tick (not for every new client: under a flood, that would be a read per
-        //    lingering client per refused one), drain every lingering client, and close those
-        //    that closed or whose time is up.
+        // 2. Once a tick (not for every new client: under a flood, that would be a read
+        //    per lingering client per refused one), drain every lingering client, and
+        //    close those that closed or whose time is up.
         let now = Instant::now();
         if now >= next_sweep {
-            lingering.retain_mut(|client| now < client.deadline && drain(&mut client.stream));
+            lingering.retain_mut(|c| now < c.deadline && drain(&mut c.stream));
             next_sweep = now + REFUSAL_TICK;
         }
     }
 }
 
-/// Reads and discards what a lingering client sent. `false` once it has closed (or failed):
-/// dropping the socket then closes it with nothing unread, so without a reset.
+/// Reads and discards what a lingering client sent. `false` once it has closed (or
+/// failed): dropping the socket then closes it with nothing unread, so without a reset.
 fn drain(stream: &mut TcpStream) -> bool {
     let mut sink = [0u8; 4096];
-    // A bounded number of reads per tick: a client that sends as fast as it can must not keep
-    // this thread from the others.
+    // A bounded number of reads per tick: a client that sends as fast as it can must not
+    // keep this thread from the others.
     for _ in 0..16 {
         match stream.read(&mut sink) {
             Ok(0) => return false,
@@ -424,7 +439,8 @@ fn drain(stream: &mut TcpStream) -> bool {
 }
 
 impl Drop for Refuser {
-    /// Stops taking clients, lets the lingering closes finish (200 ms at most), and joins.
+    /// Stops taking clients, lets the lingering closes finish (200 ms at most), and
+    /// joins.
     fn drop(&mut self) {
         drop(self.handle.take());
         if let Some(thread) = self.thread.take() {
