@@ -293,7 +293,7 @@ fn chapter_02_size_refused_and_deadlock() {
     let mut t = Transcripts::new(closed.port());
     t.add(
         "02-refused.txt",
-        "cargo run --example 02_echo_client -- hello",
+        "cargo run --example 02_echo_client -- --timeout 120 hello",
         &terminal(&refused),
     );
     t.check();
@@ -327,7 +327,11 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     first.wait_for_line("typed by the first client");
 
     // Terminal 3: a second client, which waits while the first is connected.
-    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
+    // `--timeout 120`: queued, it gets no echo until the reader has ended terminal 2.
+    let second = Proc::start(
+        "02_echo_client",
+        &["--addr", &addr_arg, "--timeout", "120", "hello"],
+    );
     server.wait_for_line("connected:");
     thread::sleep(Duration::from_millis(300));
     assert!(
@@ -363,7 +367,7 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     );
     t.add(
         "03-client-2.txt",
-        "cargo run --example 02_echo_client -- hello",
+        "cargo run --example 02_echo_client -- --timeout 120 hello",
         &terminal(&second),
     );
     t.check();
@@ -434,7 +438,7 @@ fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
     );
     t.add(
         "04-client-2.txt",
-        "cargo run --example 02_echo_client -- hello",
+        "cargo run --example 02_echo_client -- --timeout 120 hello",
         &terminal(&second),
     );
     t.check();
@@ -453,7 +457,11 @@ fn chapter_05_one_worker_one_place_in_the_queue() {
     first.wait_for_line("typed by the first client");
 
     // Terminal 3: takes the only place in the queue.
-    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
+    // `--timeout 120`: queued, it gets no echo until the reader has ended terminal 2.
+    let second = Proc::start(
+        "02_echo_client",
+        &["--addr", &addr_arg, "--timeout", "120", "hello"],
+    );
     server.wait_for_line("(1 waiting)");
     thread::sleep(Duration::from_millis(200));
     assert!(
@@ -497,7 +505,7 @@ fn chapter_05_one_worker_one_place_in_the_queue() {
     );
     t.add(
         "05-client-2.txt",
-        "cargo run --example 02_echo_client -- hello",
+        "cargo run --example 02_echo_client -- --timeout 120 hello",
         &terminal(&second),
     );
     t.check();
