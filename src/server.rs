@@ -296,6 +296,54 @@ pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
 }
 // ANCHOR_END: say_and_close
 
+// ANCHOR: deadline
+/// A reader that gives each whole *message* a time limit, not each `read`.
+///
+/// A read timeout bounds one `read`. A client that sends one byte every few seconds never
+/// trips it, and keeps its worker for as long as it likes without ever finishing a request:
+/// a "trickler" (chapter 04's slowloris). This reader sets the socket's read timeout to the
+/// time left before a deadline, before every read, so the whole message must be in before
+/// the deadline; [`restart`](Self::restart) gives the next message its time. Past the
+/// deadline, reads fail with `TimedOut`, as an idle client's do.
+pub struct MessageDeadline {
+    stream: TcpStream,
+    limit: Duration,
+    deadline: Instant,
+}
+
+impl MessageDeadline {
+    /// Reads from `stream`, giving each message `limit`, starting now.
+    pub fn new(stream: TcpStream, limit: Duration) -> Self {
+        let deadline = Instant::now() + limit;
+        MessageDeadline {
+            stream,
+            limit,
+            deadline,
+        }
+    }
+
+    /// The next message gets `limit` from now.
+    pub fn restart(&mut self) {
+        self.deadline = Instant::now() + self.limit;
+    }
+}
+
+impl Read for MessageDeadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                ErrorKind::TimedOut,
+                "the message did not arrive in time",
+            ));
+        }
+        // One system call more per read; a BufReader on top keeps reads few.
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+// ANCHOR_END: deadline
+
 /// Which words a refused client gets.
 #[derive(Clone, Copy)]
 enum Why {

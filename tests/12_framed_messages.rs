@@ -384,3 +384,103 @@ fn ctrl_c_under_a_flood_exits_within_two_seconds() {
     assert!(took < Duration::from_secs(2), "Ctrl-C took {took:?}");
     drop(flood);
 }
+
+/// Regression (trickler): a read timeout bounds one `read`, so a client that sent a header and
+/// then one byte every 300 ms kept its worker for as long as it liked. Each frame now has to
+/// be in, whole, within `--idle-timeout`.
+#[test]
+fn a_trickler_loses_its_worker_after_the_idle_timeout() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "1", "--idle-timeout", "1"]);
+    let mut trickler = connect(addr);
+    let trickler_addr = trickler.local_addr().unwrap();
+    server.wait_for_line(&format!("serving: {trickler_addr}"));
+    let trickling = thread::spawn(move || {
+        // A header announcing 1,000 bytes, then one byte every 300 ms, for up to 9 s.
+        let _ = trickler.write_all(&1000u32.to_be_bytes());
+        for _ in 0..30 {
+            thread::sleep(Duration::from_millis(300));
+            if trickler.write_all(b"x").is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut next = connect(addr); // queued behind the trickler
+    write_frame(&mut next, b"my turn").unwrap();
+    assert_eq!(read_frame(&mut next, 64).unwrap().unwrap(), b"my turn");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(4), "served after {waited:?}");
+    server.wait_for_line(&format!(
+        "idle: closed {trickler_addr} (no whole frame in 1 s)"
+    ));
+    trickling.join().unwrap();
+}
+
+/// A client that sends and never reads: the echo's `write` blocks once its buffers are full,
+/// and the write timeout (`--idle-timeout`) frees the worker.
+#[test]
+fn a_client_that_never_reads_loses_its_worker_after_the_idle_timeout() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "1", "--idle-timeout", "1"]);
+    let mut hog = connect(addr);
+    let hog_addr = hog.local_addr().unwrap();
+    server.wait_for_line(&format!("serving: {hog_addr}"));
+    let hogging = thread::spawn(move || {
+        let frame = vec![b'h'; 64 * 1024];
+        for _ in 0..1024 {
+            if write_frame(&mut hog, &frame).is_err() {
+                break; // the server gave up on us: our writes fail
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut next = connect(addr);
+    write_frame(&mut next, b"my turn").unwrap();
+    assert_eq!(read_frame(&mut next, 64).unwrap().unwrap(), b"my turn");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(6), "served after {waited:?}");
+    server.wait_for_stderr_line(&format!("cannot write to {hog_addr}"));
+    hogging.join().unwrap();
+}
+
+/// A client that ends its stream, or resets it, in the middle of a frame: one error line, and
+/// everyone else is still served.
+#[test]
+fn eof_and_reset_inside_a_frame_are_one_error_line_each() {
+    let (server, addr) = server(&[]);
+    let mut other = connect(addr);
+    write_frame(&mut other, b"before").unwrap();
+    assert_eq!(read_frame(&mut other, 64).unwrap().unwrap(), b"before");
+
+    let mut cut = connect(addr);
+    let cut_addr = cut.local_addr().unwrap();
+    cut.write_all(&[0, 0, 0, 10, b'a', b'b', b'c']).unwrap(); // 3 of 10 bytes
+    cut.shutdown(Shutdown::Write).unwrap();
+    let line = server.wait_for_stderr_line(&cut_addr.to_string());
+    assert_eq!(
+        line,
+        format!(
+            "error: cannot read a frame from {cut_addr}: the stream ended inside a frame of 10 \
+             bytes (the peer closed the connection early)"
+        )
+    );
+
+    let mut reset = connect(addr);
+    let reset_addr = reset.local_addr().unwrap();
+    reset.write_all(&[0, 0, 0, 10, b'a']).unwrap();
+    thread::sleep(Duration::from_millis(100)); // let the server start on the frame
+    // Linger with a zero timeout: `close` sends a reset instead of a FIN.
+    socket2::SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    let line = server.wait_for_stderr_line(&reset_addr.to_string());
+    assert!(
+        line.starts_with(&format!("error: cannot read a frame from {reset_addr}: "))
+            && line.contains("reset"),
+        "{line}"
+    );
+
+    write_frame(&mut other, b"after").unwrap();
+    assert_eq!(read_frame(&mut other, 64).unwrap().unwrap(), b"after");
+    assert_eq!(server.stderr().len(), 2, "{:?}", server.stderr());
+}
