@@ -399,3 +399,126 @@ fn measure_short_lived_clients() {
         }
     }
 }
+
+/// Regression (trickler): a read timeout bounds one `read`, so in `--mode lines` a client that
+/// sent one byte every 300 ms, never a newline, kept its worker for as long as it liked. Each
+/// line now has to be in, whole, within `--idle-timeout`.
+#[test]
+fn a_trickler_loses_its_worker_after_the_idle_timeout() {
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--mode",
+        "lines",
+        "--workers",
+        "1",
+        "--queue",
+        "1",
+        "--idle-timeout",
+        "1",
+    ];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let mut trickler = connect(addr);
+    let trickler_addr = trickler.local_addr().unwrap();
+    wait_until("the trickler served", &server, |out| {
+        count_prefix(out, "serving: ") == 1
+    });
+    let trickling = thread::spawn(move || {
+        for _ in 0..30 {
+            if trickler.write_all(b"x").is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let started = Instant::now();
+    let mut next = connect(addr); // queued behind the trickler
+    next.write_all(b"turn\n").unwrap();
+    let mut back = [0u8; 11];
+    next.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello turn\n");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(4), "served after {waited:?}");
+    let line = server.wait_for_line(&format!("too slow: closed {trickler_addr}"));
+    assert!(line.ends_with("bytes of a line, no end)"), "{line}");
+    trickling.join().unwrap();
+}
+
+/// A client that sends and never reads: the echo's `write` blocks once its buffers are full,
+/// and the write timeout (`--idle-timeout`) frees the worker.
+#[test]
+fn a_client_that_never_reads_loses_its_worker_after_the_idle_timeout() {
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--queue",
+        "1",
+        "--idle-timeout",
+        "1",
+    ];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let mut hog = connect(addr);
+    let hog_addr = hog.local_addr().unwrap();
+    wait_until("the hog served", &server, |out| {
+        count_prefix(out, "serving: ") == 1
+    });
+    let hogging = thread::spawn(move || {
+        let chunk = vec![b'h'; 64 * 1024];
+        for _ in 0..1024 {
+            if hog.write_all(&chunk).is_err() {
+                break; // the server gave up on us: our writes fail
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut next = connect(addr);
+    assert_eq!(echo(&mut next, b"my turn"), b"my turn");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(6), "served after {waited:?}");
+    server.wait_for_stderr_line(&format!("cannot write to {hog_addr}"));
+    hogging.join().unwrap();
+}
+
+/// In `--mode lines`: a stream that ends inside a line gets that last line answered; a reset
+/// inside a line is one error line; everyone else is still served.
+#[test]
+fn eof_and_reset_inside_a_line() {
+    let args = ["--addr", "127.0.0.1:0", "--mode", "lines"];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let mut other = connect(addr);
+    other.write_all(b"before\n").unwrap();
+    let mut back = [0u8; 13];
+    other.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello before\n");
+
+    let mut cut = connect(addr);
+    cut.write_all(b"half a li").unwrap();
+    cut.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    cut.read_to_end(&mut answer).expect("not closed cleanly");
+    assert_eq!(answer, b"hello half a li\n");
+
+    let mut reset = connect(addr);
+    let reset_addr = reset.local_addr().unwrap();
+    reset.write_all(b"half").unwrap();
+    thread::sleep(Duration::from_millis(100)); // let the server start on the line
+    // Linger with a zero timeout: `close` sends a reset instead of a FIN.
+    socket2::SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    let line = server.wait_for_stderr_line(&reset_addr.to_string());
+    assert!(
+        line.starts_with(&format!("error: cannot read from {reset_addr}: "))
+            && line.contains("reset"),
+        "{line}"
+    );
+
+    other.write_all(b"after\n").unwrap();
+    let mut back = [0u8; 12];
+    other.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello after\n");
+    assert_eq!(server.stderr().len(), 1, "{:?}", server.stderr());
+}
