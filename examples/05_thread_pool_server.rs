@@ -44,7 +44,7 @@ struct Args {
     queue: u16,
 
     /// Close a client that sends (or reads) nothing for this many seconds: an idle client
-    /// holds a whole worker.
+    /// holds a whole worker. With `--mode lines`, also a client whose line takes longer.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = cli::parse_seconds)]
     idle_timeout: Duration,
 

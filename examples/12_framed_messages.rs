@@ -53,7 +53,8 @@ enum Role {
         /// Clients that may wait for a worker.
         #[arg(long, default_value_t = 64)]
         queue: usize,
-        /// Close a client that sends nothing for this many seconds.
+        /// Close a client whose next whole frame takes longer than this many seconds to
+        /// arrive, or that reads nothing for as long.
         #[arg(long, value_name = "SECS", default_value = "60", value_parser = cli::parse_seconds)]
         idle_timeout: Duration,
     },

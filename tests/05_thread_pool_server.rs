@@ -522,3 +522,63 @@ fn eof_and_reset_inside_a_line() {
     assert_eq!(&back, b"hello after\n");
     assert_eq!(server.stderr().len(), 1, "{:?}", server.stderr());
 }
+
+/// Starts the example with at most `max_fds` open files (`ulimit -n`), as a server that has run
+/// out of descriptors.
+#[cfg(target_os = "linux")]
+fn server_with_fd_limit(args: &[&str], max_fds: u64) -> (Proc, std::net::SocketAddr) {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(common::example_path(EXAMPLE));
+    command.args(args);
+    // SAFETY: between fork and exec, only setrlimit (async-signal-safe) runs.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: max_fds,
+                rlim_max: max_fds,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Proc::spawn(EXAMPLE, command).listening()
+}
+
+/// Out of file descriptors (`ulimit -n 40`, 60 clients): `accept` fails with EMFILE, the
+/// server says so at a bounded rate, and recovers by itself once clients leave; and Ctrl-C
+/// still ends it while no descriptor is free.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_it_stays_cheap_recovers_and_obeys_ctrl_c() {
+    let args = ["--addr", "127.0.0.1:0", "--workers", "2", "--queue", "100"];
+    let (server, addr) = server_with_fd_limit(&args, 40);
+    let exhaust = || -> Vec<TcpStream> {
+        let clients: Vec<TcpStream> = (0..60).map(|_| connect(addr)).collect();
+        server.wait_for_stderr_line("too many open files");
+        clients
+    };
+
+    // 1. Exhausted: error lines, but not a flood of them (the accept loop pauses).
+    let clients = exhaust();
+    let before = server.stderr().len();
+    thread::sleep(Duration::from_secs(1));
+    let per_second = server.stderr().len() - before;
+    assert!(per_second <= 20, "{per_second} error lines in a second");
+
+    // 2. The clients leave: the server catches up with the backlog and serves again.
+    drop(clients);
+    let mut next = connect(addr);
+    assert_eq!(echo(&mut next, b"back again"), b"back again");
+    drop(next);
+
+    // 3. Exhausted again, and Ctrl-C.
+    let _clients = exhaust();
+    let signalled = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(3), "Ctrl-C took {took:?}");
+}

@@ -484,3 +484,64 @@ fn eof_and_reset_inside_a_frame_are_one_error_line_each() {
     assert_eq!(read_frame(&mut other, 64).unwrap().unwrap(), b"after");
     assert_eq!(server.stderr().len(), 2, "{:?}", server.stderr());
 }
+
+/// Out of file descriptors (`ulimit -n 40`, 60 clients): `accept` fails with EMFILE, the
+/// server says so at a bounded rate, and recovers by itself once clients leave; and Ctrl-C
+/// still ends it while no descriptor is free.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_it_stays_cheap_recovers_and_obeys_ctrl_c() {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(common::example_path(EXAMPLE));
+    command.args([
+        "server",
+        "--addr",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+        "--queue",
+        "100",
+    ]);
+    // SAFETY: between fork and exec, only setrlimit (async-signal-safe) runs.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 40,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (server, addr) = Proc::spawn(EXAMPLE, command).listening();
+    let exhaust = || -> Vec<TcpStream> {
+        let clients: Vec<TcpStream> = (0..60).map(|_| connect(addr)).collect();
+        server.wait_for_stderr_line("too many open files");
+        clients
+    };
+
+    // 1. Exhausted: error lines, but not a flood of them (the accept loop pauses).
+    let clients = exhaust();
+    let before = server.stderr().len();
+    thread::sleep(Duration::from_secs(1));
+    let per_second = server.stderr().len() - before;
+    assert!(per_second <= 20, "{per_second} error lines in a second");
+
+    // 2. The clients leave: the server catches up with the backlog and serves again.
+    drop(clients);
+    let mut next = connect(addr);
+    write_frame(&mut next, b"back again").unwrap();
+    assert_eq!(read_frame(&mut next, 64).unwrap().unwrap(), b"back again");
+    drop(next);
+
+    // 3. Exhausted again, and Ctrl-C.
+    let _clients = exhaust();
+    let signalled = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(3), "Ctrl-C took {took:?}");
+}
