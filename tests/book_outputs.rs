@@ -293,7 +293,7 @@ fn chapter_02_size_refused_and_deadlock() {
     let mut t = Transcripts::new(closed.port());
     t.add(
         "02-refused.txt",
-        "cargo run --example 02_echo_client -- --timeout 120 hello",
+        "cargo run --example 02_echo_client -- hello",
         &terminal(&refused),
     );
     t.check();
@@ -327,11 +327,7 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     first.wait_for_line("typed by the first client");
 
     // Terminal 3: a second client, which waits while the first is connected.
-    // `--timeout 120`: queued, it gets no echo until the reader has ended terminal 2.
-    let second = Proc::start(
-        "02_echo_client",
-        &["--addr", &addr_arg, "--timeout", "120", "hello"],
-    );
+    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
     server.wait_for_line("connected:");
     thread::sleep(Duration::from_millis(300));
     assert!(
@@ -367,7 +363,7 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     );
     t.add(
         "03-client-2.txt",
-        "cargo run --example 02_echo_client -- --timeout 120 hello",
+        "cargo run --example 02_echo_client -- hello",
         &terminal(&second),
     );
     t.check();
@@ -438,7 +434,7 @@ fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
     );
     t.add(
         "04-client-2.txt",
-        "cargo run --example 02_echo_client -- --timeout 120 hello",
+        "cargo run --example 02_echo_client -- hello",
         &terminal(&second),
     );
     t.check();
