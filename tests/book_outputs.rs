@@ -500,7 +500,11 @@ fn chapter_05_one_worker_one_place_in_the_queue() {
     first.wait_for_line("typed by the first client");
 
     // Terminal 3: takes the only place in the queue.
-    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
+    // `--timeout 120`: queued, it gets no echo until the reader has ended terminal 2.
+    let second = Proc::start(
+        "02_echo_client",
+        &["--addr", &addr_arg, "--timeout", "120", "hello"],
+    );
     server.wait_for_line("(1 waiting)");
     thread::sleep(Duration::from_millis(200));
     assert!(
@@ -544,7 +548,7 @@ fn chapter_05_one_worker_one_place_in_the_queue() {
     );
     t.add(
         "05-client-2.txt",
-        "cargo run --example 02_echo_client -- hello",
+        "cargo run --example 02_echo_client -- --timeout 120 hello",
         &terminal(&second),
     );
     t.check();
