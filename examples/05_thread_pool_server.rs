@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use socket_workbook::cli;
 use socket_workbook::echo::{End, serve_echo};
-use socket_workbook::server::{self, Config};
+use socket_workbook::server::{self, Config, MessageDeadline, Refusals};
 use socket_workbook::shutdown::Shutdown;
 
 /// Thread-pool server: a fixed number of workers and a bounded queue, until Ctrl-C.
@@ -44,7 +44,7 @@ struct Args {
     queue: u16,
 
     /// Close a client that sends (or reads) nothing for this many seconds: an idle client
-    /// holds a whole worker.
+    /// holds a whole worker. With `--mode lines`, also a client whose line takes longer.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = cli::parse_seconds)]
     idle_timeout: Duration,
 
@@ -82,18 +82,20 @@ fn run(args: Args) -> anyhow::Result<()> {
         workers: usize::from(args.workers),
         queue: usize::from(args.queue),
         idle_timeout: args.idle_timeout,
+        // Both handlers speak text (bytes, lines): a refused client gets a text line.
+        refusals: Refusals::lines(),
     };
     // The whole server is one call: the library runs the accept loop, the pool and Ctrl-C.
     let summary = match args.mode {
         Mode::Echo => server::serve(&listener, &shutdown, &config, echo),
         Mode::Lines => {
-            let max_line = args.max_line;
+            let (max_line, line_time) = (args.max_line, args.idle_timeout);
             server::serve(
                 &listener,
                 &shutdown,
                 &config,
                 move |stream, peer, shutdown: &Shutdown| {
-                    hello_lines(stream, peer, shutdown, max_line)
+                    hello_lines(stream, peer, shutdown, max_line, line_time)
                 },
             )
         }
@@ -119,23 +121,27 @@ fn echo(stream: TcpStream, peer: SocketAddr, shutdown: &Shutdown) -> anyhow::Res
 
 // ANCHOR: lines
 /// Seed 002's line handler: `for line in self.rfile: self.wfile.write(b"hello " + line)`,
-/// with a limit on the line length.
+/// with a limit on the line length, and on the time each line may take.
 fn hello_lines(
     stream: TcpStream,
     peer: SocketAddr,
     shutdown: &Shutdown,
     max_line: usize,
+    line_time: Duration,
 ) -> anyhow::Result<()> {
     let _watch = shutdown.watch_stream(&stream)?;
     let mut writer = stream
         .try_clone()
         .context("cannot clone the client's socket")?;
-    // BufReader reads big chunks from the socket and hands them out line by line: one system
-    // call for many lines, instead of one per byte.
-    let mut reader = BufReader::new(stream);
+    // BufReader reads big chunks from the socket and hands them out line by line: one
+    // system call for many lines, instead of one per byte. Under it, each line gets
+    // `line_time` (the idle timeout), whole: a client trickling one byte at a time must not
+    // keep its worker for ever.
+    let mut reader = BufReader::new(MessageDeadline::new(stream, line_time));
     let mut line = Vec::new();
     loop {
         line.clear();
+        reader.get_mut().restart();
         // `take` caps how much this one line may read. `BufRead::lines()` has no cap: a client
         // that sends gigabytes without a newline would make it grow one String until the
         // server runs out of memory. One byte over the limit tells "too long" from "just fits".
@@ -144,7 +150,10 @@ fn hello_lines(
             Ok(0) => return Ok(()), // end of stream
             Ok(_) => {}
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                println!("idle: closed {peer}");
+                match line.len() {
+                    0 => println!("idle: closed {peer}"),
+                    n => println!("too slow: closed {peer} ({n} bytes of a line, no end)"),
+                }
                 return Ok(());
             }
             Err(err) => return Err(err).with_context(|| format!("cannot read from {peer}")),

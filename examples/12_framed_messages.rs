@@ -25,7 +25,7 @@ use clap::{Parser, Subcommand};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use socket_workbook::framing::{DEFAULT_MAX_FRAME, read_frame, write_frame};
-use socket_workbook::server::{self, Config};
+use socket_workbook::server::{self, Config, MessageDeadline, Refusals};
 use socket_workbook::shutdown::Shutdown;
 use socket_workbook::{cli, net};
 
@@ -53,7 +53,8 @@ enum Role {
         /// Clients that may wait for a worker.
         #[arg(long, default_value_t = 64)]
         queue: usize,
-        /// Close a client that sends nothing for this many seconds.
+        /// Close a client whose next whole frame takes longer than this many seconds to
+        /// arrive, or that reads nothing for as long.
         #[arg(long, value_name = "SECS", default_value = "60", value_parser = cli::parse_seconds)]
         idle_timeout: Duration,
     },
@@ -89,6 +90,9 @@ fn main() -> ExitCode {
                 workers,
                 queue,
                 idle_timeout,
+                // A framed protocol: "busy" and "shutting down" must be frames too, or the
+                // client reads `serv` as the length of a 1,936,028,278-byte frame.
+                refusals: Refusals::frames(),
             };
             serve(addr, max_frame, &config)
         }
@@ -108,11 +112,14 @@ fn serve(addr: SocketAddr, max_frame: usize, config: &Config) -> anyhow::Result<
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
+    let frame_time = config.idle_timeout;
     let summary = server::serve(
         &listener,
         &shutdown,
         config,
-        move |stream, peer, shutdown: &Shutdown| framed_echo(stream, peer, shutdown, max_frame),
+        move |stream, peer, shutdown: &Shutdown| {
+            framed_echo(stream, peer, shutdown, max_frame, frame_time)
+        },
     )?;
     println!("shutting down: served {} client(s)", summary.served);
     Ok(())
@@ -120,24 +127,31 @@ fn serve(addr: SocketAddr, max_frame: usize, config: &Config) -> anyhow::Result<
 
 // ANCHOR: framed_echo
 /// Echoes frame after frame. A frame over the limit gets an error frame back, then a clean
-/// close; the client learns why, and the server goes on with everyone else.
+/// close; the client learns why, and the server goes on with everyone else. Each frame must
+/// be in, whole, within `frame_time` of the previous one.
 fn framed_echo(
     stream: TcpStream,
     peer: SocketAddr,
     shutdown: &Shutdown,
     max_frame: usize,
+    frame_time: Duration,
 ) -> anyhow::Result<()> {
     let _watch = shutdown.watch_stream(&stream)?;
-    // Many small frames arrive in few segments: a BufReader turns them into few `read` calls.
-    let mut reader = BufReader::new(stream.try_clone().context("cannot clone the socket")?);
+    // Many small frames arrive in few segments: a BufReader turns them into few `read`
+    // calls. Under it, a deadline per frame (chapter 05): a read timeout alone would let a
+    // client that trickles a byte now and then keep its worker for ever.
+    let clone = stream.try_clone().context("cannot clone the socket")?;
+    let mut reader = BufReader::new(MessageDeadline::new(clone, frame_time));
     let mut writer = stream;
     loop {
+        reader.get_mut().restart();
         match read_frame(&mut reader, max_frame) {
             Ok(Some(payload)) => write_frame(&mut writer, &payload)
                 .with_context(|| format!("cannot write to {peer}"))?,
             Ok(None) => return Ok(()), // closed between frames: all is well
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                println!("idle: closed {peer}");
+                let secs = frame_time.as_secs_f64();
+                println!("idle: closed {peer} (no whole frame in {secs} s)");
                 return Ok(());
             }
             Err(err) if err.kind() == ErrorKind::InvalidData => {

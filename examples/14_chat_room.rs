@@ -3,7 +3,10 @@
 //! Teaches broadcasting: every line one client sends goes to every other client. The naive
 //! way — loop over the clients and `send` to each (seed 004) — lets one client that stops
 //! reading block the whole room. Here every client has a bounded *outbox* drained by a writer
-//! thread of its own; a client whose outbox overflows is disconnected, and the room goes on.
+//! thread of its own, and the room has a flow-control policy: while a member's outbox is full,
+//! whoever sends to it waits (so the sender's reads pause, and TCP slows the sender down); a
+//! member that takes no line for `--stall-timeout` seconds is disconnected, and the room is
+//! told. Text from members is made inert (control characters escaped) before anyone sees it.
 //! Line-framed text, so `nc` is a client too.
 //!
 //! ```text
@@ -16,14 +19,14 @@
 //! Type in terminal 2: it appears in terminal 3 as `ada: …`. `/who` lists who is here, `/quit`
 //! leaves.
 
-use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, ErrorKind, Write};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown as Direction, SocketAddr, TcpStream};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -47,12 +50,18 @@ enum Role {
         /// Address to listen on. Port 0 asks the OS for any free port.
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
-        /// Lines that may wait for one client; a client that falls further behind is dropped.
-        #[arg(long, default_value_t = 256)]
-        outbox: usize,
+        /// Lines that may wait for one client; while they are all waiting, senders wait too.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+        outbox: u32,
         /// Longest line accepted, in bytes.
         #[arg(long, default_value_t = 1024)]
         max_line: usize,
+        /// Seconds a client may take to accept one line while others wait; then it is dropped.
+        #[arg(long, default_value = "5", value_parser = cli::parse_seconds)]
+        stall_timeout: Duration,
+        /// Seconds a new connection has to send its nickname.
+        #[arg(long, default_value = "60", value_parser = cli::parse_seconds)]
+        nick_timeout: Duration,
     },
     /// Join the room: lines from stdin go out, lines from the room are printed.
     Client {
@@ -68,55 +77,185 @@ enum Role {
 /// Longest nickname, in characters.
 const MAX_NICK: usize = 20;
 
+/// What a client is told when the server lacks the threads or descriptors to serve it.
+const BUSY: &[u8] = b"* the server is busy: try again later";
+
+/// How a member is served: the server's options, shared by every client's threads.
+#[derive(Clone, Copy)]
+struct Rules {
+    outbox: usize,
+    max_line: usize,
+    stall: Duration,
+    nick_timeout: Duration,
+}
+
 fn main() -> ExitCode {
     cli::report(match Args::parse().role {
         Role::Server {
             addr,
             outbox,
             max_line,
-        } => server(addr, outbox, max_line),
+            stall_timeout,
+            nick_timeout,
+        } => {
+            let rules = Rules {
+                outbox: outbox as usize,
+                max_line,
+                stall: stall_timeout,
+                nick_timeout,
+            };
+            server(addr, rules)
+        }
         Role::Client { addr, nick } => client(addr, &nick),
     })
 }
+
+// ANCHOR: outbox
+/// The lines waiting to be sent to one member, and that member's socket. Senders put
+/// lines in with [`Outbox::push`]; the member's writer thread takes them out with
+/// [`Outbox::next_line`].
+struct Outbox {
+    stream: Arc<TcpStream>,
+    capacity: usize,
+    /// How long a member may take to accept one line while senders wait for room.
+    stall: Duration,
+    state: Mutex<OutboxState>,
+    /// Signalled on every change: a line in, a line out, closed, the writer done.
+    changed: Condvar,
+}
+
+struct OutboxState {
+    lines: VecDeque<Arc<str>>,
+    /// False once the member has left or was cut off: no more lines go in.
+    open: bool,
+    /// When the member last made progress: the writer took a line, or lines started to
+    /// wait in an empty outbox (an idle member is not a slow one).
+    progress: Instant,
+    /// The member stopped reading and was cut off.
+    cut_off: bool,
+    writer_done: bool,
+}
+
+impl Outbox {
+    /// Queues `line`, waiting while the outbox is full. The policy in three rules:
+    /// - a member that keeps reading loses nothing: the sender waits for room instead;
+    /// - the sender's reads pause meanwhile: TCP slows the sender down, not the reader;
+    /// - a member that takes no line for `stall` while lines wait for it is cut off.
+    fn push(&self, line: &Arc<str>) {
+        let mut state = self.lock();
+        loop {
+            if !state.open {
+                return; // gone, or cut off: the line is not for anyone any more
+            }
+            if state.lines.len() < self.capacity {
+                if state.lines.is_empty() {
+                    state.progress = Instant::now();
+                }
+                state.lines.push_back(Arc::clone(line));
+                self.changed.notify_all();
+                return;
+            }
+            // Full. Wait for the writer to take a line, but not longer than `stall` after
+            // its last progress: lines waiting that long mean the member stopped reading.
+            let deadline = state.progress + self.stall;
+            let now = Instant::now();
+            if now >= deadline {
+                drop(state);
+                self.cut_off();
+                return;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// Queues `line` without waiting, even over capacity: for the greeting and the
+    /// shutdown notice, one line each, which must never make their sender wait.
+    fn push_now(&self, line: &str) {
+        let mut state = self.lock();
+        if state.open {
+            state.lines.push_back(Arc::from(format!("{line}\n")));
+            self.changed.notify_all();
+        }
+    }
+
+    /// The writer's side: the next line to send, waiting for one; `None` once the outbox
+    /// is closed and empty.
+    fn next_line(&self) -> Option<Arc<str>> {
+        let mut state = self.lock();
+        loop {
+            if let Some(line) = state.lines.pop_front() {
+                state.progress = Instant::now();
+                self.changed.notify_all(); // a sender may be waiting for this room
+                return Some(line);
+            }
+            if !state.open {
+                return None;
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// No more lines: the writer sends what is queued, then ends.
+    fn close(&self) {
+        self.lock().open = false;
+        self.changed.notify_all();
+    }
+
+    /// The member stopped reading: forget its lines, wake whoever waits on them, and shut
+    /// the socket down, which ends its writer (the write fails) and its reader (the read
+    /// returns 0).
+    fn cut_off(&self) {
+        {
+            let mut state = self.lock();
+            state.cut_off = true;
+            state.open = false;
+            state.lines.clear();
+        }
+        self.changed.notify_all();
+        let _ = self.stream.shutdown(Direction::Both);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OutboxState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+// ANCHOR_END: outbox
 
 // ANCHOR: room
 /// Everyone in the room, by nickname: the one piece of shared state, behind one lock.
 #[derive(Default)]
 struct Room {
-    members: BTreeMap<String, Member>,
-}
-
-/// What the room keeps of a client: where to queue its lines, and a handle to cut it off.
-struct Member {
-    outbox: SyncSender<Arc<str>>,
-    socket: TcpStream,
+    members: BTreeMap<String, Arc<Outbox>>,
 }
 
 impl Room {
-    /// Queues `line` for every member but `from`. Never blocks: a member whose outbox is full
-    /// is removed and returned, for the caller to disconnect once the lock is released.
-    fn broadcast(&mut self, line: &str, from: Option<&str>) -> Vec<(String, Member)> {
-        let line: Arc<str> = Arc::from(format!("{line}\n"));
-        let mut too_slow = Vec::new();
-        for (nick, member) in &self.members {
-            if Some(nick.as_str()) == from {
-                continue;
-            }
-            match member.outbox.try_send(Arc::clone(&line)) {
-                Ok(()) => {}
-                // Full: this client has not been reading. Waiting here would stall everyone.
-                Err(TrySendError::Full(_)) => too_slow.push(nick.clone()),
-                // Its writer has ended: it is leaving anyway.
-                Err(TrySendError::Disconnected(_)) => {}
-            }
-        }
-        too_slow
-            .into_iter()
-            .filter_map(|nick| self.members.remove_entry(&nick))
+    /// Every member's outbox but `from`'s.
+    fn all_but(&self, from: Option<&str>) -> Vec<Arc<Outbox>> {
+        self.members
+            .iter()
+            .filter(|(nick, _)| Some(nick.as_str()) != from)
+            .map(|(_, outbox)| Arc::clone(outbox))
             .collect()
     }
 }
-// ANCHOR_END: room
+
+/// Queues `line` for each of `outboxes`, waiting where one is full ([`Outbox::push`]).
+fn say_to(outboxes: &[Arc<Outbox>], line: &str) {
+    let line: Arc<str> = Arc::from(format!("{line}\n"));
+    for outbox in outboxes {
+        // A member cut off here is announced by its own reader thread as it leaves.
+        outbox.push(&line);
+    }
+}
 
 /// The room, shared by every client's threads.
 #[derive(Clone, Default)]
@@ -129,21 +268,39 @@ impl SharedRoom {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Broadcasts, then disconnects whoever was too slow, outside the lock, and tells the room.
+    /// Queues `line` for every member but `from`. The room's lock is held only to copy
+    /// the list: waiting for a full outbox under it would stop everyone else from even
+    /// joining. One sender's lines reach each member in the order sent; two senders'
+    /// lines may interleave differently for different members.
     fn say(&self, line: &str, from: Option<&str>) {
-        let mut dropped = self.lock().broadcast(line, from);
-        // Dropping someone is news too, and may in turn find another slow client.
-        while let Some((nick, member)) = dropped.pop() {
-            println!("dropped: {nick} (its outbox was full: it stopped reading)");
-            // Shutting the socket down wakes its reader and its writer, which clean up.
-            let _ = member.socket.shutdown(Direction::Both);
-            let notice = format!("* {nick} was disconnected (not reading)");
-            dropped.extend(self.lock().broadcast(&notice, None));
+        let outboxes = self.lock().all_but(from);
+        say_to(&outboxes, line);
+    }
+
+    /// Who is here, by nickname in alphabetical order.
+    fn names(&self) -> String {
+        let room = self.lock();
+        let names: Vec<&str> = room.members.keys().map(String::as_str).collect();
+        names.join(", ")
+    }
+
+    /// Removes `nick` (if it is still the member that owns `outbox`), and returns who is
+    /// left to be told.
+    fn remove(&self, nick: &str, outbox: &Arc<Outbox>) -> Vec<Arc<Outbox>> {
+        let mut room = self.lock();
+        if room
+            .members
+            .get(nick)
+            .is_some_and(|o| Arc::ptr_eq(o, outbox))
+        {
+            room.members.remove(nick);
         }
+        room.all_but(None)
     }
 }
+// ANCHOR_END: room
 
-fn server(addr: SocketAddr, outbox: usize, max_line: usize) -> anyhow::Result<()> {
+fn server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
@@ -156,8 +313,13 @@ fn server(addr: SocketAddr, outbox: usize, max_line: usize) -> anyhow::Result<()
     let room = SharedRoom::default();
     // Ctrl-C: tell everyone first. Registered before any client's stream is watched, so the
     // notice is queued in every outbox before the readers are woken and the members leave.
+    // `push_now` never waits: a shutdown must not wait for a member that stopped reading.
     let announcer = room.clone();
-    let _announce = shutdown.on_trigger(move || announcer.say("* server shutting down", None));
+    let _announce = shutdown.on_trigger(move || {
+        for outbox in announcer.lock().members.values() {
+            outbox.push_now("* server shutting down");
+        }
+    });
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     while let Some((stream, peer)) = shutdown.accept(&listener) {
         threads.retain(|thread| !thread.is_finished());
@@ -165,7 +327,7 @@ fn server(addr: SocketAddr, outbox: usize, max_line: usize) -> anyhow::Result<()
         let spawned = thread::Builder::new()
             .name(format!("chat {peer}"))
             .spawn(move || {
-                if let Err(err) = serve_member(stream, peer, &room, &shutdown, outbox, max_line) {
+                if let Err(err) = serve_member(stream, peer, &room, &shutdown, rules) {
                     eprintln!("error: {}", cli::one_line(&err));
                 }
             });
@@ -185,6 +347,27 @@ fn server(addr: SocketAddr, outbox: usize, max_line: usize) -> anyhow::Result<()
     Ok(())
 }
 
+/// Reads a member's socket. Until the nickname is in, the whole line must arrive before a
+/// deadline: a per-read timeout alone would let a client that sends one byte every few
+/// seconds hold its thread for ever (chapter 04's slowloris).
+struct DeadlineReader {
+    stream: Arc<TcpStream>,
+    deadline: Option<Instant>,
+}
+
+impl Read for DeadlineReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ErrorKind::TimedOut.into());
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        (&*self.stream).read(buf)
+    }
+}
+
 // ANCHOR: serve_member
 /// One client's reading thread: nickname, then lines until it leaves.
 fn serve_member(
@@ -192,103 +375,142 @@ fn serve_member(
     peer: SocketAddr,
     room: &SharedRoom,
     shutdown: &Shutdown,
-    outbox_len: usize,
-    max_line: usize,
+    rules: Rules,
 ) -> anyhow::Result<()> {
-    let _watch = shutdown.watch_stream(&stream)?;
-    // A fixed, small kernel send buffer per client: with the outbox, it bounds what a client that
-    // stops reading can cost us (without it, Linux grows the buffer up to `tcp_wmem`'s 4 MiB).
+    // Out of file descriptors, this is where it shows: say so (which needs none), close.
+    let _watch = shutdown.watch_stream(&stream).inspect_err(|_| {
+        let _ = write_line_frame(&mut &stream, BUSY);
+    })?;
+    // Every write to this client is bounded: one that moves no byte for the stall timeout
+    // fails, so no thread of ours waits for ever on a client that stopped reading.
+    stream.set_write_timeout(Some(rules.stall))?;
+    // A small kernel send buffer per client: with the outbox, it bounds what a client
+    // that stops reading holds. We ask for 64 KiB; Linux doubles the request (room for
+    // its bookkeeping, socket(7)) and reports 131072. Left alone, Linux would grow the
+    // buffer up to `tcp_wmem`'s maximum (4 MiB by default).
     SockRef::from(&stream).set_send_buffer_size(64 * 1024)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut direct = stream.try_clone()?; // for the few lines sent before joining
+    // One socket, shared by this thread, the writer and the room: no `try_clone`, which
+    // would cost a file descriptor per copy.
+    let stream = Arc::new(stream);
+    let mut reader = BufReader::new(DeadlineReader {
+        stream: Arc::clone(&stream),
+        deadline: Some(Instant::now() + rules.nick_timeout),
+    });
 
-    // 1. The first line is the nickname.
-    let _ = write_line_frame(&mut direct, b"* welcome! your nickname?");
-    let nick = match read_line_frame(&mut reader, max_line) {
-        Ok(Some(line)) => match valid_nick(&line) {
-            Some(nick) => nick,
-            None => {
-                let _ = write_line_frame(
-                    &mut direct,
-                    b"* not a nickname: 1 to 20 letters, digits, - or _",
-                );
-                println!("refused: {peer} (not a valid nickname)");
-                return Ok(());
-            }
-        },
-        _ => return Ok(()), // gone before saying who it is
+    // 1. The first line is the nickname: short, and due within `nick_timeout`.
+    let _ = write_line_frame(&mut &*stream, b"* welcome! your nickname?");
+    let refuse = |answer: &str, why: &str| {
+        let _ = write_line_frame(&mut &*stream, answer.as_bytes());
+        println!("refused: {peer} ({why})");
     };
-
-    // 2. Join: unique nicknames only. The outbox and its writer thread start here.
-    let (outbox, queued) = mpsc::sync_channel::<Arc<str>>(outbox_len);
-    {
-        let mut members = room.lock();
-        if members.members.contains_key(&nick) {
-            drop(members);
-            let _ = write_line_frame(
-                &mut direct,
-                format!("* nickname {nick} is taken").as_bytes(),
+    // (+1 for a `\r` from a client that ends lines with CRLF.)
+    let nick = match read_line_frame(&mut reader, MAX_NICK + 1) {
+        Ok(Some(line)) => valid_nick(&line),
+        Err(err) if err.kind() == ErrorKind::InvalidData => None, // longer than that
+        Err(err) if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            let secs = rules.nick_timeout.as_secs_f64();
+            refuse(
+                &format!("* no nickname within {secs} s: goodbye"),
+                &format!("no nickname within {secs} s"),
             );
-            println!("refused: {peer} (nickname {nick} is taken)");
             return Ok(());
         }
-        let here: Vec<&str> = members.members.keys().map(String::as_str).collect();
-        let greeting = format!(
-            "* hello {nick}; here: {}\n",
-            if here.is_empty() {
+        _ => return Ok(()), // gone before saying who it is
+    };
+    let Some(nick) = nick else {
+        refuse(
+            "* not a nickname: 1 to 20 letters, digits, - or _",
+            "not a valid nickname",
+        );
+        return Ok(());
+    };
+    // A member may be silent for hours: from here on, reads wait as long as it takes.
+    reader.get_mut().deadline = None;
+    stream.set_read_timeout(None)?;
+
+    // 2. The outbox and its writer thread, before joining: a member is in the room only
+    //    once something drains its outbox.
+    let outbox = Arc::new(Outbox {
+        stream: Arc::clone(&stream),
+        capacity: rules.outbox,
+        stall: rules.stall,
+        state: Mutex::new(OutboxState {
+            lines: VecDeque::new(),
+            open: true,
+            progress: Instant::now(),
+            cut_off: false,
+            writer_done: false,
+        }),
+        changed: Condvar::new(),
+    });
+    let writer = match spawn_writer(Arc::clone(&outbox), &nick) {
+        Ok(writer) => writer,
+        Err(err) => {
+            let _ = write_line_frame(&mut &*stream, BUSY);
+            let what = format!("cannot start a writer thread for {nick} ({peer})");
+            return Err(err).context(what);
+        }
+    };
+
+    // 3. Join: unique nicknames only. Who is told of the arrival is decided together with
+    //    the arrival itself, so that the greeting's "here:" and the notices agree.
+    let joined = {
+        let mut room = room.lock();
+        if room.members.contains_key(&nick) {
+            None
+        } else {
+            let here: Vec<&str> = room.members.keys().map(String::as_str).collect();
+            let here = if here.is_empty() {
                 "nobody yet".to_string()
             } else {
                 here.join(", ")
-            }
-        );
-        let _ = outbox.try_send(Arc::from(greeting));
-        let socket = stream.try_clone()?;
-        members.members.insert(
-            nick.clone(),
-            Member {
-                outbox: outbox.clone(),
-                socket,
-            },
-        );
-    }
-    drop(outbox); // the room's copy is the only one now: removing the member ends the writer
-    let writer = spawn_writer(stream, queued, &nick)?;
+            };
+            outbox.push_now(&format!("* hello {nick}; here: {here}"));
+            let others = room.all_but(None);
+            room.members.insert(nick.clone(), Arc::clone(&outbox));
+            Some(others)
+        }
+    };
+    let Some(others) = joined else {
+        outbox.push_now(&format!("* nickname {nick} is taken"));
+        finish_writer(&outbox, writer, rules.stall);
+        println!("refused: {peer} (nickname {nick} is taken)");
+        return Ok(());
+    };
     println!("joined: {nick} ({peer})");
-    room.say(&format!("* {nick} joined"), Some(&nick));
+    say_to(&others, &format!("* {nick} joined"));
 
-    // 3. Lines until the client leaves, each by its rule.
+    // 4. Lines until the client leaves, each by its rule.
+    let tell = |line: &str| outbox.push(&Arc::from(format!("{line}\n")));
     let reason = loop {
-        match read_line_frame(&mut reader, max_line) {
+        match read_line_frame(&mut reader, rules.max_line) {
             Ok(Some(line)) => match String::from_utf8(line) {
                 Ok(text) if text == "/quit" => break "left",
                 Ok(text) if text == "/who" => {
-                    let names: Vec<String> = room.lock().members.keys().cloned().collect();
-                    tell(room, &nick, &format!("* here: {}", names.join(", ")));
+                    tell(&format!("* here: {}", room.names()));
                 }
-                Ok(text) if text.starts_with('/') => tell(room, &nick, "* commands: /who, /quit"),
-                Ok(text) => room.say(&format!("{nick}: {text}"), Some(&nick)),
+                Ok(text) if text.starts_with('/') => {
+                    tell("* commands: /who, /quit");
+                }
+                // Rule: control characters are shown, not obeyed (see `inert`).
+                Ok(text) => room.say(&format!("{nick}: {}", inert(&text)), Some(&nick)),
                 // Rule: invalid UTF-8 is not passed on; the sender is told, and stays.
                 Err(_) => {
                     println!("rejected: a line from {nick} is not UTF-8");
-                    tell(
-                        room,
-                        &nick,
-                        "* your line was not valid UTF-8 and was not sent",
-                    );
+                    tell("* your line was not valid UTF-8 and was not sent");
                 }
             },
             Ok(None) => break "left",
-            // Rule: a line over the limit ends the connection (where would the next line start?).
+            // Rule: a line over the limit ends the connection (where would the next go?)
             Err(err) if err.kind() == ErrorKind::InvalidData => {
-                println!("dropped: {nick} (a line over {max_line} bytes)");
-                tell(
-                    room,
-                    &nick,
-                    &format!("* line longer than {max_line} bytes: disconnected"),
-                );
+                println!("dropped: {nick} (a line over {} bytes)", rules.max_line);
+                tell(&format!(
+                    "* line longer than {} bytes: disconnected",
+                    rules.max_line
+                ));
                 break "was disconnected (line too long)";
             }
-            // A reset or a vanished client: it simply leaves.
+            // A reset, a vanished client, a line cut short by the end of the stream.
             Err(err) => {
                 println!("lost: {nick} ({})", cli::describe_io(&err));
                 break "left";
@@ -296,57 +518,92 @@ fn serve_member(
         }
     };
 
-    // 4. Leave: out of the room (which ends the writer once it has sent what is queued).
-    let was_member = room.lock().members.remove(&nick).is_some();
-    let _ = writer.join();
-    if was_member {
+    // 5. Leave: out of the room, then let the writer send what is queued (bounded).
+    let cut_off = outbox.lock().cut_off;
+    let others = room.remove(&nick, &outbox);
+    finish_writer(&outbox, writer, rules.stall);
+    let notice = if cut_off {
+        let secs = rules.stall.as_secs_f64();
+        println!("dropped: {nick} (not reading: no line taken for {secs} s)");
+        format!("* {nick} was disconnected (not reading)")
+    } else {
         println!("left: {nick}");
-        if !shutdown.is_triggered() {
-            room.say(&format!("* {nick} {reason}"), None);
-        }
+        format!("* {nick} {reason}")
+    };
+    if !shutdown.is_triggered() {
+        say_to(&others, &notice);
     }
     Ok(())
 }
 // ANCHOR_END: serve_member
 
-/// Queues a line for one member (dropping it if that member is too slow, like a broadcast).
-fn tell(room: &SharedRoom, nick: &str, line: &str) {
-    let mut guard = room.lock();
-    let Some(member) = guard.members.get(nick) else {
-        return;
-    };
-    if let Err(TrySendError::Full(_)) = member.outbox.try_send(Arc::from(format!("{line}\n"))) {
-        if let Some(member) = guard.members.remove(nick) {
-            drop(guard);
-            println!("dropped: {nick} (its outbox was full: it stopped reading)");
-            let _ = member.socket.shutdown(Direction::Both);
-        }
-    }
-}
-
 // ANCHOR: writer
-/// The client's writer thread: takes lines from its outbox and writes them, as fast as the
-/// client reads. Only this thread ever waits on this client's socket.
-fn spawn_writer(
-    mut stream: TcpStream,
-    queued: Receiver<Arc<str>>,
-    nick: &str,
-) -> io::Result<JoinHandle<()>> {
+/// The client's writer thread: takes lines from its outbox and writes them, as fast as
+/// the client reads. Only this thread ever waits on this client's socket.
+fn spawn_writer(outbox: Arc<Outbox>, nick: &str) -> io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name(format!("writer {nick}"))
         .spawn(move || {
-            for line in queued {
-                if stream.write_all(line.as_bytes()).is_err() {
-                    break; // disconnected, or cut off for being too slow
+            while let Some(line) = outbox.next_line() {
+                if let Err(err) = (&*outbox.stream).write_all(line.as_bytes()) {
+                    // The write timeout: not one byte accepted for `stall`. Not reading.
+                    if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                        outbox.cut_off();
+                    }
+                    break; // otherwise: disconnected, or already cut off
                 }
             }
-            // The outbox is closed (the member left) or the socket failed: close our side.
-            let _ = stream.shutdown(Direction::Both);
+            // Closed and sent, or failed: nothing more goes in (a sender waiting for room
+            // moves on), and our side of the socket closes, which also wakes the reader.
+            {
+                let mut state = outbox.lock();
+                state.open = false;
+                state.lines.clear();
+                state.writer_done = true;
+            }
+            outbox.changed.notify_all();
+            let _ = outbox.stream.shutdown(Direction::Both);
         })
+}
+
+/// Waits for the writer to send what is queued, at most `limit`; then cuts the line (a
+/// member that leaves with its buffers full must not keep two threads for ever).
+fn finish_writer(outbox: &Outbox, writer: JoinHandle<()>, limit: Duration) {
+    outbox.close();
+    let state = outbox.lock();
+    let (state, waited) = outbox
+        .changed
+        .wait_timeout_while(state, limit, |s| !s.writer_done)
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    drop(state);
+    if waited.timed_out() {
+        let _ = outbox.stream.shutdown(Direction::Both);
+    }
+    let _ = writer.join();
 }
 // ANCHOR_END: writer
 
-/// A nickname: 1 to 20 ASCII letters, digits, `-` or `_`.
+// ANCHOR: inert
+/// Untrusted text, made safe to show on a terminal: every control character (C0 such as
+/// CR, ESC, NUL and BEL; DEL; the C1 range U+0080–U+009F) is shown as a Rust escape
+/// (`\r`, `\u{1b}`, …) instead of being sent on for the reader's terminal to obey.
+fn inert(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
+// ANCHOR_END: inert
+
+/// A nickname: 1 to 20 ASCII letters, digits, `-` or `_` (so never a control character).
 fn valid_nick(line: &[u8]) -> Option<String> {
     let ok = !line.is_empty()
         && line.len() <= MAX_NICK
@@ -356,6 +613,9 @@ fn valid_nick(line: &[u8]) -> Option<String> {
     ok.then(|| String::from_utf8_lossy(line).into_owned())
 }
 
+/// Longest line the client accepts from the server: even a server can misbehave.
+const CLIENT_MAX_LINE: usize = 64 * 1024;
+
 // ANCHOR: client
 /// The client: one thread prints what the room sends, the other sends what you type.
 fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
@@ -364,33 +624,38 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream.try_clone()?;
 
-    // The server asks for the nickname, then greets us (or refuses).
-    let mut line = String::new();
-    reader
-        .read_line(&mut line)
-        .context("the server sent no greeting")?;
+    // The server asks for the nickname, then greets us (or refuses): two capped lines,
+    // due within 5 s each (a server answers at once): one that never does cannot hang us.
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut greeting = || -> anyhow::Result<String> {
+        match read_line_frame(&mut reader, CLIENT_MAX_LINE)? {
+            Some(line) => Ok(inert(&String::from_utf8_lossy(&line)).into_owned()),
+            None => bail!("the server closed the connection"),
+        }
+    };
+    greeting().context("the server sent no greeting")?;
     write_line_frame(&mut writer, nick.as_bytes()).context("cannot send the nickname")?;
-    line.clear();
-    reader
-        .read_line(&mut line)
-        .context("no answer to the nickname")?;
-    if !line.starts_with("* hello ") {
-        bail!("{}", line.trim_end().trim_start_matches("* "));
+    let hello = greeting().context("no answer to the nickname")?;
+    if !hello.starts_with("* hello ") {
+        bail!("{}", hello.trim_start_matches("* "));
     }
-    print!("{line}");
+    println!("{hello}");
+    stream.set_read_timeout(None)?; // from now on, the room may be quiet for hours
 
     // Printing runs on its own thread, so that messages appear while we wait for stdin.
-    // (Capped, like everything read from the network: even a server can misbehave.)
+    // What the room sends is made inert too: this client does not trust the server
+    // either.
     let printer = thread::Builder::new()
         .name("printer".into())
         .spawn(move || {
-            while let Ok(Some(line)) = read_line_frame(&mut reader, 64 * 1024) {
-                println!("{}", String::from_utf8_lossy(&line));
+            while let Ok(Some(line)) = read_line_frame(&mut reader, CLIENT_MAX_LINE) {
+                println!("{}", inert(&String::from_utf8_lossy(&line)));
             }
         })?;
-    for line in io::stdin().lock().lines() {
+    for line in io::BufRead::lines(io::stdin().lock()) {
         let line = line.context("cannot read stdin")?;
-        write_line_frame(&mut writer, line.as_bytes()).context("cannot send to the room")?;
+        let sent = write_line_frame(&mut writer, line.as_bytes());
+        sent.context("cannot send to the room")?;
         if line == "/quit" {
             break;
         }

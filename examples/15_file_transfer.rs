@@ -25,7 +25,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use socket_workbook::framing::{read_frame, write_frame};
-use socket_workbook::server::{self, Config};
+use socket_workbook::server::{self, Config, Refusals};
 use socket_workbook::shutdown::Shutdown;
 use socket_workbook::{cli, net};
 use tempfile::NamedTempFile;
@@ -146,6 +146,8 @@ fn receive(
         workers: 4,
         queue: 16,
         idle_timeout: Duration::from_secs(30),
+        // "busy" and "shutting down" as error frames, which the sender reports as refusals.
+        refusals: Refusals::frames(),
     };
     let dir = dir.to_path_buf();
     let summary = server::serve(

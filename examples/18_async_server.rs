@@ -78,9 +78,9 @@ enum Role {
         /// Longest line accepted, in bytes.
         #[arg(long, default_value_t = 1024)]
         max_line: usize,
-        /// Drop a member whose socket has taken nothing for this many seconds (it stopped
-        /// reading).
-        #[arg(long, value_name = "SECS", default_value = "10", value_parser = cli::parse_seconds)]
+        /// Drop a member that has taken no line for this many seconds while lines wait for it (it
+        /// stopped reading), as chapter 14 does.
+        #[arg(long, value_name = "SECS", default_value = "5", value_parser = cli::parse_seconds)]
         stall_timeout: Duration,
         /// Close a connection that has not given a nickname after this many seconds.
         #[arg(long, value_name = "SECS", default_value = "60", value_parser = cli::parse_seconds)]
@@ -589,7 +589,7 @@ async fn write_outbox(
             Ok(Err(_gone)) => break, // reset or closed: its reader sees the same and leaves
             Err(_stalled) => {
                 let secs = rules.stall_timeout.as_secs_f64();
-                println!("dropped: {nick} (nothing taken for {secs} s: it stopped reading)");
+                println!("dropped: {nick} (not reading: no line taken for {secs} s)");
                 if let Some(member) = room.lock().remove(&nick) {
                     member.kicked.notify_one();
                 }

@@ -160,6 +160,127 @@ fn ctrl_c_closes_the_served_clients_and_tells_the_queued_ones() {
     );
 }
 
+/// The number after `NAME:` in `/proc/PID/status` (Linux).
+#[cfg(target_os = "linux")]
+fn proc_status(pid: u32, name: &str) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+}
+
+/// Regression: the refusing thread lingered up to 200 ms on each refused client, one after
+/// another, so under a flood the clients waited seconds for their "busy", and Ctrl-C waited
+/// 11–20 s for the refusals still queued. Refusals now linger side by side, on one thread,
+/// with a bounded number of sockets.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_flood_is_told_busy_at_once_with_bounded_threads_and_ctrl_c_exits_within_two_seconds() {
+    let args = ["--addr", "127.0.0.1:0", "--workers", "2", "--queue", "2"];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let mut held: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
+    for stream in &mut held[..2] {
+        assert_eq!(echo(stream, b"in"), b"in"); // both workers busy; two more queued
+    }
+    wait_until("two queued clients", &server, |out| {
+        count_prefix(out, "queued: ") == 4
+    });
+    // 300 clients that send a request and never close, as fast as they can: each refusal
+    // would linger its full 200 ms.
+    let started = Instant::now();
+    let flood: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut stream = connect(addr);
+            stream.write_all(b"request\n").unwrap();
+            stream
+        })
+        .collect();
+    for stream in &flood {
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        assert_eq!(line.as_bytes(), BUSY);
+    }
+    let told = started.elapsed();
+    assert!(told < Duration::from_secs(4), "300 refusals took {told:?}");
+    // One refusing thread, not one per refused client; sockets bounded by the constants in
+    // src/server.rs (64 waiting + 64 lingering), not by the size of the flood.
+    let threads = proc_status(server.pid(), "Threads:");
+    assert!(threads <= 2 + 5, "{threads} threads");
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .unwrap()
+        .count();
+    assert!(fds <= 4 * 2 + 128 + 16, "{fds} descriptors");
+
+    // Ctrl-C while refusals linger and every worker is busy.
+    let more: Vec<TcpStream> = (0..100).map(|_| connect(addr)).collect();
+    wait_until("400 refusals", &server, |out| {
+        count_prefix(out, "busy: ") >= 400
+    });
+    let signalled = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    let took = signalled.elapsed();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(took < Duration::from_secs(2), "Ctrl-C took {took:?}");
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+    drop((held, flood, more));
+}
+
+/// The experiment behind the lingering close (Linux): what a client sees when the server
+/// closes with the client's request still unread, which makes the kernel send a reset.
+#[cfg(target_os = "linux")]
+#[test]
+fn linux_returns_data_received_before_a_reset_and_a_fin_first_hides_the_reset() {
+    use std::io::ErrorKind;
+    use std::net::{Shutdown, TcpListener};
+    let settle = || thread::sleep(Duration::from_millis(100)); // loopback delivers in µs
+    let pair = || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = connect(listener.local_addr().unwrap());
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    };
+    let mut buf = [0u8; 64];
+
+    // 1. A plain close with the request unread: RST, no FIN. The line that arrived before it
+    //    is still returned; the reset comes on the next read.
+    let (mut client, mut server) = pair();
+    client.write_all(b"request\n").unwrap();
+    settle();
+    server.write_all(BUSY).unwrap();
+    drop(server);
+    settle();
+    let n = client.read(&mut buf).expect("the data before the reset");
+    assert_eq!(&buf[..n], BUSY);
+    let err = client
+        .read(&mut buf)
+        .expect_err("a reset, not end of stream");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+
+    // 2. The line and a FIN first (our half-close), the reset later (the client's request
+    //    arrived after the FIN and was never read). The client sees the line and a clean end
+    //    of stream; the reset shows only if it writes again.
+    let (mut client, mut server) = pair();
+    server.write_all(BUSY).unwrap();
+    server.shutdown(Shutdown::Write).unwrap();
+    settle();
+    client.write_all(b"request\n").unwrap();
+    settle();
+    drop(server);
+    settle();
+    let n = client.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], BUSY);
+    assert_eq!(
+        client.read(&mut buf).unwrap(),
+        0,
+        "end of stream, not a reset"
+    );
+    assert_eq!(client.read(&mut buf).unwrap(), 0);
+    assert!(client.write_all(b"more").is_err(), "the reset did arrive");
+}
+
 #[test]
 fn an_idle_client_frees_its_worker_after_the_timeout() {
     let args = [
@@ -277,4 +398,187 @@ fn measure_short_lived_clients() {
             );
         }
     }
+}
+
+/// Regression (trickler): a read timeout bounds one `read`, so in `--mode lines` a client that
+/// sent one byte every 300 ms, never a newline, kept its worker for as long as it liked. Each
+/// line now has to be in, whole, within `--idle-timeout`.
+#[test]
+fn a_trickler_loses_its_worker_after_the_idle_timeout() {
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--mode",
+        "lines",
+        "--workers",
+        "1",
+        "--queue",
+        "1",
+        "--idle-timeout",
+        "1",
+    ];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let mut trickler = connect(addr);
+    let trickler_addr = trickler.local_addr().unwrap();
+    wait_until("the trickler served", &server, |out| {
+        count_prefix(out, "serving: ") == 1
+    });
+    let trickling = thread::spawn(move || {
+        for _ in 0..30 {
+            if trickler.write_all(b"x").is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let started = Instant::now();
+    let mut next = connect(addr); // queued behind the trickler
+    next.write_all(b"turn\n").unwrap();
+    let mut back = [0u8; 11];
+    next.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello turn\n");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(4), "served after {waited:?}");
+    let line = server.wait_for_line(&format!("too slow: closed {trickler_addr}"));
+    assert!(line.ends_with("bytes of a line, no end)"), "{line}");
+    trickling.join().unwrap();
+}
+
+/// A client that sends and never reads: the echo's `write` blocks once its buffers are full,
+/// and the write timeout (`--idle-timeout`) frees the worker.
+#[test]
+fn a_client_that_never_reads_loses_its_worker_after_the_idle_timeout() {
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--queue",
+        "1",
+        "--idle-timeout",
+        "1",
+    ];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let mut hog = connect(addr);
+    let hog_addr = hog.local_addr().unwrap();
+    wait_until("the hog served", &server, |out| {
+        count_prefix(out, "serving: ") == 1
+    });
+    let hogging = thread::spawn(move || {
+        let chunk = vec![b'h'; 64 * 1024];
+        for _ in 0..1024 {
+            if hog.write_all(&chunk).is_err() {
+                break; // the server gave up on us: our writes fail
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut next = connect(addr);
+    assert_eq!(echo(&mut next, b"my turn"), b"my turn");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(6), "served after {waited:?}");
+    server.wait_for_stderr_line(&format!("cannot write to {hog_addr}"));
+    hogging.join().unwrap();
+}
+
+/// In `--mode lines`: a stream that ends inside a line gets that last line answered; a reset
+/// inside a line is one error line; everyone else is still served.
+#[test]
+fn eof_and_reset_inside_a_line() {
+    let args = ["--addr", "127.0.0.1:0", "--mode", "lines"];
+    let (server, addr) = Proc::server(EXAMPLE, &args);
+    let mut other = connect(addr);
+    other.write_all(b"before\n").unwrap();
+    let mut back = [0u8; 13];
+    other.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello before\n");
+
+    let mut cut = connect(addr);
+    cut.write_all(b"half a li").unwrap();
+    cut.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    cut.read_to_end(&mut answer).expect("not closed cleanly");
+    assert_eq!(answer, b"hello half a li\n");
+
+    let mut reset = connect(addr);
+    let reset_addr = reset.local_addr().unwrap();
+    reset.write_all(b"half").unwrap();
+    thread::sleep(Duration::from_millis(100)); // let the server start on the line
+    // Linger with a zero timeout: `close` sends a reset instead of a FIN.
+    socket2::SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    let line = server.wait_for_stderr_line(&reset_addr.to_string());
+    assert!(
+        line.starts_with(&format!("error: cannot read from {reset_addr}: "))
+            && line.contains("reset"),
+        "{line}"
+    );
+
+    other.write_all(b"after\n").unwrap();
+    let mut back = [0u8; 12];
+    other.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello after\n");
+    assert_eq!(server.stderr().len(), 1, "{:?}", server.stderr());
+}
+
+/// Starts the example with at most `max_fds` open files (`ulimit -n`), as a server that has run
+/// out of descriptors.
+#[cfg(target_os = "linux")]
+fn server_with_fd_limit(args: &[&str], max_fds: u64) -> (Proc, std::net::SocketAddr) {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(common::example_path(EXAMPLE));
+    command.args(args);
+    // SAFETY: between fork and exec, only setrlimit (async-signal-safe) runs.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: max_fds,
+                rlim_max: max_fds,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Proc::spawn(EXAMPLE, command).listening()
+}
+
+/// Out of file descriptors (`ulimit -n 40`, 60 clients): `accept` fails with EMFILE, the
+/// server says so at a bounded rate, and recovers by itself once clients leave; and Ctrl-C
+/// still ends it while no descriptor is free.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_it_stays_cheap_recovers_and_obeys_ctrl_c() {
+    let args = ["--addr", "127.0.0.1:0", "--workers", "2", "--queue", "100"];
+    let (server, addr) = server_with_fd_limit(&args, 40);
+    let exhaust = || -> Vec<TcpStream> {
+        let clients: Vec<TcpStream> = (0..60).map(|_| connect(addr)).collect();
+        server.wait_for_stderr_line("too many open files");
+        clients
+    };
+
+    // 1. Exhausted: error lines, but not a flood of them (the accept loop pauses).
+    let clients = exhaust();
+    let before = server.stderr().len();
+    thread::sleep(Duration::from_secs(1));
+    let per_second = server.stderr().len() - before;
+    assert!(per_second <= 20, "{per_second} error lines in a second");
+
+    // 2. The clients leave: the server catches up with the backlog and serves again.
+    drop(clients);
+    let mut next = connect(addr);
+    assert_eq!(echo(&mut next, b"back again"), b"back again");
+    drop(next);
+
+    // 3. Exhausted again, and Ctrl-C.
+    let _clients = exhaust();
+    let signalled = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(3), "Ctrl-C took {took:?}");
 }

@@ -289,3 +289,259 @@ fn measure_nagle_and_throughput() {
         );
     }
 }
+
+fn count_prefix(lines: &[String], prefix: &str) -> usize {
+    lines.iter().filter(|l| l.starts_with(prefix)).count()
+}
+
+fn wait_until(what: &str, proc: &Proc, done: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !done(&proc.stdout()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Regression: the server turned clients away with the text line `server busy, try again
+/// later`, which a framed client reads as a frame of 0x73657276 = 1,936,028,278 bytes.
+#[test]
+fn a_full_server_refuses_with_an_error_frame_that_the_client_reports() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "0"]);
+    let mut served = connect(addr);
+    write_frame(&mut served, b"mine").unwrap();
+    assert_eq!(read_frame(&mut served, 64).unwrap().unwrap(), b"mine"); // holds the worker
+
+    let mut refused = connect(addr);
+    let answer = read_frame(&mut refused, 1024)
+        .expect("the refusal is not a frame")
+        .expect("closed without a refusal");
+    assert_eq!(answer, b"error: server busy, try again later");
+    let mut rest = Vec::new();
+    refused.read_to_end(&mut rest).expect("not closed cleanly");
+    assert!(rest.is_empty(), "{rest:?}");
+
+    let done = run(
+        EXAMPLE,
+        &["client", "--addr", &addr.to_string(), "hello"],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        ["error: the server answered: error: server busy, try again later"]
+    );
+    wait_until("two refusals", &server, |out| {
+        count_prefix(out, "busy: ") == 2
+    });
+}
+
+/// Regression: a client still queued at Ctrl-C got `server shutting down` as a text line.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_tells_a_queued_client_in_an_error_frame() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "1"]);
+    let mut served = connect(addr);
+    write_frame(&mut served, b"mine").unwrap();
+    assert_eq!(read_frame(&mut served, 64).unwrap().unwrap(), b"mine");
+    let mut queued = connect(addr);
+    wait_until("a queued client", &server, |out| {
+        count_prefix(out, "queued: ") == 2
+    });
+    server.sigint();
+    let answer = read_frame(&mut queued, 1024)
+        .expect("the refusal is not a frame")
+        .expect("closed without a word");
+    assert_eq!(answer, b"error: server shutting down");
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+}
+
+/// Regression: under a flood, Ctrl-C took 11–20 s: the refusing thread lingered 200 ms on
+/// each queued refusal in turn, and the shutdown waited for it.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_under_a_flood_exits_within_two_seconds() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "1"]);
+    let mut served = connect(addr);
+    write_frame(&mut served, b"mine").unwrap();
+    assert_eq!(read_frame(&mut served, 64).unwrap().unwrap(), b"mine");
+    // 200 clients that connect, send half a frame, and never close: each refusal lingers.
+    let flood: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut stream = connect(addr);
+            stream.write_all(&[0, 0]).unwrap();
+            stream
+        })
+        .collect();
+    wait_until("150 refusals", &server, |out| {
+        count_prefix(out, "busy: ") >= 150
+    });
+    let started = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    let took = started.elapsed();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(took < Duration::from_secs(2), "Ctrl-C took {took:?}");
+    drop(flood);
+}
+
+/// Regression (trickler): a read timeout bounds one `read`, so a client that sent a header and
+/// then one byte every 300 ms kept its worker for as long as it liked. Each frame now has to
+/// be in, whole, within `--idle-timeout`.
+#[test]
+fn a_trickler_loses_its_worker_after_the_idle_timeout() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "1", "--idle-timeout", "1"]);
+    let mut trickler = connect(addr);
+    let trickler_addr = trickler.local_addr().unwrap();
+    server.wait_for_line(&format!("serving: {trickler_addr}"));
+    let trickling = thread::spawn(move || {
+        // A header announcing 1,000 bytes, then one byte every 300 ms, for up to 9 s.
+        let _ = trickler.write_all(&1000u32.to_be_bytes());
+        for _ in 0..30 {
+            thread::sleep(Duration::from_millis(300));
+            if trickler.write_all(b"x").is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut next = connect(addr); // queued behind the trickler
+    write_frame(&mut next, b"my turn").unwrap();
+    assert_eq!(read_frame(&mut next, 64).unwrap().unwrap(), b"my turn");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(4), "served after {waited:?}");
+    server.wait_for_line(&format!(
+        "idle: closed {trickler_addr} (no whole frame in 1 s)"
+    ));
+    trickling.join().unwrap();
+}
+
+/// A client that sends and never reads: the echo's `write` blocks once its buffers are full,
+/// and the write timeout (`--idle-timeout`) frees the worker.
+#[test]
+fn a_client_that_never_reads_loses_its_worker_after_the_idle_timeout() {
+    let (server, addr) = server(&["--workers", "1", "--queue", "1", "--idle-timeout", "1"]);
+    let mut hog = connect(addr);
+    let hog_addr = hog.local_addr().unwrap();
+    server.wait_for_line(&format!("serving: {hog_addr}"));
+    let hogging = thread::spawn(move || {
+        let frame = vec![b'h'; 64 * 1024];
+        for _ in 0..1024 {
+            if write_frame(&mut hog, &frame).is_err() {
+                break; // the server gave up on us: our writes fail
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut next = connect(addr);
+    write_frame(&mut next, b"my turn").unwrap();
+    assert_eq!(read_frame(&mut next, 64).unwrap().unwrap(), b"my turn");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(6), "served after {waited:?}");
+    server.wait_for_stderr_line(&format!("cannot write to {hog_addr}"));
+    hogging.join().unwrap();
+}
+
+/// A client that ends its stream, or resets it, in the middle of a frame: one error line, and
+/// everyone else is still served.
+#[test]
+fn eof_and_reset_inside_a_frame_are_one_error_line_each() {
+    let (server, addr) = server(&[]);
+    let mut other = connect(addr);
+    write_frame(&mut other, b"before").unwrap();
+    assert_eq!(read_frame(&mut other, 64).unwrap().unwrap(), b"before");
+
+    let mut cut = connect(addr);
+    let cut_addr = cut.local_addr().unwrap();
+    cut.write_all(&[0, 0, 0, 10, b'a', b'b', b'c']).unwrap(); // 3 of 10 bytes
+    cut.shutdown(Shutdown::Write).unwrap();
+    let line = server.wait_for_stderr_line(&cut_addr.to_string());
+    assert_eq!(
+        line,
+        format!(
+            "error: cannot read a frame from {cut_addr}: the stream ended inside a frame of 10 \
+             bytes (the peer closed the connection early)"
+        )
+    );
+
+    let mut reset = connect(addr);
+    let reset_addr = reset.local_addr().unwrap();
+    reset.write_all(&[0, 0, 0, 10, b'a']).unwrap();
+    thread::sleep(Duration::from_millis(100)); // let the server start on the frame
+    // Linger with a zero timeout: `close` sends a reset instead of a FIN.
+    socket2::SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    let line = server.wait_for_stderr_line(&reset_addr.to_string());
+    assert!(
+        line.starts_with(&format!("error: cannot read a frame from {reset_addr}: "))
+            && line.contains("reset"),
+        "{line}"
+    );
+
+    write_frame(&mut other, b"after").unwrap();
+    assert_eq!(read_frame(&mut other, 64).unwrap().unwrap(), b"after");
+    assert_eq!(server.stderr().len(), 2, "{:?}", server.stderr());
+}
+
+/// Out of file descriptors (`ulimit -n 40`, 60 clients): `accept` fails with EMFILE, the
+/// server says so at a bounded rate, and recovers by itself once clients leave; and Ctrl-C
+/// still ends it while no descriptor is free.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_it_stays_cheap_recovers_and_obeys_ctrl_c() {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(common::example_path(EXAMPLE));
+    command.args([
+        "server",
+        "--addr",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+        "--queue",
+        "100",
+    ]);
+    // SAFETY: between fork and exec, only setrlimit (async-signal-safe) runs.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 40,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (server, addr) = Proc::spawn(EXAMPLE, command).listening();
+    let exhaust = || -> Vec<TcpStream> {
+        let clients: Vec<TcpStream> = (0..60).map(|_| connect(addr)).collect();
+        server.wait_for_stderr_line("too many open files");
+        clients
+    };
+
+    // 1. Exhausted: error lines, but not a flood of them (the accept loop pauses).
+    let clients = exhaust();
+    let before = server.stderr().len();
+    thread::sleep(Duration::from_secs(1));
+    let per_second = server.stderr().len() - before;
+    assert!(per_second <= 20, "{per_second} error lines in a second");
+
+    // 2. The clients leave: the server catches up with the backlog and serves again.
+    drop(clients);
+    let mut next = connect(addr);
+    write_frame(&mut next, b"back again").unwrap();
+    assert_eq!(read_frame(&mut next, 64).unwrap().unwrap(), b"back again");
+    drop(next);
+
+    // 3. Exhausted again, and Ctrl-C.
+    let _clients = exhaust();
+    let signalled = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(3), "Ctrl-C took {took:?}");
+}

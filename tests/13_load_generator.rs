@@ -293,8 +293,12 @@ fn contenders() -> Vec<Contender> {
             python("python_selectors_echo.py"),
         ));
     }
+    // The yardstick: the simplest echo server (bench/ceiling.rs), as fast as loopback allows.
+    all.push(plain(CEILING_SERVER, example("ceiling", &["server"])));
     all
 }
+
+const CEILING_SERVER: &str = "ceiling server";
 
 /// Runs the load generator, returns its JSON line (panics if the run failed: no figure from a
 /// failed run).
@@ -310,8 +314,161 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// CPU seconds (user + system) that process `pid` has used so far.
+#[cfg(target_os = "linux")]
+fn cpu_seconds(pid: u32) -> f64 {
+    common::cpu_ticks(pid) as f64 / 100.0
+}
+
+/// Runs example `name` to its end; returns its first stdout line and the CPU seconds (user +
+/// system) it used, which the kernel reports when a parent collects its child (`wait4`).
+#[cfg(target_os = "linux")]
+#[allow(
+    clippy::zombie_processes,
+    reason = "wait4 collects the child, and with it its CPU time"
+)]
+fn run_measuring_cpu(name: &str, args: &[&str]) -> (String, f64) {
+    let mut child = std::process::Command::new(common::example_path(name))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = std::time::Instant::now();
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: plain C structs filled in by wait4; `pid` is our own child, not yet collected.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut status = 0;
+    loop {
+        let got = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if got == pid {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let _ = child.kill();
+            panic!("{name} {args:?} did not finish");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{name} {args:?} failed: {err}"
+    );
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let first = out.lines().next().unwrap_or_default().to_string();
+    (first, secs(usage.ru_utime) + secs(usage.ru_stime))
+}
+
+/// The first version of 13's `stream` computed the expected byte at every offset, in the
+/// writer and in the reader, and spent more CPU on that than on moving the bytes: 3.5 to 4
+/// times the CPU per gigabyte of bench/ceiling.rs's verifying client against the same server
+/// (issue 15). It now compares slices with a precomputed pattern. The margin is generous: the
+/// test checks the cause (CPU per byte), which a busy machine barely disturbs, not the speed.
+#[cfg(target_os = "linux")]
+#[test]
+fn stream_spends_no_more_cpu_per_byte_than_the_ceiling_client() {
+    let (_server, addr) = Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
+    let addr = addr.to_string();
+    let per_gb = |(json, cpu): (String, f64)| {
+        assert_eq!(field(&json, "verified"), "true");
+        cpu / (field(&json, "bytes").parse::<f64>().unwrap() / 1e9)
+    };
+    let args = ["stream", "--addr", &addr, "--secs", "1", "--json"];
+    let ours = per_gb(run_measuring_cpu(EXAMPLE, &args));
+    let ceiling = per_gb(run_measuring_cpu("ceiling", &args[..5]));
+    assert!(
+        ours <= 2.0 * ceiling,
+        "13 stream used {ours:.2} CPU-seconds per GB, the ceiling client {ceiling:.2}"
+    );
+}
+
+/// The yardsticks of the benchmark (bench/ceiling.rs): the ceiling server echoes, and the
+/// ceiling clients, minimal as they are, check every byte too.
+#[test]
+fn the_ceiling_clients_verify_every_byte() {
+    let (_server, addr) = Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
+    let broken = broken_server(true).to_string();
+    for (load, count) in [("pingpong", "--clients"), ("stream", "--connections")] {
+        let good = run(
+            "ceiling",
+            &[
+                load,
+                "--addr",
+                &addr.to_string(),
+                count,
+                "2",
+                "--secs",
+                "0.3",
+            ],
+            b"",
+        );
+        assert_eq!(good.code(), Some(0), "{good:?}");
+        assert_eq!(field(&good.stdout[0], "verified"), "true");
+        assert!(field(&good.stdout[0], "secs").parse::<f64>().unwrap() > 0.0);
+        let bad = run("ceiling", &[load, "--addr", &broken, "--secs", "2"], b"");
+        assert_eq!(bad.code(), Some(1), "{bad:?}");
+        assert!(bad.stdout.is_empty(), "{bad:?}");
+        assert!(bad.stderr[0].contains("echo differs"), "{bad:?}");
+    }
+}
+
+/// The figures of one server: every repetition of every measurement, by name.
+#[derive(Default)]
+struct Figures {
+    values: Vec<(&'static str, Vec<f64>)>,
+    /// System calls per round trip, by system call, largest first; or why they were not counted.
+    syscalls: Option<Result<Vec<(String, f64)>, String>>,
+}
+
+impl Figures {
+    fn record(&mut self, name: &'static str, value: f64) {
+        match self.values.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => self.values.push((name, vec![value])),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&[f64]> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    fn median(&self, name: &str) -> Option<f64> {
+        self.get(name).map(|v| median(v.to_vec()))
+    }
+
+    fn syscalls_per_round_trip(&self) -> Option<f64> {
+        match &self.syscalls {
+            Some(Ok(calls)) => Some(calls.iter().map(|(_, n)| n).sum()),
+            _ => None,
+        }
+    }
+}
+
+/// Repetitions of every measurement, and the seconds each lasts.
+const REPS: usize = 3;
+const SECS: &str = "1";
+
 /// The benchmark of chapter 13: every echo server under the same loads, three repetitions,
-/// medians. Writes `book/src/benchmarks/results.md` and `book/src/benchmarks/chart.svg`.
+/// medians; the server's CPU per round trip and per gigabyte, its system calls per round trip
+/// (strace); and the load generator against the ceiling client. Writes
+/// `book/src/benchmarks/results.md` and `book/src/benchmarks/chart.svg`.
 ///
 /// ```text
 /// cargo test --release --test 13_load_generator -- --ignored --nocapture bench
@@ -320,190 +477,507 @@ fn median(mut values: Vec<f64>) -> f64 {
 #[test]
 #[ignore = "the benchmark; run it explicitly, in release mode"]
 fn bench_every_server() {
-    const REPS: usize = 3;
-    let secs = "1";
-    let mut rows = Vec::new();
-    let mut chart = Vec::new();
+    let mut servers = Vec::new();
     for contender in contenders() {
-        // (label of the load, values of the repetitions)
-        let mut figures: Vec<(&str, Vec<f64>)> = Vec::new();
-        let mut record =
-            |name: &'static str, value: f64| match figures.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, values)) => values.push(value),
-                None => figures.push((name, vec![value])),
-            };
-        let mut cpu_percent = Vec::new();
-        let mut rss_mib = Vec::new();
+        let mut figures = Figures::default();
         for _ in 0..REPS {
-            let (server, addr) = (contender.start)();
-            let addr = addr.to_string();
-            let mode = if contender.framed {
-                "framed"
-            } else {
-                "pingpong"
-            };
-            // Warm-up: one short run that is not counted.
-            load(&[
-                mode,
-                "--addr",
-                &addr,
-                "--clients",
-                "1",
-                "--secs",
-                "0.2",
-                "--json",
-            ]);
-            let one = load(&[
-                mode,
-                "--addr",
-                &addr,
-                "--clients",
-                "1",
-                "--secs",
-                secs,
-                "--json",
-            ]);
-            record("pingpong 1", field(&one, "per_sec").parse().unwrap());
-            if !contender.one_at_a_time {
-                let ticks = common::cpu_ticks(server.pid());
-                let began = std::time::Instant::now();
-                let fifty = load(&[
-                    mode,
-                    "--addr",
-                    &addr,
-                    "--clients",
-                    "50",
-                    "--secs",
-                    secs,
-                    "--json",
-                ]);
-                let used = (common::cpu_ticks(server.pid()) - ticks) as f64 / 100.0;
-                cpu_percent.push(used / began.elapsed().as_secs_f64() * 100.0);
-                record("pingpong 50", field(&fifty, "per_sec").parse().unwrap());
-                record("p99 50", field(&fifty, "p99_ms").parse().unwrap());
-            }
-            if !contender.framed {
-                let s1 = load(&[
-                    "stream",
-                    "--addr",
-                    &addr,
-                    "--connections",
-                    "1",
-                    "--secs",
-                    secs,
-                    "--json",
-                ]);
-                record("stream 1", field(&s1, "mb_per_sec").parse().unwrap());
-                if !contender.one_at_a_time {
-                    let s4 = load(&[
-                        "stream",
-                        "--addr",
-                        &addr,
-                        "--connections",
-                        "4",
-                        "--secs",
-                        secs,
-                        "--json",
-                    ]);
-                    record("stream 4", field(&s4, "mb_per_sec").parse().unwrap());
-                }
-            }
-            if !contender.one_at_a_time && !contender.bounded {
-                for (name, n) in [("hold 1000", "1000"), ("hold 5000", "5000")] {
-                    let held = load(&["hold", "--addr", &addr, "--connections", n, "--json"]);
-                    record(name, field(&held, "open_secs").parse().unwrap());
-                }
-            }
-            rss_mib.push(common::rss_kib(server.pid()) as f64 / 1024.0);
+            measure(&contender, &mut figures);
         }
-        let get = |name: &str| {
-            figures
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| median(v.clone()))
-        };
-        let show = |value: Option<f64>, digits: usize| {
-            value.map_or("–".to_string(), |v| format!("{v:.digits$}"))
-        };
-        let cpu = if cpu_percent.is_empty() {
-            None
-        } else {
-            Some(median(cpu_percent))
-        };
-        rows.push(format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            contender.label,
-            show(get("pingpong 1"), 0),
-            show(get("pingpong 50"), 0),
-            show(get("p99 50"), 2),
-            show(get("stream 1"), 0),
-            show(get("stream 4"), 0),
-            show(get("hold 1000"), 2),
-            show(get("hold 5000"), 2),
-            show(cpu, 0),
-            show(Some(median(rss_mib)), 1),
-        ));
-        println!("{}", rows.last().unwrap());
-        chart.push((contender.label, get("pingpong 50"), get("stream 4")));
+        figures.syscalls = Some(count_syscalls(&contender));
+        println!("{}", throughput_row(contender.label, &figures));
+        println!("{}", efficiency_row(contender.label, &figures));
+        if let Some(Err(why)) = &figures.syscalls {
+            println!("system calls not counted: {why}");
+        }
+        servers.push((contender.label, figures));
     }
-
+    let checks = check_the_load_generator();
+    for check in &checks {
+        println!("{}", check_row(check));
+    }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/benchmarks");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut table = String::from(
-        "| server | pingpong, 1 client (round trips/s) | pingpong, 50 clients (round trips/s) | \
-         p99 at 50 clients (ms) | stream, 1 connection (MB/s) | stream, 4 connections (MB/s) | \
-         hold 1,000: seconds to open | hold 5,000: seconds to open | server CPU at 50 clients \
-         (% of one core) | server RSS at the end (MiB) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for row in &rows {
-        table.push_str(row);
-        table.push('\n');
-    }
-    std::fs::write(dir.join("results.md"), table).unwrap();
-    std::fs::write(dir.join("chart.svg"), svg(&chart)).unwrap();
+    std::fs::write(dir.join("results.md"), results(&servers, &checks)).unwrap();
+    std::fs::write(dir.join("chart.svg"), svg(&servers)).unwrap();
 }
 
-/// Two horizontal bar charts, drawn from the figures (not by hand): round trips per second at
-/// 50 clients, and MB/s with 4 streams.
-fn svg(rows: &[(&str, Option<f64>, Option<f64>)]) -> String {
-    let (width, bar_height, label_width, chart_width) = (900.0, 22.0, 190.0, 250.0);
-    let height = 60.0 + rows.len() as f64 * (bar_height + 8.0);
-    let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{label_width}\" y=\"20\" font-weight=\"bold\">pingpong, 50 clients (round trips/s)</text>\n\
-         <text x=\"{}\" y=\"20\" font-weight=\"bold\">stream, 4 connections (MB/s)</text>\n",
-        label_width + chart_width + 160.0
-    );
-    for (column, pick) in [(0usize, 1usize), (1, 2)] {
-        let values: Vec<Option<f64>> = rows
-            .iter()
-            .map(|r| if pick == 1 { r.1 } else { r.2 })
-            .collect();
-        let max = values.iter().flatten().cloned().fold(1.0, f64::max);
-        let x0 = label_width + column as f64 * (chart_width + 160.0);
-        for (i, (label, value)) in rows.iter().map(|r| r.0).zip(&values).enumerate() {
-            let y = 40.0 + i as f64 * (bar_height + 8.0);
-            if column == 0 {
-                out.push_str(&format!(
-                    "<text x=\"5\" y=\"{}\">{label}</text>\n",
-                    y + 16.0
-                ));
+/// Parts of the benchmark on their own, printing without writing the book's files: every
+/// server's system calls per round trip (`-- --ignored --nocapture syscalls`, about 30 s), and
+/// 13 against the ceiling client (`-- --ignored --nocapture ceiling_client`, about 30 s).
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a measurement; run it explicitly, in release mode"]
+fn count_every_servers_syscalls() {
+    for contender in contenders() {
+        match count_syscalls(&contender) {
+            Ok(calls) => {
+                let all: f64 = calls.iter().map(|(_, n)| n).sum();
+                let top: Vec<String> = calls
+                    .iter()
+                    .take(6)
+                    .map(|(name, n)| format!("{name} {n:.2}"))
+                    .collect();
+                println!(
+                    "{}: {all:.2} per round trip: {}",
+                    contender.label,
+                    top.join(", ")
+                );
             }
+            Err(why) => println!("{}: not counted: {why}", contender.label),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a measurement; run it explicitly, in release mode"]
+fn against_the_ceiling_client() {
+    println!("| load | 13 | ceiling client | 13 ÷ ceiling | CPU, 13 ÷ ceiling |");
+    for check in check_the_load_generator() {
+        println!("{}", check_row(&check));
+    }
+}
+
+/// One repetition of every load that applies to `contender`, on a fresh server.
+#[cfg(target_os = "linux")]
+fn measure(contender: &Contender, figures: &mut Figures) {
+    let (server, addr) = (contender.start)();
+    let pid = server.pid();
+    let addr = addr.to_string();
+    let mode = if contender.framed {
+        "framed"
+    } else {
+        "pingpong"
+    };
+    let pingpong = |clients: &str, secs: &str| {
+        load(&[
+            mode,
+            "--addr",
+            &addr,
+            "--clients",
+            clients,
+            "--secs",
+            secs,
+            "--json",
+        ])
+    };
+    // Warm-up: one short run that is not counted.
+    pingpong("1", "0.2");
+    let one = pingpong("1", SECS);
+    figures.record("pingpong 1", field(&one, "per_sec").parse().unwrap());
+    if !contender.one_at_a_time {
+        let cpu = cpu_seconds(pid);
+        let began = std::time::Instant::now();
+        let fifty = pingpong("50", SECS);
+        let used = cpu_seconds(pid) - cpu;
+        let round_trips: f64 = field(&fifty, "round_trips").parse().unwrap();
+        figures.record("cpu %", used / began.elapsed().as_secs_f64() * 100.0);
+        figures.record("cpu us/rt", used * 1e6 / round_trips);
+        figures.record("pingpong 50", field(&fifty, "per_sec").parse().unwrap());
+        figures.record("p99 50", field(&fifty, "p99_ms").parse().unwrap());
+    }
+    if !contender.framed {
+        let stream = |connections: &str| {
+            load(&[
+                "stream",
+                "--addr",
+                &addr,
+                "--connections",
+                connections,
+                "--secs",
+                SECS,
+                "--json",
+            ])
+        };
+        let cpu = cpu_seconds(pid);
+        let s1 = stream("1");
+        let used = cpu_seconds(pid) - cpu;
+        let gigabytes = field(&s1, "bytes").parse::<f64>().unwrap() / 1e9;
+        figures.record("stream 1", field(&s1, "mb_per_sec").parse().unwrap());
+        figures.record("cpu s/GB", used / gigabytes);
+        if !contender.one_at_a_time {
+            let s4 = stream("4");
+            figures.record("stream 4", field(&s4, "mb_per_sec").parse().unwrap());
+        }
+    }
+    if !contender.one_at_a_time && !contender.bounded {
+        for (name, n) in [("hold 1000", "1000"), ("hold 5000", "5000")] {
+            let held = load(&["hold", "--addr", &addr, "--connections", n, "--json"]);
+            figures.record(name, field(&held, "open_secs").parse().unwrap());
+        }
+    }
+    figures.record("rss", common::rss_kib(pid) as f64 / 1024.0);
+}
+
+/// Clients and round trips per client of the run under strace.
+const STRACE_CLIENTS: u64 = 10;
+const STRACE_ROUNDS: u64 = 300;
+
+/// System calls per round trip of a fresh server, by system call: `strace -c -f -p PID`
+/// counts every call of every thread of the server while 13 makes a fixed number of round
+/// trips (10 clients, 64 bytes). A separate run, because strace slows each call down a lot.
+#[cfg(target_os = "linux")]
+fn count_syscalls(contender: &Contender) -> Result<Vec<(String, f64)>, String> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    if !Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Err("strace is not installed (Debian: apt-get install strace)".into());
+    }
+    let (server, addr) = (contender.start)();
+    let summary = std::env::temp_dir().join(format!("13-strace-{}.txt", server.pid()));
+    let mut strace = Command::new("strace")
+        .args(["-c", "-f", "-o"])
+        .arg(&summary)
+        .args(["-p", &server.pid().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start strace: {e}"))?;
+    // strace says "Process N attached" once it traces the server: only then start the load.
+    let mut stderr = std::io::BufReader::new(strace.stderr.take().unwrap());
+    let mut line = String::new();
+    let _ = stderr.read_line(&mut line);
+    if !line.contains("attached") {
+        let _ = strace.kill();
+        let _ = strace.wait();
+        return Err(format!("strace could not attach: {}", line.trim()));
+    }
+    thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let clients = if contender.one_at_a_time {
+        1
+    } else {
+        STRACE_CLIENTS
+    };
+    let rounds = STRACE_ROUNDS * STRACE_CLIENTS / clients;
+    let mode = if contender.framed {
+        "framed"
+    } else {
+        "pingpong"
+    };
+    let json = load(&[
+        mode,
+        "--addr",
+        &addr.to_string(),
+        "--clients",
+        &clients.to_string(),
+        "--count",
+        &rounds.to_string(),
+        "--secs",
+        "120",
+        "--json",
+    ]);
+    // SIGINT: strace detaches from the server and writes its summary.
+    let _ = Command::new("kill")
+        .args(["-INT", &strace.id().to_string()])
+        .status();
+    let started = std::time::Instant::now();
+    while strace.try_wait().ok().flatten().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = strace.kill();
+            return Err("strace did not stop".into());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&summary).map_err(|e| format!("no strace summary: {e}"))?;
+    let _ = std::fs::remove_file(&summary);
+    let round_trips: f64 = field(&json, "round_trips").parse().unwrap();
+    let mut calls: Vec<(String, f64)> = parse_strace_summary(&text)
+        .into_iter()
+        .map(|(name, n)| (name, n as f64 / round_trips))
+        .collect();
+    calls.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if calls.is_empty() {
+        return Err(format!("strace counted nothing: {text}"));
+    }
+    Ok(calls)
+}
+
+/// The (system call, calls) lines of a `strace -c` summary, without the total.
+fn parse_strace_summary(text: &str) -> Vec<(String, u64)> {
+    text.lines()
+        .filter_map(|line| {
+            // "% time  seconds  usecs/call  calls  [errors]  syscall"
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let name = *words.last()?;
+            if words.len() < 5 || words[0].parse::<f64>().is_err() || name == "total" {
+                return None;
+            }
+            Some((name.to_string(), words[3].parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn reads_a_strace_summary() {
+    let text = "% time     seconds  usecs/call     calls    errors syscall\n\
+                ------ ----------- ----------- --------- --------- ----------------\n \
+                43.31    3.152520          63     49316           sendto\n \
+                38.96    2.836041          57     49316           recvfrom\n \
+                 0.01    0.000046          46         1         1 read\n\
+                ------ ----------- ----------- --------- --------- ----------------\n\
+                100.00    7.279561          73     99004        11 total\n";
+    assert_eq!(
+        parse_strace_summary(text),
+        [
+            ("sendto".to_string(), 49316),
+            ("recvfrom".to_string(), 49316),
+            ("read".to_string(), 1)
+        ]
+    );
+}
+
+/// 13 and the ceiling client (bench/ceiling.rs) under one load, against the ceiling server.
+struct Check {
+    load: &'static str,
+    /// Figures (round trips/s or MB/s) and client CPU seconds per unit of work, per repetition.
+    ours: Vec<(f64, f64)>,
+    ceiling: Vec<(f64, f64)>,
+}
+
+/// Both clients against the same ceiling server, in turns (which goes first alternates), so
+/// that the table shows how close 13 comes to the least a verifying client must do.
+#[cfg(target_os = "linux")]
+fn check_the_load_generator() -> Vec<Check> {
+    let loads: [(&str, &[&str]); 4] = [
+        ("pingpong, 1 client", &["pingpong", "--clients", "1"]),
+        ("pingpong, 50 clients", &["pingpong", "--clients", "50"]),
+        ("stream, 1 connection", &["stream", "--connections", "1"]),
+        ("stream, 4 connections", &["stream", "--connections", "4"]),
+    ];
+    let mut checks: Vec<Check> = loads
+        .iter()
+        .map(|(load, _)| Check {
+            load,
+            ours: Vec::new(),
+            ceiling: Vec::new(),
+        })
+        .collect();
+    for rep in 0..REPS {
+        let (_server, addr) = Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
+        let addr = addr.to_string();
+        for ((_, args), check) in loads.iter().zip(&mut checks) {
+            let mut all = args.to_vec();
+            all.extend(["--addr", &addr, "--secs", SECS]);
+            let measure = |name: &str, extra: &[&str]| {
+                let mut args = all.clone();
+                args.extend(extra);
+                let (json, cpu) = run_measuring_cpu(name, &args);
+                if all[0] == "stream" {
+                    let bytes: f64 = field(&json, "bytes").parse().unwrap();
+                    (
+                        field(&json, "mb_per_sec").parse().unwrap(),
+                        cpu / bytes * 1e9,
+                    )
+                } else {
+                    let round_trips: f64 = field(&json, "round_trips").parse().unwrap();
+                    (
+                        field(&json, "per_sec").parse().unwrap(),
+                        cpu / round_trips * 1e6,
+                    )
+                }
+            };
+            if rep % 2 == 0 {
+                check.ours.push(measure(EXAMPLE, &["--json"]));
+                check.ceiling.push(measure("ceiling", &[]));
+            } else {
+                check.ceiling.push(measure("ceiling", &[]));
+                check.ours.push(measure(EXAMPLE, &["--json"]));
+            }
+        }
+    }
+    checks
+}
+
+/// A number with thousands separators: 77251.4 → "77,251".
+fn grouped(value: f64, digits: usize) -> String {
+    let text = format!("{value:.digits$}");
+    let (whole, fraction) = text.split_at(text.find('.').unwrap_or(text.len()));
+    let mut out = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 && c.is_ascii_digit() {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out + fraction
+}
+
+/// The median of the repetitions, with the farthest repetition's distance from it in percent:
+/// "77,251 ±3%". "–" when the load was not run.
+fn cell(values: Option<&[f64]>, digits: usize) -> String {
+    let Some(values) = values else {
+        return "–".to_string();
+    };
+    let mid = median(values.to_vec());
+    let spread = values
+        .iter()
+        .map(|v| (v - mid).abs() / mid.abs().max(1e-12) * 100.0)
+        .fold(0.0, f64::max);
+    format!("{} ±{spread:.0}%", grouped(mid, digits))
+}
+
+fn throughput_row(label: &str, f: &Figures) -> String {
+    format!(
+        "| {label} | {} | {} | {} | {} | {} |",
+        cell(f.get("pingpong 1"), 0),
+        cell(f.get("pingpong 50"), 0),
+        cell(f.get("p99 50"), 2),
+        cell(f.get("stream 1"), 0),
+        cell(f.get("stream 4"), 0),
+    )
+}
+
+fn efficiency_row(label: &str, f: &Figures) -> String {
+    format!(
+        "| {label} | {} | {} | {} | {} |",
+        cell(f.get("cpu %"), 0),
+        cell(f.get("cpu us/rt"), 1),
+        cell(f.get("cpu s/GB"), 2),
+        f.syscalls_per_round_trip()
+            .map_or("–".to_string(), |n| format!("{n:.2}")),
+    )
+}
+
+fn check_row(check: &Check) -> String {
+    let mid = |values: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
+        median(values.iter().map(pick).collect())
+    };
+    let figure = |values: &[(f64, f64)]| {
+        let figures: Vec<f64> = values.iter().map(|v| v.0).collect();
+        cell(Some(figures.as_slice()), 0)
+    };
+    format!(
+        "| {} | {} | {} | {:.2} | {:.2} |",
+        check.load,
+        figure(&check.ours),
+        figure(&check.ceiling),
+        mid(&check.ours, |v| v.0) / mid(&check.ceiling, |v| v.0),
+        mid(&check.ours, |v| v.1) / mid(&check.ceiling, |v| v.1),
+    )
+}
+
+/// `results.md`: four short tables (a phone shows each without a 200-character line) and
+/// where each server's system calls go.
+fn results(servers: &[(&str, Figures)], checks: &[Check]) -> String {
+    let mut out = format!(
+        "**Throughput.** Median of {REPS} runs of {SECS} s each, ± the run farthest from it.\n\n\
+         | server | pingpong, 1 client (round trips/s) | pingpong, 50 clients (round trips/s) \
+         | p99, 50 clients (ms) | stream, 1 connection (MB/s) | stream, 4 connections (MB/s) |\n\
+         |---|--:|--:|--:|--:|--:|\n"
+    );
+    for (label, figures) in servers {
+        out += &throughput_row(label, figures);
+        out.push('\n');
+    }
+    out += "\n**What the server spends.** CPU from `/proc/PID/stat` (user + system) before and \
+            after the run; system calls from a separate run under `strace -c -f`, \
+            10 clients × 300 round trips.\n\n\
+            | server | CPU, 50 clients (% of one core) | CPU per round trip, 50 clients (µs) \
+            | CPU per GB, 1 stream (s) | system calls per round trip |\n\
+            |---|--:|--:|--:|--:|\n";
+    for (label, figures) in servers {
+        out += &efficiency_row(label, figures);
+        out.push('\n');
+    }
+    out += "\n**Connections held.**\n\n\
+            | server | open 1,000 (s) | open 5,000 (s) | memory at the end (RSS, MiB) |\n\
+            |---|--:|--:|--:|\n";
+    for (label, f) in servers {
+        out += &format!(
+            "| {label} | {} | {} | {} |\n",
+            cell(f.get("hold 1000"), 2),
+            cell(f.get("hold 5000"), 2),
+            f.median("rss")
+                .map_or("–".to_string(), |v| format!("{v:.1}")),
+        );
+    }
+    out += "\n**The load generator against the ceiling client**, both driving the ceiling server \
+            in turns. The last column compares the clients' own CPU per round trip or per \
+            byte.\n\n\
+            | load | 13 | ceiling client | 13 ÷ ceiling | CPU, 13 ÷ ceiling |\n\
+            |---|--:|--:|--:|--:|\n";
+    for check in checks {
+        out += &check_row(check);
+        out.push('\n');
+    }
+    out += "\n**Where the system calls go**, per round trip:\n\n";
+    for (label, figures) in servers {
+        match &figures.syscalls {
+            Some(Ok(calls)) => {
+                let top: Vec<String> = calls
+                    .iter()
+                    .filter(|(_, n)| *n >= 0.01)
+                    .take(6)
+                    .map(|(name, n)| format!("`{name}` {n:.2}"))
+                    .collect();
+                out += &format!("- {label}: {}\n", top.join(", "));
+            }
+            Some(Err(why)) => out += &format!("- {label}: not counted: {why}\n"),
+            None => out += &format!("- {label}: not counted\n"),
+        }
+    }
+    out
+}
+
+/// Chart geometry: the drawing is `WIDTH` units wide and every text at least `FONT`, so that
+/// shown 400 pixels wide (a phone) the smallest text is 13 × 400 / 440 ≈ 11.8 px.
+const WIDTH: f64 = 440.0;
+const FONT: f64 = 13.0;
+
+/// Three horizontal bar charts, one above the other, drawn from the figures (not by hand):
+/// round trips per second at 50 clients, MB/s with 4 streams, server CPU per round trip.
+fn svg(servers: &[(&str, Figures)]) -> String {
+    let (label_width, bar_max, row_height, bar_height) = (160.0, 200.0, 22.0, 16.0);
+    let panels = [
+        ("pingpong, 50 clients: round trips/s", "pingpong 50", 0),
+        ("stream, 4 connections: MB/s", "stream 4", 0),
+        (
+            "server CPU per round trip (µs; less is better)",
+            "cpu us/rt",
+            1,
+        ),
+    ];
+    let panel_height = 30.0 + servers.len() as f64 * row_height;
+    let height = panels.len() as f64 * panel_height + 10.0;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
+         viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" font-size=\"{FONT}\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for (p, (title, name, digits)) in panels.iter().enumerate() {
+        let top = p as f64 * panel_height;
+        out += &format!(
+            "<text x=\"4\" y=\"{}\" font-weight=\"bold\">{title}</text>\n",
+            top + 20.0
+        );
+        let values: Vec<Option<f64>> = servers.iter().map(|(_, f)| f.median(name)).collect();
+        let max = values.iter().flatten().cloned().fold(1e-12, f64::max);
+        for (i, ((label, _), value)) in servers.iter().zip(&values).enumerate() {
+            let y = top + 30.0 + i as f64 * row_height;
+            out += &format!("<text x=\"4\" y=\"{}\">{label}</text>\n", y + 13.0);
             match value {
                 Some(v) => {
-                    let w = (v / max * chart_width).max(1.0);
-                    out.push_str(&format!(
-                        "<rect x=\"{x0}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bar_height}\" fill=\"#4a7bb7\"/>\n\
-                         <text x=\"{:.1}\" y=\"{}\">{v:.0}</text>\n",
-                        x0 + w + 5.0,
-                        y + 16.0
-                    ));
+                    let w = (v / max * bar_max).max(1.0);
+                    out += &format!(
+                        "<rect x=\"{label_width}\" y=\"{y}\" width=\"{w:.1}\" \
+                         height=\"{bar_height}\" fill=\"#4a7bb7\"/>\n\
+                         <text x=\"{:.1}\" y=\"{}\">{}</text>\n",
+                        label_width + w + 4.0,
+                        y + 13.0,
+                        grouped(*v, *digits)
+                    );
                 }
-                None => out.push_str(&format!(
-                    "<text x=\"{x0}\" y=\"{}\" fill=\"#888\">not run</text>\n",
-                    y + 16.0
-                )),
+                None => {
+                    out += &format!(
+                        "<text x=\"{label_width}\" y=\"{}\" fill=\"#555\">not run</text>\n",
+                        y + 13.0
+                    )
+                }
             }
         }
     }
@@ -511,48 +985,88 @@ fn svg(rows: &[(&str, Option<f64>, Option<f64>)]) -> String {
     out
 }
 
-/// The ceiling for `stream` with one connection on this machine: the simplest possible echo —
-/// one blocking thread copying 256 KiB at a time, no logging, no shutdown handling — measured
-/// with the same load generator. Three runs, the median.
-///
-/// ```text
-/// cargo test --release --test 13_load_generator -- --ignored --nocapture ceiling
-/// ```
-#[test]
-#[ignore = "a measurement; run it explicitly, in release mode"]
-fn measure_the_echo_ceiling() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            thread::spawn(move || {
-                let mut buf = vec![0u8; 256 * 1024];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 || stream.write_all(&buf[..n]).is_err() {
-                        return;
-                    }
+/// Made-up figures for every contender, to check the report's shape without a benchmark.
+fn sample_report() -> (Vec<(&'static str, Figures)>, Vec<Check>) {
+    let labels = [
+        "03 sequential",
+        "04 thread per client",
+        "05 pool, 64 workers",
+        "07 non-blocking loop",
+        "08 poll",
+        "12 framed, 64 workers",
+        "18 tokio tasks",
+        "Python threads",
+        "Python selectors",
+        CEILING_SERVER,
+    ];
+    let servers = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let mut f = Figures::default();
+            for rep in 0..REPS {
+                let k = 1.0 + rep as f64 / 50.0 + i as f64 / 100.0;
+                for (name, value) in [
+                    ("pingpong 1", 12_345.0),
+                    ("pingpong 50", 123_456.0),
+                    ("p99 50", 12.34),
+                    ("stream 1", 1_234.0),
+                    ("stream 4", 12_345.0),
+                    ("cpu %", 123.0),
+                    ("cpu us/rt", 12.3),
+                    ("cpu s/GB", 1.23),
+                    ("hold 1000", 12.34),
+                    ("hold 5000", 123.45),
+                    ("rss", 123.4),
+                ] {
+                    f.record(name, value * k);
                 }
+            }
+            f.syscalls = Some(if i == 0 {
+                Err("strace is not installed (Debian: apt-get install strace)".into())
+            } else {
+                Ok(vec![("epoll_ctl".into(), 2.4), ("recvfrom".into(), 1.0)])
             });
-        }
-    });
-    let runs: Vec<f64> = (0..3)
-        .map(|_| {
-            let json = load(&[
-                "stream",
-                "--addr",
-                &addr.to_string(),
-                "--connections",
-                "1",
-                "--secs",
-                "1",
-                "--json",
-            ]);
-            field(&json, "mb_per_sec").parse().unwrap()
+            (*label, f)
         })
         .collect();
-    println!(
-        "echo ceiling, 1 connection: {runs:?} MB/s, median {:.0}",
-        median(runs.clone())
+    let checks = ["pingpong, 50 clients", "stream, 4 connections"]
+        .into_iter()
+        .map(|load| Check {
+            load,
+            ours: vec![(123_456.0, 12.3); REPS],
+            ceiling: vec![(123_456.0, 12.3); REPS],
+        })
+        .collect();
+    (servers, checks)
+}
+
+#[test]
+fn the_report_reads_on_a_phone() {
+    let (servers, checks) = sample_report();
+    let markdown = results(&servers, &checks);
+    // Each table row fits a phone's width far better than the old ten-column table (up to 225
+    // characters a line); the header's words wrap in the rendered table.
+    let lines: Vec<&str> = markdown.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let is_header = lines
+            .get(i + 1)
+            .is_some_and(|next| next.starts_with("|---"));
+        if line.starts_with("| ") && !is_header {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+    }
+    assert!(markdown.contains("| 08 poll | 13,086 ±2% |"), "{markdown}");
+    let chart = svg(&servers);
+    assert!(
+        chart.contains(&format!("viewBox=\"0 0 {WIDTH} ")),
+        "{chart}"
     );
+    // Shown 400 px wide, every text is at least 11 px tall.
+    for size in chart.split("font-size=\"").skip(1) {
+        let size: f64 = size.split('"').next().unwrap().parse().unwrap();
+        assert!(size * 400.0 / WIDTH >= 11.0, "font-size {size}");
+    }
+    // The longest label plus the longest bar and its value fit in the drawing.
+    assert!(160.0 + 200.0 + 4.0 + "123,456".len() as f64 * FONT * 0.6 <= WIDTH);
 }

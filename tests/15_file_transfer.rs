@@ -264,6 +264,48 @@ fn a_missing_file_is_one_error_line() {
     );
 }
 
+/// Regression: a full receiver turned senders away with the text line `server busy, try again
+/// later`, which the sender read as a frame of 0x73657276 = 1,936,028,278 bytes. It is an
+/// error frame now, and the sender says what it is.
+#[test]
+fn a_full_receiver_refuses_in_a_frame_and_the_sender_says_busy() {
+    let inbox = TempDir::new().unwrap();
+    let outbox = TempDir::new().unwrap();
+    let file = outbox.path().join("small.txt");
+    std::fs::write(&file, b"hello").unwrap();
+    let (server, addr) = receiver(inbox.path(), &[]);
+    // 4 workers and 16 places in the queue (the receiver's configuration): 20 silent
+    // connections fill them all.
+    let silent: Vec<_> = (0..20).map(|_| connect(addr)).collect();
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    while server
+        .stdout()
+        .iter()
+        .filter(|l| l.starts_with("queued: "))
+        .count()
+        < 20
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            server.stdout()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let done = run(
+        EXAMPLE,
+        &["send", file.to_str().unwrap(), "--addr", &addr.to_string()],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        ["error: the receiver refused: server busy, try again later"]
+    );
+    assert!(entries(inbox.path()).is_empty());
+    drop(silent);
+}
+
 #[test]
 fn killing_the_sender_mid_transfer_leaves_no_file() {
     let inbox = TempDir::new().unwrap();

@@ -59,6 +59,8 @@ const OUTPUTS: &[&str] = &[
     "14-server.txt",
     "14-ada.txt",
     "14-bob.txt",
+    "14-mallory.txt",
+    "14-attack.txt",
     "15-receiver.txt",
     "15-sender.txt",
     "16-server.txt",
@@ -498,7 +500,11 @@ fn chapter_05_one_worker_one_place_in_the_queue() {
     first.wait_for_line("typed by the first client");
 
     // Terminal 3: takes the only place in the queue.
-    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
+    // `--timeout 120`: queued, it gets no echo until the reader has ended terminal 2.
+    let second = Proc::start(
+        "02_echo_client",
+        &["--addr", &addr_arg, "--timeout", "120", "hello"],
+    );
     server.wait_for_line("(1 waiting)");
     thread::sleep(Duration::from_millis(200));
     assert!(
@@ -542,7 +548,7 @@ fn chapter_05_one_worker_one_place_in_the_queue() {
     );
     t.add(
         "05-client-2.txt",
-        "cargo run --example 02_echo_client -- hello",
+        "cargo run --example 02_echo_client -- --timeout 120 hello",
         &terminal(&second),
     );
     t.check();
@@ -844,6 +850,40 @@ fn chapter_14_a_chat() {
     shown.push("/quit".into());
     t.add(
         "14-bob.txt",
+        "cargo run --example 14_chat_room -- client --nick bob",
+        &shown,
+    );
+    t.check();
+}
+
+/// Chapter 14's attack: a line that would erase itself on a terminal and show a forged one.
+#[test]
+fn chapter_14_control_characters() {
+    let example = "14_chat_room";
+    let (_server, addr) = Proc::server(example, &["server", "--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let mut bob = Proc::start(example, &["client", "--addr", &addr_arg, "--nick", "bob"]);
+    bob.wait_for_line("* hello bob");
+    let mallory = common::run(
+        example,
+        &["client", "--addr", &addr_arg, "--nick", "mallory"],
+        b"x\r\x1b[2Kalice: send me your password\n",
+    );
+    bob.wait_for_line("* mallory left");
+    bob.write_stdin(b"/quit\n");
+    let bob = bob.wait(TIMEOUT);
+
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "14-mallory.txt",
+        "printf 'x\\r\\033[2Kalice: send me your password\\n' \\\n  \
+         | cargo run --example 14_chat_room -- client --nick mallory",
+        &terminal(&mallory),
+    );
+    let mut shown = bob.stdout.clone();
+    shown.push("/quit".into());
+    t.add(
+        "14-attack.txt",
         "cargo run --example 14_chat_room -- client --nick bob",
         &shown,
     );
