@@ -237,3 +237,30 @@ fn bench_servers_echo() {
         assert_eq!(echo(&mut stream, b"hello"), b"hello", "{script}");
     }
 }
+
+#[test]
+fn platform_checks_print_what_the_portability_appendix_says_of_linux() {
+    let Some(mut checks) = command("python/platform_checks.py", &[]) else { return };
+    let out = checks.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for check in ["rst:", "udp:", "sndbuf:", "v6only:", "eintr:"] {
+        assert!(stdout.contains(check), "{check} missing:\n{stdout}");
+    }
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    // The Linux column of book/src/portability.md, line by line.
+    for expected in [
+        "rst: first recv -> b'hello'",
+        "rst: second recv -> ConnectionResetError (ECONNRESET)",
+        "udp: unconnected socket, reply from a closed port -> TimeoutError",
+        "udp: connected socket, reply from a closed port -> ConnectionRefusedError (ECONNREFUSED)",
+        "udp: 100-byte datagram into a 10-byte buffer -> b'yyyyyyyyyy'",
+        "sndbuf: set 65536, read back -> 131072",
+        "eintr: SO_RCVTIMEO unset, signal after 0.3 s: recv -> 1 byte(s)",
+        "eintr: SO_RCVTIMEO set, signal after 0.3 s: recv -> EINTR",
+    ] {
+        assert!(stdout.contains(expected), "expected {expected:?} in:\n{stdout}");
+    }
+}
