@@ -301,7 +301,10 @@ fn sources() -> Vec<(String, Vec<String>)> {
         for part in text.split("{{#include ").skip(1) {
             let target = part.split("}}").next().unwrap().trim();
             if target.starts_with("outputs/") {
-                let file = path.parent().unwrap().join(target.split(':').next().unwrap());
+                let file = path
+                    .parent()
+                    .unwrap()
+                    .join(target.split(':').next().unwrap());
                 let included = fs::read_to_string(&file).unwrap_or_default();
                 snips.extend(snippets(&file, &included));
             }
@@ -338,7 +341,11 @@ fn all_runs() -> Vec<Run> {
 fn every_quoted_command_names_an_example_and_arguments_it_accepts() {
     let examples = examples();
     let runs = all_runs();
-    assert!(runs.len() > 50, "found only {} commands: {runs:#?}", runs.len());
+    assert!(
+        runs.len() > 50,
+        "found only {} commands: {runs:#?}",
+        runs.len()
+    );
     let mut failures = Vec::new();
     // One binary run per distinct argument list.
     let mut checked: BTreeMap<(String, Vec<String>), Option<String>> = BTreeMap::new();

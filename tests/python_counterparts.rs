@@ -30,7 +30,9 @@ fn python() -> Option<&'static Path> {
                     Some(PathBuf::from(path))
                 }
                 _ => {
-                    eprintln!("skipped: python3 is not installed (the Python counterparts need it)");
+                    eprintln!(
+                        "skipped: python3 is not installed (the Python counterparts need it)"
+                    );
                     None
                 }
             }
@@ -63,19 +65,26 @@ fn read_line(reader: &mut impl BufRead) -> String {
 
 #[test]
 fn echo_server_serves_one_client_then_exits() {
-    let Some((server, addr)) = server("python/echo_server.py") else { return };
+    let Some((server, addr)) = server("python/echo_server.py") else {
+        return;
+    };
     let mut stream = connect(addr);
     assert_eq!(echo(&mut stream, b"hello"), b"hello");
     drop(stream);
     server.wait_for_line("disconnected: 127.0.0.1:");
     let done = server.wait(TIMEOUT);
     assert_eq!(done.code(), Some(0), "{done:?}");
-    assert!(done.stdout.last().unwrap().ends_with("(5 bytes echoed)"), "{done:?}");
+    assert!(
+        done.stdout.last().unwrap().ends_with("(5 bytes echoed)"),
+        "{done:?}"
+    );
 }
 
 #[test]
 fn echo_client_prints_what_its_one_recv_returned() {
-    let Some((_server, addr)) = server("python/echo_server.py") else { return };
+    let Some((_server, addr)) = server("python/echo_server.py") else {
+        return;
+    };
     let addr = addr.to_string();
     let mut client = command("python/echo_client.py", &["--addr", &addr, "hello"]).unwrap();
     let out = client.output().expect("cannot run echo_client.py");
@@ -87,7 +96,9 @@ fn echo_client_prints_what_its_one_recv_returned() {
 
 #[test]
 fn sequential_server_serves_the_second_client_only_after_the_first() {
-    let Some((_server, addr)) = server("python/sequential_server.py") else { return };
+    let Some((_server, addr)) = server("python/sequential_server.py") else {
+        return;
+    };
     let mut first = connect(addr);
     assert_eq!(echo(&mut first, b"one"), b"one");
     let mut second = connect(addr); // connects at once: the kernel queues it
@@ -96,7 +107,10 @@ fn sequential_server_serves_the_second_client_only_after_the_first() {
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
     let mut buf = [0u8; 3];
-    assert!(second.read(&mut buf).is_err(), "the second client was served too early");
+    assert!(
+        second.read(&mut buf).is_err(),
+        "the second client was served too early"
+    );
     drop(first);
     second.set_read_timeout(Some(TIMEOUT)).unwrap();
     second.read_exact(&mut buf).unwrap();
@@ -105,7 +119,9 @@ fn sequential_server_serves_the_second_client_only_after_the_first() {
 
 /// Two clients at once, each echoed while the other stays connected.
 fn serves_two_at_once(script: &str) {
-    let Some((_server, addr)) = server(script) else { return };
+    let Some((_server, addr)) = server(script) else {
+        return;
+    };
     let mut first = connect(addr);
     let mut second = connect(addr);
     assert_eq!(echo(&mut second, b"second"), b"second");
@@ -134,7 +150,9 @@ fn nonblocking_server_serves_two_clients_at_once() {
 
 #[test]
 fn socketserver_upper_answers_one_recv_in_upper_case() {
-    let Some((_server, addr)) = server("python/socketserver_upper.py") else { return };
+    let Some((_server, addr)) = server("python/socketserver_upper.py") else {
+        return;
+    };
     let mut stream = connect(addr);
     stream.write_all(b"hello\n").unwrap();
     let mut answer = Vec::new();
@@ -144,7 +162,9 @@ fn socketserver_upper_answers_one_recv_in_upper_case() {
 
 #[test]
 fn socketserver_lines_says_hello_to_each_line() {
-    let Some((_server, addr)) = server("python/socketserver_lines.py") else { return };
+    let Some((_server, addr)) = server("python/socketserver_lines.py") else {
+        return;
+    };
     let stream = connect(addr);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
@@ -156,7 +176,9 @@ fn socketserver_lines_says_hello_to_each_line() {
 
 #[test]
 fn select_server_answers_each_read_with_its_greeting() {
-    let Some((_server, addr)) = server("python/select_server.py") else { return };
+    let Some((_server, addr)) = server("python/select_server.py") else {
+        return;
+    };
     let mut a = connect(addr);
     let b = connect(addr);
     let mut reader = BufReader::new(b.try_clone().unwrap());
@@ -171,14 +193,20 @@ fn select_server_answers_each_read_with_its_greeting() {
 
 #[test]
 fn chat_server_broadcasts_to_the_others() {
-    let Some((server, addr)) = server("python/chat_server.py") else { return };
+    let Some((server, addr)) = server("python/chat_server.py") else {
+        return;
+    };
     let mut ada = connect(addr);
     let bob = connect(addr);
     // Both joined before anyone speaks (the server prints a line per connection).
     server.wait_for_line("connected:");
     let deadline = std::time::Instant::now() + TIMEOUT;
     while server.stdout().len() < 3 {
-        assert!(std::time::Instant::now() < deadline, "{:?}", server.stdout());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            server.stdout()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     ada.write_all(b"hi bob\n").unwrap();
@@ -188,7 +216,9 @@ fn chat_server_broadcasts_to_the_others() {
 
 #[test]
 fn udp_time_server_answers_every_datagram_with_a_line() {
-    let Some((_server, addr)) = server("python/udp_time_server.py") else { return };
+    let Some((_server, addr)) = server("python/udp_time_server.py") else {
+        return;
+    };
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_read_timeout(Some(TIMEOUT)).unwrap();
     socket.set_write_timeout(Some(TIMEOUT)).unwrap();
@@ -217,7 +247,12 @@ fn udp_time_server_answers_every_datagram_with_a_line() {
 fn udp_time_client_gives_up_after_its_timeout() {
     let Some(mut client) = command(
         "python/udp_time_client.py",
-        &["--addr", &common::closed_port_addr().to_string(), "--timeout", "1"],
+        &[
+            "--addr",
+            &common::closed_port_addr().to_string(),
+            "--timeout",
+            "1",
+        ],
     ) else {
         return;
     };
@@ -229,9 +264,14 @@ fn udp_time_client_gives_up_after_its_timeout() {
 
 #[test]
 fn bench_servers_echo() {
-    for script in ["bench/python_threaded_echo.py", "bench/python_selectors_echo.py"] {
+    for script in [
+        "bench/python_threaded_echo.py",
+        "bench/python_selectors_echo.py",
+    ] {
         // Chapter 13 starts them with the address as their one argument.
-        let Some(command) = command(script, &["127.0.0.1:0"]) else { return };
+        let Some(command) = command(script, &["127.0.0.1:0"]) else {
+            return;
+        };
         let (_server, addr) = Proc::spawn(script, command).listening();
         let mut stream = connect(addr);
         assert_eq!(echo(&mut stream, b"hello"), b"hello", "{script}");
@@ -240,7 +280,9 @@ fn bench_servers_echo() {
 
 #[test]
 fn platform_checks_print_what_the_portability_appendix_says_of_linux() {
-    let Some(mut checks) = command("python/platform_checks.py", &[]) else { return };
+    let Some(mut checks) = command("python/platform_checks.py", &[]) else {
+        return;
+    };
     let out = checks.output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -261,6 +303,9 @@ fn platform_checks_print_what_the_portability_appendix_says_of_linux() {
         "eintr: SO_RCVTIMEO unset, signal after 0.3 s: recv -> 1 byte(s)",
         "eintr: SO_RCVTIMEO set, signal after 0.3 s: recv -> EINTR",
     ] {
-        assert!(stdout.contains(expected), "expected {expected:?} in:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "expected {expected:?} in:\n{stdout}"
+        );
     }
 }
