@@ -9,7 +9,7 @@
 //! ```text
 //! terminal 1:  cargo run --example 01_echo_server
 //! terminal 2:  cargo run --example 02_echo_client -- hello
-//!              (or: nc 127.0.0.1 7878, type lines, Ctrl-D to close)
+//!              (or: nc -N 127.0.0.1 7878, type lines, Ctrl-D to close)
 //! ```
 //!
 //! Look for `listening on 127.0.0.1:7878`, then `connected: 127.0.0.1:PORT` — the client's own

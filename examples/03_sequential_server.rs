@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 03_sequential_server
-//! terminal 2:  nc 127.0.0.1 7878          (type a line: it comes back; keep it open)
+//! terminal 2:  nc -N 127.0.0.1 7878       (type a line: it comes back; keep it open)
 //! terminal 3:  cargo run --example 02_echo_client -- --timeout 60 hello
 //!              (waits: "hello" comes back only when you close terminal 2's nc with Ctrl-D;
 //!              `--timeout 60` gives you a minute for that instead of the client's 5 s)

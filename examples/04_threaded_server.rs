@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 04_threaded_server
-//! terminal 2:  nc 127.0.0.1 7878          (type a line: it comes back; keep it open)
+//! terminal 2:  nc -N 127.0.0.1 7878       (type a line: it comes back; keep it open)
 //! terminal 3:  cargo run --example 02_echo_client -- hello
 //!              ("hello" comes back at once, while terminal 2 is still connected)
 //! ```

@@ -9,11 +9,11 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 05_thread_pool_server -- --workers 1 --queue 1
-//! terminals 2, 3, 4:  nc 127.0.0.1 7878
+//! terminals 2, 3, 4:  nc -N 127.0.0.1 7878
 //!     (the first is served, the second waits in the queue, the third gets "server busy")
 //! ```
 //!
-//! `--mode lines` swaps the echo for seed 002's line handler: each line gets `hello LINE` back.
+//! `--mode lines` swaps the echo for python/socketserver_lines.py's handler: `hello LINE` back.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -61,7 +61,7 @@ struct Args {
 enum Mode {
     /// Echo every byte back (chapter 01's protocol).
     Echo,
-    /// Answer each line with `hello LINE` (seed 002's StreamRequestHandler).
+    /// Answer each line with `hello LINE` (python/socketserver_lines.py's handler).
     Lines,
 }
 
@@ -120,7 +120,7 @@ fn echo(stream: TcpStream, peer: SocketAddr, shutdown: &Shutdown) -> anyhow::Res
 // ANCHOR_END: echo
 
 // ANCHOR: lines
-/// Seed 002's line handler: `for line in self.rfile: self.wfile.write(b"hello " + line)`,
+/// The line handler of python/socketserver_lines.py: `for line in self.rfile: self.wfile.write(b"hello " + line)`,
 /// with a limit on the line length, and on the time each line may take.
 fn hello_lines(
     stream: TcpStream,

@@ -3,8 +3,8 @@
 //! Teaches datagrams: no connection, no accept, no stream — one socket, and every `recv_from`
 //! returns one whole datagram together with the address to answer. One thread serves every
 //! client without any concurrency machinery. It answers each datagram with the time, as text
-//! (like the seed's `time.ctime()`, with the time zone) or as the RFC 868 Time Protocol's four
-//! bytes.
+//! (like python/udp_time_server.py's `time.ctime()`, with the time zone) or as the RFC 868
+//! Time Protocol's four bytes.
 //!
 //! ```text
 //! terminal 1:  cargo run --example 09_udp_time_server

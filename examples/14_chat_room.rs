@@ -1,7 +1,7 @@
 //! # 14 — a chat room: broadcast to many clients
 //!
 //! Teaches broadcasting: every line one client sends goes to every other client. The naive
-//! way — loop over the clients and `send` to each (seed 004) — lets one client that stops
+//! way — loop over the clients and `send` to each (python/chat_server.py) — lets one client that stops
 //! reading block the whole room. Here every client has a bounded *outbox* drained by a writer
 //! thread of its own, and the room has a flow-control policy: while a member's outbox is full,
 //! whoever sends to it waits (so the sender's reads pause, and TCP slows the sender down); a
@@ -13,7 +13,7 @@
 //! terminal 1:  cargo run --example 14_chat_room -- server
 //! terminal 2:  cargo run --example 14_chat_room -- client --nick ada
 //! terminal 3:  cargo run --example 14_chat_room -- client --nick bob
-//!              (or: nc 127.0.0.1 7878, and type your nickname first)
+//!              (or: nc -N 127.0.0.1 7878, and type your nickname first)
 //! ```
 //!
 //! Type in terminal 2: it appears in terminal 3 as `ada: …`. `/who` lists who is here, `/quit`

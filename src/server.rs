@@ -2,7 +2,7 @@
 //!
 //! Python's `socketserver.ThreadingTCPServer(address, Handler).serve_forever()` runs the accept
 //! loop and calls `Handler.handle()` for each client on a new thread. [`serve`] plays the same
-//! role, with the three things the seeds' version lacks: a bound on the threads (a
+//! role, with the three things python/socketserver_upper.py lacks: a bound on the threads (a
 //! [`ThreadPool`]), an answer for clients that do not fit ("server busy"), and a clean Ctrl-C
 //! shutdown. You give it a bound listener and a [`Handler`] — any closure
 //! `Fn(TcpStream, SocketAddr, &Shutdown) -> anyhow::Result<()>` is one — and it does the rest.

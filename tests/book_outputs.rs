@@ -189,11 +189,13 @@ fn terminal(done: &Finished) -> Vec<String> {
     lines
 }
 
-/// A server's terminal: the lines it printed before Ctrl-C, `^C`, then the rest.
+/// A server's terminal: the lines it printed before Ctrl-C, `^C`, then the rest. The terminal
+/// echoes `^C` without a newline, so the program's next line follows on the same line.
 fn with_ctrl_c(before_signal: &[String], all: &[String]) -> Vec<String> {
     let mut shown = before_signal.to_vec();
-    shown.push("^C".into());
-    shown.extend(all[before_signal.len()..].iter().cloned());
+    let mut rest = all[before_signal.len()..].iter();
+    shown.push(format!("^C{}", rest.next().map_or("", String::as_str)));
+    shown.extend(rest.cloned());
     shown
 }
 
