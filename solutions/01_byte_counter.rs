@@ -54,8 +54,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .context("cannot set a read timeout")?;
 
-    let total = count_until_closed(&mut stream)
-        .with_context(|| format!("cannot read from {peer}"))?;
+    let total =
+        count_until_closed(&mut stream).with_context(|| format!("cannot read from {peer}"))?;
 
     // The answer, then close: dropping `stream` sends our FIN after the line.
     stream

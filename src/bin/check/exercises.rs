@@ -31,7 +31,10 @@ pub struct Exercise {
 }
 
 /// Every exercise, in the workbook's order.
-pub static ALL: &[&Exercise] = &[&ex01_byte_counter::EXERCISE, &ex02_read_exact::EXERCISE];
+pub static ALL: &[&Exercise] = &[
+    &ex01_byte_counter::EXERCISE, // chapter 01
+    &ex02_read_exact::EXERCISE,   // chapter 02
+];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
 /// or the name without its number (`read_exact`).
