@@ -7,7 +7,9 @@ use crate::harness::Ctx;
 use crate::report::Fail;
 
 mod ex01_byte_counter;
+mod ex02_half_close;
 mod ex02_read_exact;
+mod ex03_capped_lines;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -34,6 +36,8 @@ pub struct Exercise {
 pub static ALL: &[&Exercise] = &[
     &ex01_byte_counter::EXERCISE, // chapter 01
     &ex02_read_exact::EXERCISE,   // chapter 02
+    &ex02_half_close::EXERCISE,   // chapter 02
+    &ex03_capped_lines::EXERCISE, // chapter 03
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
