@@ -12,6 +12,7 @@ mod ex02_read_exact;
 mod ex03_capped_lines;
 mod ex04_thread_limit;
 mod ex04_total_deadline;
+mod ex05_store_handler;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -36,12 +37,13 @@ pub struct Exercise {
 
 /// Every exercise, in the workbook's order.
 pub static ALL: &[&Exercise] = &[
-    &ex01_byte_counter::EXERCISE,   // chapter 01
-    &ex02_read_exact::EXERCISE,     // chapter 02
-    &ex02_half_close::EXERCISE,     // chapter 02
-    &ex03_capped_lines::EXERCISE,   // chapter 03
-    &ex04_total_deadline::EXERCISE, // chapter 04
-    &ex04_thread_limit::EXERCISE,   // chapter 04
+    &ex01_byte_counter::EXERCISE,
+    &ex02_read_exact::EXERCISE,
+    &ex02_half_close::EXERCISE,
+    &ex03_capped_lines::EXERCISE,
+    &ex04_total_deadline::EXERCISE,
+    &ex04_thread_limit::EXERCISE,
+    &ex05_store_handler::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
