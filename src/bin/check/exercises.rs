@@ -13,6 +13,7 @@ mod ex03_capped_lines;
 mod ex04_thread_limit;
 mod ex04_total_deadline;
 mod ex05_store_handler;
+mod ex06_client_closes_first;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -44,6 +45,7 @@ pub static ALL: &[&Exercise] = &[
     &ex04_total_deadline::EXERCISE,
     &ex04_thread_limit::EXERCISE,
     &ex05_store_handler::EXERCISE,
+    &ex06_client_closes_first::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
