@@ -303,11 +303,16 @@ fn check_all(common: &Common) -> anyhow::Result<bool> {
                 .zip(ALL)
                 .find(|(r, _)| r.verdict != Verdict::Pass)
         });
-    if let Some((_, exercise)) = next {
-        println!(
+    match next {
+        Some((result, exercise)) if result.verdict == Verdict::NotDone => println!(
+            "next: open exercises/{}.rs and write {}; then `cargo run --bin check -- {}`",
+            exercise.name, exercise.write, exercise.name
+        ),
+        Some((_, exercise)) => println!(
             "next: exercises/{}.rs — see what fails with `cargo run --bin check -- {}`",
             exercise.name, exercise.name
-        );
+        ),
+        None => println!("every exercise passes: well done"),
     }
     if let Some(path) = &common.json {
         write_json(path, &results_json(&results, &[], started))?;
@@ -645,7 +650,14 @@ fn grade(
                     .checks
                     .iter()
                     .find(|c| !c.passed())
-                    .map(|c| format!("✘ {}", c.name))
+                    .map(|c| {
+                        let seen = c.fail.as_ref().map(|f| f.seen.as_str()).unwrap_or("");
+                        let mut seen: String = seen.chars().take(140).collect();
+                        if seen.len() < c.fail.as_ref().map_or(0, |f| f.seen.len()) {
+                            seen.push('…');
+                        }
+                        format!("✘ {}\n    seen: {seen}", c.name)
+                    })
                     .unwrap_or_default(),
                 _ => continue,
             };
