@@ -118,7 +118,14 @@ impl Ctx {
     /// Starts a server with `--addr 127.0.0.1:0` and `args`, and waits for its first line,
     /// `listening on ADDR`.
     pub fn server(&self, args: &[&str]) -> Result<(Proc, SocketAddr), Fail> {
-        let mut all = vec!["--addr", "127.0.0.1:0"];
+        self.server_with(&[], args)
+    }
+
+    /// Like [`Ctx::server`] for a program with subcommands: `leading` (`["server"]`) comes
+    /// before `--addr 127.0.0.1:0`, then `args`.
+    pub fn server_with(&self, leading: &[&str], args: &[&str]) -> Result<(Proc, SocketAddr), Fail> {
+        let mut all = leading.to_vec();
+        all.extend_from_slice(&["--addr", "127.0.0.1:0"]);
         all.extend_from_slice(args);
         let proc = self.start(&all)?;
         let addr = proc.listening()?;
