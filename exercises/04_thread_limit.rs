@@ -139,7 +139,7 @@ fn admit_or_refuse(
     shutdown: &Shutdown,
 ) -> Option<JoinHandle<()>> {
     // (keeps the compiler quiet until you use them: delete this line)
-    let _ = (stream, peer, active, max, shutdown, serve_client, refuse);
+    let _ = (&stream, peer, active, max, shutdown, serve_client, refuse);
     todo!("serve the client on a new thread, or refuse it when `max` are served")
 }
 // ============================ END OF YOUR PART ============================

@@ -137,7 +137,7 @@ fn handle_client(
     store: &Store,
 ) -> anyhow::Result<()> {
     // (keeps the compiler quiet until you use them: delete this line)
-    let _ = (stream, peer, shutdown, store, MAX_LINE, execute);
+    let _ = (&stream, peer, shutdown, store, MAX_LINE, execute);
     todo!("answer each request line until the client leaves")
 }
 // ============================ END OF YOUR PART ============================

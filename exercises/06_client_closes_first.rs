@@ -113,7 +113,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// 3. `stream.shutdown(Shutdown::Write)` sends a FIN: that is closing first, exactly what this
 ///    exercise avoids.
 fn close_after_client(stream: TcpStream, wait: Duration) -> io::Result<Closed> {
-    let _ = (stream, wait); // (keeps the compiler quiet until you use them: delete this line)
+    let _ = (&stream, wait); // (keeps the compiler quiet until you use them: delete this line)
     todo!("wait for the client's FIN, at most `wait`, then close")
 }
 // ============================ END OF YOUR PART ============================

@@ -98,23 +98,22 @@ fn waits_for_the_client(ctx: &Ctx) -> Result<(), Fail> {
     expect_server_closes(&mut stream)
 }
 
-/// Connections in TIME_WAIT on 127.0.0.1 with local port `port` (Linux: /proc/net/tcp, where
-/// state 06 is TIME_WAIT); `None` elsewhere.
-fn time_wait_on(port: u16) -> Option<usize> {
+/// Is the connection from local port `local` to remote port `remote` in TIME_WAIT on this side?
+/// (Linux: /proc/net/tcp, where state 06 is TIME_WAIT; `None` elsewhere.) Both ports name the
+/// one connection: other connections that happen to use one of the ports do not count.
+fn time_wait(local: u16, remote: u16) -> Option<bool> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let count = table
-        .lines()
-        .skip(1)
-        .filter(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let local_port = fields
-                .get(1)
-                .and_then(|a| a.rsplit(':').next())
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
-            local_port == Some(port) && fields.get(3) == Some(&"06")
-        })
-        .count();
-    Some(count)
+    let port = |field: Option<&&str>| {
+        field
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+    };
+    Some(table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        port(fields.get(1)) == Some(local)
+            && port(fields.get(2)) == Some(remote)
+            && fields.get(3) == Some(&"06")
+    }))
 }
 
 fn time_wait_on_the_client(ctx: &Ctx) -> Result<(), Fail> {
@@ -126,26 +125,28 @@ fn time_wait_on_the_client(ctx: &Ctx) -> Result<(), Fail> {
     let _ = stream.shutdown(Shutdown::Write);
     let _ = read_to_end(&mut stream, Duration::from_secs(2));
     drop(stream);
-    let Some(on_server) = time_wait_on(addr.port()) else {
+    let (server_port, client_port) = (addr.port(), client_port);
+    let Some(mut on_server) = time_wait(server_port, client_port) else {
         ctx.note("TIME_WAIT is not inspected on this platform: that check passes unmeasured");
         return Ok(());
     };
     // The kernel updates the table as the last ACK is handled: give it a moment.
     let deadline = Instant::now() + Duration::from_secs(1);
-    let mut on_client = time_wait_on(client_port).unwrap_or(0);
-    while on_client == 0 && Instant::now() < deadline {
+    let mut on_client = time_wait(client_port, server_port).unwrap_or(false);
+    while !on_client && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
-        on_client = time_wait_on(client_port).unwrap_or(0);
+        on_client = time_wait(client_port, server_port).unwrap_or(false);
     }
-    let on_server = on_server.max(time_wait_on(addr.port()).unwrap_or(0));
-    if on_server == 0 && on_client == 1 {
+    on_server |= time_wait(server_port, client_port).unwrap_or(false);
+    if on_client && !on_server {
         return Ok(());
     }
     Err(fail(
-        format!("1 connection in TIME_WAIT on the client's port {client_port}, 0 on the server's"),
+        format!("the connection in TIME_WAIT on the client's side (port {client_port}) only"),
         format!(
-            "{on_client} on the client's port, {on_server} on the server's port {}",
-            addr.port()
+            "in TIME_WAIT on the client's side: {}; on the server's side (port {server_port}): {}",
+            yes_no(on_client),
+            yes_no(on_server)
         ),
         "the side that sends the first FIN keeps the TIME_WAIT: let the client's FIN come first",
     ))
@@ -179,4 +180,8 @@ fn silent_client_closed_after_the_wait(ctx: &Ctx) -> Result<(), Fail> {
         format!("the connection {end:?} after {:.1} s", after.as_secs_f64()),
         "set a read timeout of the time left before each read: a client may never close",
     ))
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
 }
