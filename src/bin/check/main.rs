@@ -714,3 +714,36 @@ fn grade(
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_a_name_or_a_file_name_selects_exercises() {
+        let names = |q: &str| select(q).iter().map(|e| e.name).collect::<Vec<_>>();
+        assert_eq!(names("02"), ["02_read_exact", "02_half_close"]);
+        assert_eq!(names("2"), names("02"));
+        assert_eq!(names("02_read_exact"), ["02_read_exact"]);
+        assert_eq!(names("read_exact"), ["02_read_exact"]);
+        assert_eq!(names("exercises/02_read_exact.rs"), ["02_read_exact"]);
+        assert!(names("99").is_empty());
+    }
+
+    #[test]
+    fn every_exercise_has_a_unique_name_and_at_least_three_checks() {
+        let mut names: Vec<_> = ALL.iter().map(|e| e.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert!(ALL.iter().all(|e| e.checks.len() >= 3));
+    }
+
+    #[test]
+    fn json_and_csv_escape_what_they_must() {
+        assert_eq!(json_str("a \"b\"\n\\"), r#""a \"b\"\n\\""#);
+        assert_eq!(json_str("\u{1}"), r#""\u0001""#);
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, \"b\""), r#""a, ""b""""#);
+    }
+}
