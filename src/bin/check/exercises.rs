@@ -1,0 +1,67 @@
+//! Every graded exercise: its file, its chapter, the function to write, and its checks.
+//!
+//! To add one, see "Adding an exercise" in `exercises/README.md`: a module here with a
+//! `pub static EXERCISE`, and one line in [`ALL`].
+
+use crate::harness::Ctx;
+use crate::report::Fail;
+
+mod ex01_byte_counter;
+mod ex02_half_close;
+mod ex02_read_exact;
+mod ex03_capped_lines;
+mod ex04_thread_limit;
+mod ex04_total_deadline;
+mod ex05_store_handler;
+mod ex06_client_closes_first;
+
+/// One check: a name that says what must hold, and the code that looks.
+pub struct Check {
+    /// Says what must hold, as a sentence: "an echo that arrives one byte at a time is printed
+    /// whole".
+    pub name: &'static str,
+    pub run: fn(&Ctx) -> Result<(), Fail>,
+}
+
+/// A graded exercise.
+pub struct Exercise {
+    /// The file's stem: `exercises/<name>.rs`, `solutions/<name>.rs`, example `ex<name>`.
+    pub name: &'static str,
+    /// The chapter's file in `book/src/`.
+    pub chapter: &'static str,
+    /// The task in a few words, for lists and the teacher's table.
+    pub task: &'static str,
+    /// What the student writes, as said in "not done yet: … write `read_exactly`".
+    pub write: &'static str,
+    pub checks: &'static [Check],
+}
+
+/// Every exercise, in the workbook's order.
+pub static ALL: &[&Exercise] = &[
+    &ex01_byte_counter::EXERCISE,
+    &ex02_read_exact::EXERCISE,
+    &ex02_half_close::EXERCISE,
+    &ex03_capped_lines::EXERCISE,
+    &ex04_total_deadline::EXERCISE,
+    &ex04_thread_limit::EXERCISE,
+    &ex05_store_handler::EXERCISE,
+    &ex06_client_closes_first::EXERCISE,
+];
+
+/// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
+/// or the name without its number (`read_exact`).
+pub fn select(query: &str) -> Vec<&'static Exercise> {
+    let query = query.trim().trim_end_matches(".rs");
+    let query = query.rsplit(['/', '\\']).next().unwrap_or(query);
+    if let Ok(number) = query.parse::<u32>() {
+        return ALL
+            .iter()
+            .copied()
+            .filter(|e| e.name[..2].parse::<u32>() == Ok(number))
+            .collect();
+    }
+    ALL.iter()
+        .copied()
+        .filter(|e| e.name == query || e.name.get(3..) == Some(query))
+        .collect()
+}
