@@ -282,7 +282,9 @@ fn measure_system_calls_per_round_trip() {
     let _ = std::fs::remove_file(&summary);
     // A row: % time, seconds, usecs/call, calls, [errors,] name.
     let calls = |name: &str| -> u64 {
-        let row = table.lines().find(|l| l.split_whitespace().last() == Some(name));
+        let row = table
+            .lines()
+            .find(|l| l.split_whitespace().last() == Some(name));
         row.and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
             .unwrap_or(0)
     };
