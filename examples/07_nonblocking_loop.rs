@@ -254,9 +254,10 @@ fn read_some(client: &mut Client, buf: &mut [u8], max_pending: usize) -> Step {
     }
 }
 
-/// Echoes what was just read: written at once when nothing is pending (the socket's send
-/// buffer almost always has room), and only what the socket does not take is kept for the
-/// next pass. Behind a backlog it just queues: a `write` now would only hear `WouldBlock`.
+/// Echoes what was just read: written at once when nothing is pending (the socket's
+/// send buffer almost always has room), and only what the socket does not take is kept
+/// for the next pass. Behind a backlog it just queues: a `write` now would only hear
+/// `WouldBlock`.
 fn echo_now(client: &mut Client, data: &[u8]) -> Step {
     let mut written = 0;
     if client.pending.is_empty() {
@@ -268,8 +269,8 @@ fn echo_now(client: &mut Client, data: &[u8]) -> Step {
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => {
                     let peer = client.peer;
-                    let err = Err(err).with_context(|| format!("cannot write to {peer}"));
-                    return Step::Done(err);
+                    let why = || format!("cannot write to {peer}");
+                    return Step::Done(Err(err).with_context(why));
                 }
             }
         };

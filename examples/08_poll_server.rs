@@ -313,9 +313,10 @@ fn accept_all<'p>(
 // ANCHOR: serve
 /// Handles one readiness event of a client. Returns `Some` when the client is done.
 ///
-/// The system calls per round trip are the point here: one `read` and one `write`, and no
-/// change of registration while the client keeps up. The poller is asked for "writable" only
-/// when a `write` would block, and told to stop once the backlog is written.
+/// The system calls per round trip are the point here: one `read` and one `write`,
+/// and no change of registration while the client keeps up. The poller is asked for
+/// "writable" only when a `write` would block, and told to stop once the backlog is
+/// written.
 fn serve(
     conn: &mut Connection,
     event: Event,
@@ -324,8 +325,8 @@ fn serve(
 ) -> Option<anyhow::Result<()>> {
     let peer = conn.peer;
     let stream = &conn.socket.socket;
-    // Writable: we asked for it only because a backlog is pending. Level-triggered, so one
-    // `write` per event is enough: if room remains, the next `wait` reports it again.
+    // Writable: we asked for it only because a backlog is pending. Level-triggered, so
+    // one `write` per event is enough: if room remains, the next `wait` reports it again.
     if event.writable && !conn.pending.is_empty() {
         match write_some(stream, &conn.pending) {
             Ok(n) => {
@@ -381,9 +382,10 @@ fn serve(
 fn write_some(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
     match (&*stream).write(data) {
         Ok(n) => Ok(n),
-        // Full (`WouldBlock`), or a signal came first (`Interrupted`): nothing was written;
-        // the caller keeps the bytes and waits for "writable".
-        Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => Ok(0),
+        // Full (`WouldBlock`), or a signal came first (`Interrupted`): nothing was
+        // written; the caller keeps the bytes and waits for "writable".
+        Err(err) if err.kind() == ErrorKind::WouldBlock => Ok(0),
+        Err(err) if err.kind() == ErrorKind::Interrupted => Ok(0),
         Err(err) => Err(err),
     }
 }

@@ -26,13 +26,13 @@ pub enum End {
 }
 
 // ANCHOR: buffers
-/// The echo buffer a client starts with: room for a typical request, and all that a client
-/// that sends little ever costs.
+/// The echo buffer a client starts with: room for a typical request, and all
+/// that a client that sends little ever costs.
 pub const FIRST_BUFFER: usize = 4 * 1024;
 
-/// The echo buffer of a client that streams (one `read` filled `FIRST_BUFFER`). Every `read`
-/// and every `write` is a system call, with a fixed cost whatever its size: sixteen times the
-/// bytes per call is about a sixteenth of that cost per byte.
+/// The echo buffer of a client that streams (one `read` filled `FIRST_BUFFER`).
+/// Every `read` and every `write` is a system call, with a fixed cost whatever its
+/// size: sixteen times the bytes per call is about a sixteenth of that cost per byte.
 pub const STREAM_BUFFER: usize = 64 * 1024;
 // ANCHOR_END: buffers
 
@@ -50,11 +50,11 @@ pub fn serve_echo(
     // dropped.
     let mut stream = shutdown.watch_owned(stream);
 
-    // The buffer starts small and on the heap: a client that sends little (a request, a
-    // line) never needs more, and a thousand idle clients cost a thousand small buffers. The
-    // first `read` that fills it shows a client that streams: from then on it gets
-    // `STREAM_BUFFER`, so each `read`/`write` pair moves up to 64 KiB (chapter 04 measures
-    // what that saves).
+    // The buffer starts small and on the heap: a client that sends little (a request,
+    // a line) never needs more, and a thousand idle clients cost a thousand small
+    // buffers. The first `read` that fills it shows a client that streams: from then on
+    // it gets `STREAM_BUFFER`, so each `read`/`write` pair moves up to 64 KiB (chapter
+    // 04 measures what that saves).
     let mut buf = vec![0u8; FIRST_BUFFER];
     let mut echoed: u64 = 0;
     loop {
@@ -87,7 +87,8 @@ pub fn serve_echo(
             .with_context(|| format!("cannot write to {peer}"))?;
         echoed += n as u64;
         if n == buf.len() && buf.len() < STREAM_BUFFER {
-            buf.resize(STREAM_BUFFER, 0); // once per client, and only for one that streams
+            // Once per client, and only for one that streams.
+            buf.resize(STREAM_BUFFER, 0);
         }
     }
 }
