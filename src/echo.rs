@@ -31,8 +31,9 @@ pub enum End {
 pub const FIRST_BUFFER: usize = 4 * 1024;
 
 /// The echo buffer of a client that streams (one `read` filled `FIRST_BUFFER`).
-/// Every `read` and every `write` is a system call, with a fixed cost whatever its
-/// size: sixteen times the bytes per call is about a sixteenth of that cost per byte.
+/// Every `read` and every `write` is a system call, with a cost per call on top of
+/// the bytes it copies: sixteen times the bytes per call, a sixteenth of that cost
+/// per byte.
 pub const STREAM_BUFFER: usize = 64 * 1024;
 // ANCHOR_END: buffers
 
