@@ -242,10 +242,7 @@ fn read_some(client: &mut Client, buf: &mut [u8], max_pending: usize) -> Step {
                     Step::Progress
                 };
             }
-            Ok(n) => {
-                client.pending.extend_from_slice(&buf[..n]);
-                return Step::Progress;
-            }
+            Ok(n) => return echo_now(client, &buf[..n]),
             // Nothing has arrived: "not now", not an error.
             Err(err) if err.kind() == ErrorKind::WouldBlock => return Step::Idle,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -255,6 +252,32 @@ fn read_some(client: &mut Client, buf: &mut [u8], max_pending: usize) -> Step {
             }
         }
     }
+}
+
+/// Echoes what was just read: written at once when nothing is pending (the socket's
+/// send buffer almost always has room), and only what the socket does not take is kept
+/// for the next pass. Behind a backlog it just queues: a `write` now would only hear
+/// `WouldBlock`.
+fn echo_now(client: &mut Client, data: &[u8]) -> Step {
+    let mut written = 0;
+    if client.pending.is_empty() {
+        written = loop {
+            match client.stream.write(data) {
+                // Often all of it; a partial write leaves the rest for `flush`.
+                Ok(n) => break n,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => break 0,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    let peer = client.peer;
+                    let why = || format!("cannot write to {peer}");
+                    return Step::Done(Err(err).with_context(why));
+                }
+            }
+        };
+    }
+    client.echoed += written as u64;
+    client.pending.extend_from_slice(&data[written..]);
+    Step::Progress
 }
 // ANCHOR_END: read
 

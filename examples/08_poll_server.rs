@@ -312,6 +312,11 @@ fn accept_all<'p>(
 
 // ANCHOR: serve
 /// Handles one readiness event of a client. Returns `Some` when the client is done.
+///
+/// The system calls per round trip are the point here: one `read` and one `write`,
+/// and no change of registration while the client keeps up. The poller is asked for
+/// "writable" only when a `write` would block, and told to stop once the backlog is
+/// written.
 fn serve(
     conn: &mut Connection,
     event: Event,
@@ -320,15 +325,14 @@ fn serve(
 ) -> Option<anyhow::Result<()>> {
     let peer = conn.peer;
     let stream = &conn.socket.socket;
-    // Writable: send what is pending. Level-triggered, so one `write` per event is enough:
-    // if more room remains, the next `wait` reports the socket writable again.
+    // Writable: we asked for it only because a backlog is pending. Level-triggered, so
+    // one `write` per event is enough: if room remains, the next `wait` reports it again.
     if event.writable && !conn.pending.is_empty() {
-        match (&*stream).write(&conn.pending) {
+        match write_some(stream, &conn.pending) {
             Ok(n) => {
                 conn.pending.drain(..n);
                 conn.echoed += n as u64;
             }
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(err) => return Some(Err(err).with_context(|| format!("cannot write to {peer}"))),
         }
     }
@@ -338,7 +342,23 @@ fn serve(
         let want = room.min(buf.len());
         match (&*stream).read(&mut buf[..want]) {
             Ok(0) => conn.finished_reading = true,
-            Ok(n) => conn.pending.extend_from_slice(&buf[..n]),
+            // Echo at once: the socket is almost always writable, so asking the poller
+            // first would cost a `modify` and a `wait` for nothing. Only what the socket
+            // does not take now is kept, behind any backlog (bytes stay in order).
+            Ok(n) => {
+                let mut written = 0;
+                if conn.pending.is_empty() {
+                    match write_some(stream, &buf[..n]) {
+                        Ok(taken) => written = taken,
+                        Err(err) => {
+                            let why = || format!("cannot write to {peer}");
+                            return Some(Err(err).with_context(why));
+                        }
+                    }
+                }
+                conn.echoed += written as u64;
+                conn.pending.extend_from_slice(&buf[written..n]);
+            }
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(err) => return Some(Err(err).with_context(|| format!("cannot read from {peer}"))),
         }
@@ -347,13 +367,27 @@ fn serve(
         return Some(Ok(())); // all echoed, and nothing more will be read
     }
     // Ask for what we can use next: more input only while there is room for its echo
-    // (backpressure, as in chapter 07), and "writable" only while output is pending.
+    // (backpressure, as in chapter 07), and "writable" only while a backlog is pending.
+    // `set_interest` calls the poller only when this differs from what is registered:
+    // for a client that keeps up, never.
     let want_read = !conn.finished_reading && conn.pending.len() < max_pending;
     let want_write = !conn.pending.is_empty();
     if let Err(err) = conn.socket.set_interest(want_read, want_write) {
         return Some(Err(err).with_context(|| format!("cannot update the poller for {peer}")));
     }
     None
+}
+
+/// Writes what the socket takes now, without waiting: 0 when its send buffer is full.
+fn write_some(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
+    match (&*stream).write(data) {
+        Ok(n) => Ok(n),
+        // Full (`WouldBlock`), or a signal came first (`Interrupted`): nothing was
+        // written; the caller keeps the bytes and waits for "writable".
+        Err(err) if err.kind() == ErrorKind::WouldBlock => Ok(0),
+        Err(err) if err.kind() == ErrorKind::Interrupted => Ok(0),
+        Err(err) => Err(err),
+    }
 }
 // ANCHOR_END: serve
 

@@ -309,3 +309,52 @@ fn measure_idle_client_cost_and_short_lived_clients() {
         );
     }
 }
+
+/// Not a test but a measurement for chapters 03 and 04 (Linux only): one client streams
+/// `MEGABYTES` (default 1,000) through the echo loop while reading the echo; prints MB/s and
+/// the server's CPU-seconds per GB (from `/proc/PID/stat`: steadier than MB/s on a busy
+/// machine). Compare two builds in the same run, alternating.
+///
+/// ```text
+/// cargo test --release --test 04_threaded_server -- --ignored --nocapture stream
+/// ```
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a measurement; run it explicitly"]
+fn measure_stream_cpu_per_gigabyte() {
+    let megabytes: usize = std::env::var("MEGABYTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000);
+    let total = megabytes * 1_000_000;
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut stream = connect(addr);
+    let mut writer = stream.try_clone().unwrap();
+    let chunk = pattern(64 * 1024);
+    let ticks_before = common::cpu_ticks(server.pid());
+    let started = Instant::now();
+    let sender = thread::spawn(move || {
+        let mut sent = 0;
+        while sent < total {
+            let n = chunk.len().min(total - sent);
+            writer.write_all(&chunk[..n]).unwrap();
+            sent += n;
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0;
+    while received < total {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "the server closed after {received} bytes");
+        received += n;
+    }
+    sender.join().unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let cpu = (common::cpu_ticks(server.pid()) - ticks_before) as f64 / 100.0;
+    let gigabytes = total as f64 / 1e9;
+    println!(
+        "{megabytes} MB echoed in {secs:.2} s: {:.0} MB/s, server {:.2} CPU-s per GB",
+        megabytes as f64 / secs,
+        cpu / gigabytes
+    );
+}
