@@ -11,6 +11,7 @@ mod ex02_half_close;
 mod ex02_read_exact;
 mod ex03_capped_lines;
 mod ex04_total_deadline;
+mod ex09_rfc868;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -40,6 +41,7 @@ pub static ALL: &[&Exercise] = &[
     &ex02_half_close::EXERCISE,     // chapter 02
     &ex03_capped_lines::EXERCISE,   // chapter 03
     &ex04_total_deadline::EXERCISE, // chapter 04
+    &ex09_rfc868::EXERCISE,         // chapter 09
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
