@@ -12,6 +12,7 @@ mod ex02_read_exact;
 mod ex03_capped_lines;
 mod ex04_total_deadline;
 mod ex09_rfc868;
+mod ex11_line_splitter;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -42,6 +43,7 @@ pub static ALL: &[&Exercise] = &[
     &ex03_capped_lines::EXERCISE,   // chapter 03
     &ex04_total_deadline::EXERCISE, // chapter 04
     &ex09_rfc868::EXERCISE,         // chapter 09
+    &ex11_line_splitter::EXERCISE,  // chapter 11
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
