@@ -11,6 +11,7 @@ mod ex02_half_close;
 mod ex02_read_exact;
 mod ex03_capped_lines;
 mod ex04_total_deadline;
+mod ex09_rate_limit;
 mod ex09_rfc868;
 mod ex10_backoff;
 mod ex11_line_splitter;
@@ -44,6 +45,7 @@ pub static ALL: &[&Exercise] = &[
     &ex03_capped_lines::EXERCISE,   // chapter 03
     &ex04_total_deadline::EXERCISE, // chapter 04
     &ex09_rfc868::EXERCISE,         // chapter 09
+    &ex09_rate_limit::EXERCISE,     // chapter 09
     &ex10_backoff::EXERCISE,        // chapter 10
     &ex11_line_splitter::EXERCISE,  // chapter 11
 ];

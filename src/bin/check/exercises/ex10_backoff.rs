@@ -45,13 +45,16 @@ pub static EXERCISE: Exercise = Exercise {
 /// What the checker's server answers.
 const ANSWER: &str = "Tue Nov 24 08:00:00 2026 UTC";
 
+/// When each request reached the checker's server.
+type Arrivals = Arc<Mutex<Vec<Instant>>>;
+
 /// A UDP server the checker owns, for `life`: records when each request arrived, ignores the
 /// first `ignore` of them (`None`: all), and answers the others `delay` later.
 fn fake_server(
     ignore: Option<usize>,
     delay: Duration,
     life: Duration,
-) -> Result<(SocketAddr, Arc<Mutex<Vec<Instant>>>), Fail> {
+) -> Result<(SocketAddr, Arrivals), Fail> {
     let socket = udp_socket(Duration::from_millis(50))?;
     let addr = socket
         .local_addr()
