@@ -12,6 +12,7 @@ mod ex02_read_exact;
 mod ex03_capped_lines;
 mod ex04_total_deadline;
 mod ex07_nonblocking_client;
+mod ex08_write_interest;
 mod ex09_rate_limit;
 mod ex09_rfc868;
 mod ex10_backoff;
@@ -46,6 +47,7 @@ pub static ALL: &[&Exercise] = &[
     &ex03_capped_lines::EXERCISE,   // chapter 03
     &ex04_total_deadline::EXERCISE, // chapter 04
     &ex07_nonblocking_client::EXERCISE, // chapter 07
+    &ex08_write_interest::EXERCISE, // chapter 08
     &ex09_rfc868::EXERCISE,         // chapter 09
     &ex09_rate_limit::EXERCISE,     // chapter 09
     &ex10_backoff::EXERCISE,        // chapter 10
