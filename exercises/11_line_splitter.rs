@@ -90,7 +90,10 @@ fn serve(mut stream: TcpStream, shutdown: &Shutdown) -> anyhow::Result<u64> {
     }
     if !pending.is_empty() {
         // The client closed in the middle of a message: say so, rather than answer half of it.
-        let line = format!("error: the stream ended inside a message ({} bytes)\n", pending.len());
+        let line = format!(
+            "error: the stream ended inside a message ({} bytes)\n",
+            pending.len()
+        );
         stream.write_all(line.as_bytes()).context("cannot answer")?;
     }
     Ok(count)

@@ -128,7 +128,8 @@ fn ask_with_backoff(
                 // Any answer will do, even one to an earlier request: it is a time.
                 Ok(n) => return Ok(Some(buf[..n].to_vec())),
                 // Nothing yet: look again.
-                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(err)
+                    if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
                 // Port unreachable (no server), and the rest: no point asking again.
                 Err(err) => return Err(err),
             }

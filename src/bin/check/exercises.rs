@@ -11,11 +11,12 @@ mod ex02_half_close;
 mod ex02_read_exact;
 mod ex03_capped_lines;
 mod ex04_total_deadline;
-mod ex07_nonblocking_client;
+mod ex07_partial_writes;
 mod ex08_write_interest;
 mod ex09_rate_limit;
 mod ex09_rfc868;
 mod ex10_backoff;
+mod ex10_stale_replies;
 mod ex11_line_splitter;
 
 /// One check: a name that says what must hold, and the code that looks.
@@ -46,11 +47,12 @@ pub static ALL: &[&Exercise] = &[
     &ex02_half_close::EXERCISE,     // chapter 02
     &ex03_capped_lines::EXERCISE,   // chapter 03
     &ex04_total_deadline::EXERCISE, // chapter 04
-    &ex07_nonblocking_client::EXERCISE, // chapter 07
+    &ex07_partial_writes::EXERCISE, // chapter 07
     &ex08_write_interest::EXERCISE, // chapter 08
     &ex09_rfc868::EXERCISE,         // chapter 09
     &ex09_rate_limit::EXERCISE,     // chapter 09
     &ex10_backoff::EXERCISE,        // chapter 10
+    &ex10_stale_replies::EXERCISE,  // chapter 10
     &ex11_line_splitter::EXERCISE,  // chapter 11
 ];
 

@@ -50,13 +50,15 @@ fn server(ctx: &Ctx) -> Result<(Proc, SocketAddr), Fail> {
 /// none has come for 400 ms. Returns how many came back.
 fn burst(socket: &UdpSocket, addr: SocketAddr, count: usize) -> Result<usize, Fail> {
     for i in 0..count {
-        socket.send_to(format!("ping {i}").as_bytes(), addr).map_err(|e| {
-            fail(
-                format!("datagrams can be sent to {addr}"),
-                e.to_string(),
-                "is the server still running?",
-            )
-        })?;
+        socket
+            .send_to(format!("ping {i}").as_bytes(), addr)
+            .map_err(|e| {
+                fail(
+                    format!("datagrams can be sent to {addr}"),
+                    e.to_string(),
+                    "is the server still running?",
+                )
+            })?;
     }
     let _ = socket.set_read_timeout(Some(Duration::from_millis(400)));
     let mut buf = [0u8; 512];

@@ -133,7 +133,10 @@ fn expect_answer(done: &Finished, hint: &str) -> Result<(), Fail> {
 fn answers_at_once(ctx: &Ctx) -> Result<(), Fail> {
     let (addr, arrivals) = fake_server(Some(0), Duration::ZERO, Duration::from_secs(5))?;
     let done = client(ctx, addr, "5")?;
-    expect_answer(&done, "return the bytes `recv` received: `Ok(Some(buf[..n].to_vec()))`")?;
+    expect_answer(
+        &done,
+        "return the bytes `recv` received: `Ok(Some(buf[..n].to_vec()))`",
+    )?;
     let count = lock(&arrivals).len();
     if count == 1 {
         return Ok(());
@@ -157,17 +160,15 @@ fn doubles(ctx: &Ctx) -> Result<(), Fail> {
     // The first wait is 0.2 s; each one after it twice the one before. Ratios, with room for
     // a busy machine: a fixed interval gives 1, doubling 2.
     let first_ok = gaps.first().is_some_and(|g| (0.15..=0.5).contains(g));
-    let doubling = gaps.windows(2).all(|w| (1.4..=3.0).contains(&(w[1] / w[0])));
+    let doubling = gaps
+        .windows(2)
+        .all(|w| (1.4..=3.0).contains(&(w[1] / w[0])));
     if gaps.len() == 3 && first_ok && doubling {
         return Ok(());
     }
     Err(fail(
         "4 requests, 0.2 s, 0.4 s and 0.8 s apart (each gap twice the one before)",
-        format!(
-            "{} requests, {} apart",
-            arrivals.len(),
-            seconds(&gaps)
-        ),
+        format!("{} requests, {} apart", arrivals.len(), seconds(&gaps)),
         if gaps.len() != 3 {
             "send one request per wait, and stop once an answer came"
         } else {
@@ -227,14 +228,19 @@ fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
         return Ok(());
     }
     Err(fail(
-        format!("at most {:.2} s of CPU in {:.1} s of waiting", 0.2 * wall.as_secs_f64(), wall.as_secs_f64()),
+        format!(
+            "at most {:.2} s of CPU in {:.1} s of waiting",
+            0.2 * wall.as_secs_f64(),
+            wall.as_secs_f64()
+        ),
         format!("{:.2} s of CPU", used.as_secs_f64()),
         "block in `recv` with a read timeout; a loop around a non-blocking socket spins",
     ))
 }
 
 fn late_answer(ctx: &Ctx) -> Result<(), Fail> {
-    let (addr, arrivals) = fake_server(Some(0), Duration::from_millis(300), Duration::from_secs(5))?;
+    let (addr, arrivals) =
+        fake_server(Some(0), Duration::from_millis(300), Duration::from_secs(5))?;
     let done = client(ctx, addr, "5")?;
     expect_answer(
         &done,

@@ -75,7 +75,10 @@ fn exchange(
         match end {
             End::Closed => show(&got),
             End::Reset => format!("{}, then a reset", show(&got)),
-            End::Open => format!("{} and the connection still open after {WAIT:?}", show(&got)),
+            End::Open => format!(
+                "{} and the connection still open after {WAIT:?}",
+                show(&got)
+            ),
         },
         hint,
     ))

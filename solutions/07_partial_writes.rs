@@ -1,4 +1,3 @@
-// WRONG: retries a blocked write in a loop of its own: it spins, never reads, and deadlocks with the server.
 //! # Exercise 07 · one thread that sends and receives at once (chapter 07)
 //!
 //! Chapter 02's client, run with `--single-thread`, deadlocks on a big payload: it writes
@@ -13,13 +12,13 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 01_echo_server
-//! terminal 2:  cargo run --example ex07_nonblocking_client -- --size 50000000
+//! terminal 2:  cargo run --example ex07_partial_writes -- --size 50000000
 //! ```
 //!
 //! Check it (the checker's servers echo at once, late, or hang up halfway):
 //!
 //! ```text
-//! cargo run --bin check -- 07_nonblocking_client
+//! cargo run --bin check -- 07_partial_writes
 //! ```
 
 use std::io;
@@ -166,14 +165,15 @@ fn run(args: Args) -> anyhow::Result<()> {
 fn step(stream: &mut TcpStream, transfer: &mut Transfer, buf: &mut [u8]) -> io::Result<Step> {
     let mut moved = false;
 
-    // 1. Write the rest of the payload: when the send buffer is full, try again until the
-    //    OS takes it.
-    while transfer.sent < transfer.payload.len() {
+    // 1. Write what the OS takes now. A partial write is normal: the send buffer had room for
+    //    `n` bytes; the rest waits for the next turn.
+    if transfer.sent < transfer.payload.len() {
         match stream.write(&transfer.payload[transfer.sent..]) {
             Ok(n) => {
                 transfer.sent += n;
                 moved |= n > 0;
             }
+            // The send buffer is full: the server has not read enough yet. Not an error.
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(err) => return Err(err),
         }

@@ -12,13 +12,13 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 01_echo_server
-//! terminal 2:  cargo run --example ex07_nonblocking_client -- --size 50000000
+//! terminal 2:  cargo run --example ex07_partial_writes -- --size 50000000
 //! ```
 //!
 //! Check it (the checker's servers echo at once, late, or hang up halfway):
 //!
 //! ```text
-//! cargo run --bin check -- 07_nonblocking_client
+//! cargo run --bin check -- 07_partial_writes
 //! ```
 
 use std::io;

@@ -1,4 +1,4 @@
-//! 07_nonblocking_client: a one-thread client that sends a payload and reads its echo at the
+//! 07_partial_writes: a one-thread client that sends a payload and reads its echo at the
 //! same time, with a non-blocking socket, partial writes and `WouldBlock`.
 
 use std::io::{Read, Write};
@@ -11,7 +11,7 @@ use crate::harness::{Ctx, Finished, serve_once};
 use crate::report::{Fail, fail};
 
 pub static EXERCISE: Exercise = Exercise {
-    name: "07_nonblocking_client",
+    name: "07_partial_writes",
     chapter: "07-nonblocking-loop.md",
     task: "send and receive at once in one thread: partial writes and `WouldBlock`",
     write: "`step`",

@@ -1,3 +1,4 @@
+// WRONG: takes `WouldBlock` from `read` for an error: the client fails as soon as the echo is not there yet.
 //! # Exercise 07 · one thread that sends and receives at once (chapter 07)
 //!
 //! Chapter 02's client, run with `--single-thread`, deadlocks on a big payload: it writes
@@ -12,13 +13,13 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 01_echo_server
-//! terminal 2:  cargo run --example ex07_nonblocking_client -- --size 50000000
+//! terminal 2:  cargo run --example ex07_partial_writes -- --size 50000000
 //! ```
 //!
 //! Check it (the checker's servers echo at once, late, or hang up halfway):
 //!
 //! ```text
-//! cargo run --bin check -- 07_nonblocking_client
+//! cargo run --bin check -- 07_partial_writes
 //! ```
 
 use std::io;
@@ -191,8 +192,6 @@ fn step(stream: &mut TcpStream, transfer: &mut Transfer, buf: &mut [u8]) -> io::
                 transfer.echo.extend_from_slice(&buf[..n]);
                 moved = true;
             }
-            // Nothing has arrived since the last turn: "not now".
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(err) => return Err(err),
         }
     }

@@ -1,4 +1,4 @@
-// WRONG: takes `WouldBlock` from `read` for an error: the client fails as soon as the echo is not there yet.
+// WRONG: uses `write_all` on a non-blocking socket: it fails with `WouldBlock` halfway, and the part it wrote is sent again.
 //! # Exercise 07 · one thread that sends and receives at once (chapter 07)
 //!
 //! Chapter 02's client, run with `--single-thread`, deadlocks on a big payload: it writes
@@ -13,13 +13,13 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 01_echo_server
-//! terminal 2:  cargo run --example ex07_nonblocking_client -- --size 50000000
+//! terminal 2:  cargo run --example ex07_partial_writes -- --size 50000000
 //! ```
 //!
 //! Check it (the checker's servers echo at once, late, or hang up halfway):
 //!
 //! ```text
-//! cargo run --bin check -- 07_nonblocking_client
+//! cargo run --bin check -- 07_partial_writes
 //! ```
 
 use std::io;
@@ -166,15 +166,14 @@ fn run(args: Args) -> anyhow::Result<()> {
 fn step(stream: &mut TcpStream, transfer: &mut Transfer, buf: &mut [u8]) -> io::Result<Step> {
     let mut moved = false;
 
-    // 1. Write what the OS takes now. A partial write is normal: the send buffer had room for
-    //    `n` bytes; the rest waits for the next turn.
+    // 1. Write the rest of the payload.
     if transfer.sent < transfer.payload.len() {
-        match stream.write(&transfer.payload[transfer.sent..]) {
-            Ok(n) => {
-                transfer.sent += n;
-                moved |= n > 0;
+        match stream.write_all(&transfer.payload[transfer.sent..]) {
+            Ok(()) => {
+                transfer.sent = transfer.payload.len();
+                moved = true;
             }
-            // The send buffer is full: the server has not read enough yet. Not an error.
+            // The send buffer is full: try again next turn.
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(err) => return Err(err),
         }
@@ -192,6 +191,8 @@ fn step(stream: &mut TcpStream, transfer: &mut Transfer, buf: &mut [u8]) -> io::
                 transfer.echo.extend_from_slice(&buf[..n]);
                 moved = true;
             }
+            // Nothing has arrived since the last turn: "not now".
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(err) => return Err(err),
         }
     }
