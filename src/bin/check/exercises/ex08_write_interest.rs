@@ -98,6 +98,8 @@ fn small_replies(ctx: &Ctx) -> Result<(), Fail> {
 fn large_reply(ctx: &Ctx) -> Result<(), Fail> {
     let (_server, addr) = ctx.server(&[])?;
     let mut stream = connect(addr)?;
+    // A reader that gets nothing for 3 s has met a server that stopped sending.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
     send(&mut stream, b"16000000\n")?;
     // Late, so that the send buffer fills and the server must wait for room.
     thread::sleep(Duration::from_millis(500));
