@@ -14,6 +14,13 @@ mod ex04_thread_limit;
 mod ex04_total_deadline;
 mod ex05_store_handler;
 mod ex06_client_closes_first;
+mod ex07_partial_writes;
+mod ex08_write_interest;
+mod ex09_rate_limit;
+mod ex09_rfc868;
+mod ex10_backoff;
+mod ex10_stale_replies;
+mod ex11_line_splitter;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -46,6 +53,13 @@ pub static ALL: &[&Exercise] = &[
     &ex04_thread_limit::EXERCISE,
     &ex05_store_handler::EXERCISE,
     &ex06_client_closes_first::EXERCISE,
+    &ex07_partial_writes::EXERCISE,
+    &ex08_write_interest::EXERCISE,
+    &ex09_rfc868::EXERCISE,
+    &ex09_rate_limit::EXERCISE,
+    &ex10_backoff::EXERCISE,
+    &ex10_stale_replies::EXERCISE,
+    &ex11_line_splitter::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
