@@ -40,10 +40,11 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     // ANCHOR: bind
-    // 1. Socket, bind and listen in one call. std's `TcpListener::bind` creates a TCP socket,
-    //    binds it to the address (claims the port: a second server on it gets "address already
-    //    in use"), and calls `listen`, which tells the kernel to complete handshakes with
-    //    clients on our behalf and queue them until we accept them.
+    // 1. Socket, bind and listen in one call. std's `TcpListener::bind` creates a TCP
+    //    socket (and, on Unix, sets SO_REUSEADDR: chapter 06), binds it to the address
+    //    (claims the port: a second server on it gets "address already in use"), and
+    //    calls `listen`, which tells the kernel to complete handshakes with clients on
+    //    our behalf and queue them until we accept them.
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
 
@@ -79,8 +80,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 return Err(err).with_context(|| format!("cannot read from {peer}"));
             }
         };
-        // `write` may take fewer bytes than offered when the socket's send buffer is nearly
-        // full; `write_all` loops until every byte is handed to the kernel.
+        // A blocking `write` waits for room in the send buffer, but a signal or a write
+        // timeout can cut it short after part of the bytes: `write_all` loops until every
+        // byte is handed to the kernel.
         stream
             .write_all(&buf[..n])
             .with_context(|| format!("cannot write to {peer}"))?;

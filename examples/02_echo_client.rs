@@ -18,6 +18,7 @@
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
@@ -90,8 +91,9 @@ fn run(args: Args) -> anyhow::Result<()> {
 // ANCHOR: echo_one
 /// Sends one message and prints its echo.
 fn echo_one(stream: &mut TcpStream, message: &str, addr: SocketAddr) -> anyhow::Result<()> {
-    // 2. `write` may send only part of the buffer; `write_all` loops until all of it is
-    //    handed to the kernel (Python's `sendall`).
+    // 2. `write` may send only part of the buffer (when a signal or the write timeout
+    //    cuts it short); `write_all` loops until all of it is handed to the kernel
+    //    (Python's `sendall`).
     stream
         .write_all(message.as_bytes())
         .with_context(|| format!("cannot send to {addr}"))?;
@@ -119,6 +121,15 @@ fn payload_byte(i: usize) -> u8 {
 // ANCHOR_END: payload
 
 // ANCHOR: together
+/// Which direction failed first. A failure in one direction causes one in the other (the
+/// reader stops, so the writer ends up blocked; we close the socket, so the other side
+/// fails), and only the first is the cause worth reporting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Side {
+    Writer,
+    Reader,
+}
+
 /// Sends `size` bytes while a second thread reads the echo back and checks it.
 fn send_and_read_together(stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
     // `try_clone` gives a second handle to the same socket: one thread writes through one,
@@ -126,26 +137,51 @@ fn send_and_read_together(stream: TcpStream, size: usize, addr: SocketAddr) -> a
     let reader = stream
         .try_clone()
         .context("cannot clone the socket for the reader thread")?;
-    let checker = thread::Builder::new()
-        .name("reader".into())
-        .spawn(move || verify_echo(reader, size, addr))
-        .context("cannot start the reader thread")?;
+    let first_failure = Arc::new(OnceLock::new());
+    let checker = {
+        let first_failure = Arc::clone(&first_failure);
+        thread::Builder::new()
+            .name("reader".into())
+            .spawn(move || {
+                let verified = verify_echo(&reader, size, addr);
+                if verified.is_err() {
+                    stop_both(&reader, &first_failure, Side::Reader);
+                }
+                verified
+            })
+            .context("cannot start the reader thread")?
+    };
 
-    let written = write_payload(stream, size, addr);
-    // Join the reader even if writing failed: its error usually says more (a reset, a mismatch).
+    let written = write_payload(&stream, size, addr);
+    if written.is_err() {
+        stop_both(&stream, &first_failure, Side::Writer);
+    }
     let verified = checker
         .join()
         .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
-    written?;
-    verified?;
+    // Report the cause, not its consequence: a mismatch makes the writer fail too (the
+    // socket is shut down under it), and a failed write makes the reader see an early
+    // end.
+    match first_failure.get() {
+        Some(Side::Reader) => verified.and(written),
+        _ => written.and(verified),
+    }?;
     println!("sent {size} bytes, received {size} bytes: identical");
     Ok(())
+}
+
+/// Records `side` as the first to fail (unless the other already was), then shuts the
+/// socket down in both directions, so that the other thread's blocked `write` or `read`
+/// returns at once instead of waiting for its timeout.
+fn stop_both(stream: &TcpStream, first_failure: &OnceLock<Side>, side: Side) {
+    let _ = first_failure.set(side);
+    let _ = stream.shutdown(Shutdown::Both);
 }
 // ANCHOR_END: together
 
 /// Writes the payload in 64 KiB chunks, then half-closes: the server's `read` returns 0, it
 /// closes its side in turn, and our reader sees the end of the stream after the last byte.
-fn write_payload(mut stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
+fn write_payload(mut stream: &TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
     let mut chunk = Vec::with_capacity(64 * 1024);
     let mut sent = 0;
     while sent < size {
@@ -167,7 +203,7 @@ fn write_payload(mut stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow
 
 // ANCHOR: verify
 /// Reads until the end of the stream, checking every byte against the payload.
-fn verify_echo(mut stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
+fn verify_echo(mut stream: &TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut received = 0;
     loop {
@@ -206,11 +242,10 @@ fn verify_echo(mut stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::
 /// The naive way: write everything, then read. Fine for a few kilobytes; a deadlock for a
 /// payload bigger than the buffers between us and the server can hold.
 fn send_then_read(stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
-    let reader = stream.try_clone().context("cannot clone the socket")?;
     // With a big payload this write times out: the server is blocked writing echoes that
     // nobody reads, so it stopped reading what we write. Both sides wait for each other.
-    write_payload(stream, size, addr).context("deadlock (run without --single-thread)")?;
-    verify_echo(reader, size, addr)?;
+    write_payload(&stream, size, addr).context("deadlock (run without --single-thread)")?;
+    verify_echo(&stream, size, addr)?;
     println!("sent {size} bytes, received {size} bytes: identical");
     Ok(())
 }

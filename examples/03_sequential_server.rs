@@ -8,8 +8,9 @@
 //! ```text
 //! terminal 1:  cargo run --example 03_sequential_server
 //! terminal 2:  nc 127.0.0.1 7878          (type a line: it comes back; keep it open)
-//! terminal 3:  cargo run --example 02_echo_client -- hello
-//!              (waits: "hello" comes back only when you close terminal 2's nc with Ctrl-D)
+//! terminal 3:  cargo run --example 02_echo_client -- --timeout 60 hello
+//!              (waits: "hello" comes back only when you close terminal 2's nc with Ctrl-D;
+//!              `--timeout 60` gives you a minute for that instead of the client's 5 s)
 //! ```
 //!
 //! Then press Ctrl-C in terminal 1: it prints `shutting down: served N client(s)` and exits.
@@ -47,7 +48,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
 
-    // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us.
+    // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us
+    // (from a socket the helper creates now, so that it works even when descriptors run
+    // out later).
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;

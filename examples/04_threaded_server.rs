@@ -89,12 +89,15 @@ fn run(args: Args) -> anyhow::Result<()> {
         let now_active = active.fetch_add(1, Ordering::SeqCst) + 1;
         println!("connected: {peer} ({now_active} active)");
 
-        // 2. One thread per client. A named thread shows up by name in panics, debuggers and
-        //    `top -H`. `Builder::spawn` returns an error where `thread::spawn` would panic:
-        //    when the OS refuses another thread (out of memory, or the process's thread limit).
+        // 2. One thread per client. A named thread shows up by name in panics, debuggers
+        //    and `top -H`. Linux keeps only the first 15 bytes of a thread's name
+        //    (pthread_setname_np(3)), so the name is the client's port, which tells the
+        //    clients apart: `client-51000`. `Builder::spawn` returns an error where
+        //    `thread::spawn` would panic: when the OS refuses another thread (out of
+        //    memory, or the user's thread limit).
         let (client_active, client_shutdown) = (Arc::clone(&active), shutdown.clone());
         let spawned = thread::Builder::new()
-            .name(format!("client {peer}"))
+            .name(format!("client-{}", peer.port()))
             .spawn(move || serve_client(stream, peer, &client_shutdown, &client_active));
         match spawned {
             Ok(thread) => threads.push(thread),

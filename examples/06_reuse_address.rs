@@ -183,7 +183,8 @@ fn close_server_side_first(listener: &Socket, addr: SocketAddr) -> anyhow::Resul
 }
 // ANCHOR_END: close_first
 
-/// Step 4's contrast: SO_REUSEPORT (Linux, the BSDs) does allow several listeners on one port.
+/// Step 4's contrast: SO_REUSEPORT (Linux, the BSDs) does allow several listeners on one
+/// address and port.
 fn reuse_port(addr: SocketAddr, checks: &mut Checks) -> anyhow::Result<()> {
     #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
     {
@@ -195,8 +196,10 @@ fn reuse_port(addr: SocketAddr, checks: &mut Checks) -> anyhow::Result<()> {
             Ok(socket)
         };
         let first = listen_reuse_port().with_context(|| format!("cannot listen on {addr}"))?;
-        println!("   SO_REUSEPORT is a different option: it lets listeners share a port, and");
-        println!("   the kernel spreads new connections among them");
+        println!("   SO_REUSEPORT is a different option: it lets listeners share a port (on");
+        println!("   Linux: processes of the same user, and the kernel spreads new connections");
+        println!("   among them; the BSDs allow the sharing but do not spread: FreeBSD has");
+        println!("   SO_REUSEPORT_LB for that)");
         checks.outcome(
             "second listener, SO_REUSEPORT on both",
             &listen_reuse_port(),

@@ -14,14 +14,15 @@
 //!
 //! Look for `connected:` lines with the number of clients the one thread is serving.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use socket_workbook::shutdown::{DEFAULT_GRACE, Shutdown};
+use socket_workbook::cli::Throttle;
+use socket_workbook::shutdown::{ACCEPT_PAUSE, DEFAULT_GRACE, ERROR_LINE_INTERVAL, Shutdown};
 use socket_workbook::{cli, net};
 
 /// Non-blocking echo server: one thread, every client, no waiting.
@@ -91,10 +92,26 @@ fn run(args: Args) -> anyhow::Result<()> {
     let nap = (!args.spin).then(|| Duration::from_millis(args.nap));
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
+    // After a failed `accept`, when to try again, and how often to say so (see `accept`).
+    let mut accept_again = Instant::now();
+    let mut accept_errors = Throttle::new(ERROR_LINE_INTERVAL);
 
     // ANCHOR: loop
     while !shutdown.is_triggered() {
-        let mut progress = accept_all(&listener, &mut clients);
+        let mut progress = false;
+        if Instant::now() >= accept_again {
+            match accept_all(&listener, &mut clients) {
+                Ok(accepted) => progress = accepted,
+                Err(err) => {
+                    // Out of file descriptors, say: the client stays in the backlog, and
+                    // another `accept` now would fail the same way. Leave the listener
+                    // alone for a moment; print the error at most every few seconds.
+                    let why = cli::describe_io(&err);
+                    accept_errors.eprintln(&format!("error: accept failed: {why}"));
+                    accept_again = Instant::now() + ACCEPT_PAUSE;
+                }
+            }
+        }
 
         // Try every client: first write what is pending, then read more.
         let mut index = 0;
@@ -135,8 +152,10 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: accept
-/// Accepts every client waiting in the backlog, until the OS says `WouldBlock`.
-fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> bool {
+/// Accepts every client waiting in the backlog, until the OS says `WouldBlock`. Returns
+/// whether it accepted anyone, or the error that stopped it (those accepted before it are
+/// in `clients` all the same).
+fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> io::Result<bool> {
     let mut progress = false;
     loop {
         match listener.accept() {
@@ -160,14 +179,13 @@ fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> bool {
                 println!("connected: {peer} ({} clients)", clients.len());
             }
             // "No one is waiting right now": the normal way this loop ends.
-            Err(err) if err.kind() == ErrorKind::WouldBlock => return progress,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(progress),
             // A signal interrupted the call before it did anything: just try again.
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => {
-                // Out of file descriptors, say. Try again on the next pass.
-                eprintln!("error: accept failed: {}", cli::describe_io(&err));
-                return progress;
-            }
+            // A client that gave up while it waited in the backlog: its loss alone.
+            Err(err) if err.kind() == ErrorKind::ConnectionAborted => continue,
+            // Out of file descriptors (`EMFILE`), say: the caller pauses accepting.
+            Err(err) => return Err(err),
         }
     }
 }
@@ -257,14 +275,38 @@ fn report_gone(client: &Client, result: anyhow::Result<()>, left: usize) {
 }
 
 // ANCHOR: finish
-/// Ctrl-C: stop accepting and reading; give pending echoes the grace period to go out; close.
+/// Ctrl-C: stop accepting and echoing. Each client gets the grace period for an orderly
+/// end (chapter 03): its pending echo, then our FIN, then we read and drop what it still
+/// sends until it closes too — closing while its data is arriving would reset the
+/// connection.
 fn finish(mut clients: Vec<Client>) {
     println!("shutting down: {} client(s) connected", clients.len());
     let deadline = Instant::now() + DEFAULT_GRACE;
-    while Instant::now() < deadline && clients.iter().any(|c| !c.pending.is_empty()) {
-        for client in &mut clients {
+    let mut buf = [0u8; 16 * 1024];
+    let mut fin_sent = vec![false; clients.len()];
+    let mut ending = vec![true; clients.len()];
+    while Instant::now() < deadline && ending.contains(&true) {
+        for (i, client) in clients.iter_mut().enumerate() {
+            if !ending[i] {
+                continue;
+            }
             if let Step::Done(Err(_)) = flush(client) {
-                client.pending.clear(); // the client is gone; nothing more to send
+                ending[i] = false; // the client is gone; nothing more to send
+                continue;
+            }
+            if !client.pending.is_empty() {
+                continue; // its send buffer is full: the next pass
+            }
+            if !fin_sent[i] {
+                let _ = client.stream.shutdown(std::net::Shutdown::Write);
+                fin_sent[i] = true;
+            }
+            match client.stream.read(&mut buf) {
+                Ok(0) => ending[i] = false, // it closed too: an orderly end on both sides
+                Ok(_) => {}                 // dropped: no more echoes
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(_) => ending[i] = false,
             }
         }
         std::thread::sleep(Duration::from_millis(1));

@@ -15,8 +15,8 @@
 //! Look for `connected:` lines counting clients: one thread serves them all.
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown as Direction, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +24,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use polling::{AsRawSource, AsSource, Event, Events, PollMode, Poller};
-use socket_workbook::shutdown::{DEFAULT_GRACE, Shutdown};
+use socket_workbook::cli::Throttle;
+use socket_workbook::shutdown::{ACCEPT_PAUSE, DEFAULT_GRACE, ERROR_LINE_INTERVAL, Shutdown};
 use socket_workbook::{cli, net};
 
 /// Poll server: one thread waits for readiness on every socket at once.
@@ -44,12 +45,16 @@ struct Args {
 // ANCHOR: registered
 /// A socket registered with the poller, which it leaves again before it is closed.
 ///
-/// This is the one place that keeps the contract of polling's `unsafe` `add`: the OS identifies
-/// a registered socket by its file descriptor (or Windows socket handle) number. If the socket
-/// were closed while still registered, the number could be reused by the next `accept`, and
-/// the poller would report events of the new socket under the old one's key, or keep a dead
-/// entry. Owning the socket here, and deleting it from the poller in `Drop` (which runs before
-/// the fields, the socket included, are dropped), makes that impossible.
+/// This is the one place that keeps the contract of polling's `unsafe` `add`: delete a
+/// socket from the poller before dropping it. What breaks otherwise depends on the OS
+/// mechanism. A `poll()`-style backend keeps descriptor *numbers*: the next `accept` may
+/// reuse the closed socket's number, and the new socket would be watched under the old
+/// key. epoll (Linux) registers the open file instead, and forgets it when the file's
+/// last descriptor is closed (epoll(7), Q6): but if a duplicate (`try_clone`, `dup`,
+/// `fork`) keeps the file open, its events go on arriving under a key we believe gone.
+/// kqueue drops a descriptor's events on `close` (kqueue(2)). Owning the socket here, and
+/// deleting it from the poller in `Drop` (which runs before the fields, the socket
+/// included, are dropped), is right for them all.
 struct Registered<'p, S>
 where
     for<'a> &'a S: AsRawSource + AsSource,
@@ -107,9 +112,15 @@ struct Connection<'p> {
     pending: Vec<u8>,
     /// The client closed its side: finish writing, then close.
     finished_reading: bool,
+    /// Shutting down: our FIN is sent (after the last echo); we wait for the client's.
+    fin_sent: bool,
     echoed: u64,
 }
 // ANCHOR_END: connection
+
+/// What handling one client's event decided (`serve` and `end_in_order`): `None` keeps the
+/// client, `Some(result)` says it is done (cleanly, or with an error).
+type Outcome = Option<anyhow::Result<()>>;
 
 /// The listener's key; clients get 1, 2, 3, …
 const LISTENER: usize = 0;
@@ -147,26 +158,29 @@ fn run(args: Args) -> anyhow::Result<()> {
     let mut events = Events::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut deadline: Option<Instant> = None;
+    // Set while accepting is paused after an error (see `accept`): when to listen again.
+    let mut accept_again: Option<Instant> = None;
+    let mut accept_errors = Throttle::new(ERROR_LINE_INTERVAL);
 
     // ANCHOR: loop
     loop {
-        // Ctrl-C: stop accepting and reading; give pending echoes the grace period.
+        // Ctrl-C: stop accepting and echoing. Each client gets the grace period for an
+        // orderly end (chapter 03): its pending echo, then our FIN, then we read and drop
+        // what it still sends until it closes too — closing with its data arriving would
+        // reset it.
         if shutdown.is_triggered() && deadline.is_none() {
             deadline = Some(Instant::now() + DEFAULT_GRACE);
             listener = None; // leaves the poller, then closes
             println!("shutting down: {} client(s) connected", connections.len());
-            // Clients with an echo still pending wait only for "writable" now; the rest close.
-            connections.retain(|_, conn| {
-                let keep =
-                    !conn.pending.is_empty() && conn.socket.set_interest(false, true).is_ok();
-                if !keep {
-                    println!(
-                        "closed: {} ({} bytes echoed; shutting down)",
-                        conn.peer, conn.echoed
-                    );
-                }
-                keep
-            });
+            connections.retain(
+                |_, conn| match end_in_order(conn, Event::none(0), &mut buf) {
+                    Some(result) => {
+                        report_closed(conn, result);
+                        false // dropped: deleted from the poller, then closed
+                    }
+                    None => true,
+                },
+            );
         }
         if let Some(deadline) = deadline
             && (connections.is_empty() || Instant::now() >= deadline)
@@ -174,12 +188,22 @@ fn run(args: Args) -> anyhow::Result<()> {
             break;
         }
 
-        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us). With
-        // nothing to do, this thread uses no CPU at all.
+        // Accepting was paused after an error, and the pause is over: listen again.
+        if let (Some(again), Some(listener)) = (accept_again, &mut listener)
+            && Instant::now() >= again
+        {
+            accept_again = None;
+            listener
+                .set_interest(true, false)
+                .context("cannot update the poller for the listener")?;
+        }
+
+        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us, or
+        // a deadline comes). With nothing to do, this thread uses no CPU at all.
         events.clear();
-        let waited = match deadline {
+        let waited = match [deadline, accept_again].into_iter().flatten().min() {
             None => poller.wait(&mut events, None),
-            Some(deadline) => poller.wait_deadline(&mut events, deadline),
+            Some(until) => poller.wait_deadline(&mut events, until),
         };
         match waited {
             Ok(_) => {}
@@ -189,22 +213,41 @@ fn run(args: Args) -> anyhow::Result<()> {
 
         for event in events.iter() {
             if event.key == LISTENER {
-                if let Some(listener) = &listener {
-                    accept_all(&poller, &listener.socket, &mut connections, &mut next_key);
-                }
+                let Some(listener) = &mut listener else {
+                    continue;
+                };
+                let (socket, keys) = (&listener.socket, &mut next_key);
+                let Some(err) = accept_all(&poller, socket, &mut connections, keys) else {
+                    continue;
+                };
+                // Out of file descriptors, say. The client stays in the backlog, so the
+                // listener stays readable: level-triggered, `wait` would return at once,
+                // forever, and `accept` fail at once: a busy loop. So stop listening for
+                // a moment, and say so at most every few seconds.
+                let line = format!("error: accept failed: {}", cli::describe_io(&err));
+                accept_errors.eprintln(&line);
+                listener
+                    .set_interest(false, false)
+                    .context("cannot update the poller for the listener")?;
+                accept_again = Some(Instant::now() + ACCEPT_PAUSE);
                 continue;
             }
             // A key may belong to a connection closed earlier in this same batch.
             let Some(conn) = connections.get_mut(&event.key) else {
                 continue;
             };
-            let reading = deadline.is_none();
-            let outcome = serve(conn, event, reading, &mut buf, args.max_pending);
+            let outcome = match deadline {
+                None => serve(conn, event, &mut buf, args.max_pending),
+                Some(_) => end_in_order(conn, event, &mut buf),
+            };
             if let Some(result) = outcome {
                 let conn = connections
                     .remove(&event.key)
                     .expect("the connection is present");
-                report_gone(&conn, result, connections.len());
+                match deadline {
+                    None => report_gone(&conn, result, connections.len()),
+                    Some(_) => report_closed(&conn, result),
+                }
                 // `conn` is dropped here: deleted from the poller, then closed.
             }
         }
@@ -222,23 +265,23 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: accept
-/// The listener is readable: accept every waiting client and register each one.
+/// The listener is readable: accept every waiting client and register each one. Returns
+/// the error that stopped it early, if one did.
 fn accept_all<'p>(
     poller: &'p Poller,
     listener: &TcpListener,
     connections: &mut HashMap<usize, Connection<'p>>,
     next_key: &mut usize,
-) {
+) -> Option<io::Error> {
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return None,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => {
-                // Out of file descriptors, say. Level-triggered: we hear again next time.
-                eprintln!("error: accept failed: {}", cli::describe_io(&err));
-                return;
-            }
+            // A client that gave up while it waited in the backlog: its loss alone.
+            Err(err) if err.kind() == ErrorKind::ConnectionAborted => continue,
+            // Out of file descriptors (`EMFILE`), say: the caller pauses accepting.
+            Err(err) => return Some(err),
         };
         let key = *next_key;
         *next_key += 1;
@@ -255,6 +298,7 @@ fn accept_all<'p>(
                     peer,
                     pending: Vec::new(),
                     finished_reading: false,
+                    fin_sent: false,
                     echoed: 0,
                 };
                 connections.insert(key, conn);
@@ -271,7 +315,6 @@ fn accept_all<'p>(
 fn serve(
     conn: &mut Connection,
     event: Event,
-    reading: bool,
     buf: &mut [u8],
     max_pending: usize,
 ) -> Option<anyhow::Result<()>> {
@@ -291,7 +334,7 @@ fn serve(
     }
     // Readable: read once. Readiness means a `read` will not block, not that it succeeds.
     let room = max_pending.saturating_sub(conn.pending.len());
-    if event.readable && reading && room > 0 && !conn.finished_reading {
+    if event.readable && room > 0 && !conn.finished_reading {
         let want = room.min(buf.len());
         match (&*stream).read(&mut buf[..want]) {
             Ok(0) => conn.finished_reading = true,
@@ -300,12 +343,12 @@ fn serve(
             Err(err) => return Some(Err(err).with_context(|| format!("cannot read from {peer}"))),
         }
     }
-    if (conn.finished_reading || !reading) && conn.pending.is_empty() {
+    if conn.finished_reading && conn.pending.is_empty() {
         return Some(Ok(())); // all echoed, and nothing more will be read
     }
     // Ask for what we can use next: more input only while there is room for its echo
     // (backpressure, as in chapter 07), and "writable" only while output is pending.
-    let want_read = reading && !conn.finished_reading && conn.pending.len() < max_pending;
+    let want_read = !conn.finished_reading && conn.pending.len() < max_pending;
     let want_write = !conn.pending.is_empty();
     if let Err(err) = conn.socket.set_interest(want_read, want_write) {
         return Some(Err(err).with_context(|| format!("cannot update the poller for {peer}")));
@@ -313,6 +356,68 @@ fn serve(
     None
 }
 // ANCHOR_END: serve
+
+// ANCHOR: end_in_order
+/// Shutting down: writes what is pending, then sends a FIN, then reads and drops what the
+/// client still sends until it closes too. Returns `Some` when the client is done.
+fn end_in_order(conn: &mut Connection, event: Event, buf: &mut [u8]) -> Outcome {
+    let peer = conn.peer;
+    let stream = &conn.socket.socket;
+    if !conn.pending.is_empty() {
+        match (&*stream).write(&conn.pending) {
+            Ok(n) => {
+                conn.pending.drain(..n);
+                conn.echoed += n as u64;
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => {
+                let err = Err(err).with_context(|| format!("cannot write to {peer}"));
+                return Some(err);
+            }
+        }
+    }
+    if event.readable && !conn.finished_reading {
+        match (&*stream).read(buf) {
+            Ok(0) => conn.finished_reading = true,
+            Ok(_) => {} // dropped: no more echoes
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => {
+                let err = Err(err).with_context(|| format!("cannot read from {peer}"));
+                return Some(err);
+            }
+        }
+    }
+    if conn.pending.is_empty() {
+        if !conn.fin_sent {
+            let _ = stream.shutdown(Direction::Write); // the FIN, after the last echo
+            conn.fin_sent = true;
+        }
+        if conn.finished_reading {
+            return Some(Ok(())); // both sides closed: an orderly end
+        }
+    }
+    // Readable for the client's data or its FIN; writable while an echo is pending.
+    let (want_read, want_write) = (!conn.finished_reading, !conn.pending.is_empty());
+    if let Err(err) = conn.socket.set_interest(want_read, want_write) {
+        let why = || format!("cannot update the poller for {peer}");
+        return Some(Err(err).with_context(why));
+    }
+    None
+}
+// ANCHOR_END: end_in_order
+
+/// A client ended by the shutdown, in order or not.
+fn report_closed(conn: &Connection, result: anyhow::Result<()>) {
+    if let Err(err) = result {
+        eprintln!("error: {}", cli::one_line(&err));
+    }
+    println!(
+        "closed: {} ({} bytes echoed; shutting down)",
+        conn.peer, conn.echoed
+    );
+}
 
 fn report_gone(conn: &Connection, result: anyhow::Result<()>, left: usize) {
     match result {

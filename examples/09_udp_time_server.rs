@@ -26,7 +26,7 @@ use jiff::{Timestamp, ZonedDateTime};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use socket_workbook::shutdown::Shutdown;
-use socket_workbook::{cli, rfc868};
+use socket_workbook::{cli, net, rfc868};
 
 /// UDP time server: answers every datagram with the current time.
 #[derive(Parser)]
@@ -52,7 +52,8 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 512)]
     max_request: usize,
 
-    /// Do not log each request (for load tests).
+    /// Do not log each request, nor each ignored one (for load tests and floods): the
+    /// counts are in the last line.
     #[arg(long)]
     quiet: bool,
 }
@@ -117,9 +118,21 @@ fn run(args: Args) -> anyhow::Result<()> {
                 continue;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            // Windows only: a datagram longer than `buf` is an error there (WSAEMSGSIZE),
+            // and we do not even learn who sent it. Same rule as below: not answered.
+            Err(err) if net::is_datagram_too_big(&err) => {
+                ignored += 1;
+                if !args.quiet {
+                    println!("ignored: a datagram of over {} bytes", args.max_request);
+                }
+                continue;
+            }
+            // Windows only: an earlier reply of ours came back as "port unreachable" (the
+            // client left). Linux and macOS never tell an unconnected socket. Not our
+            // problem.
+            Err(err) if net::is_port_unreachable(&err) => continue,
             Err(err) => {
-                // E.g. Windows reports an earlier reply's "port unreachable" here. One client's
-                // trouble: log it and go on.
+                // One client's trouble, or the system's: log it and go on.
                 eprintln!("error: receiving failed: {}", cli::describe_io(&err));
                 continue;
             }
@@ -128,9 +141,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         // Every datagram is a request, an empty one included (RFC 868 clients send nothing).
         // Requests are not trusted: an oversized one is ignored, with one log line, and no
         // answer — answering unchecked datagrams is how UDP servers get used to flood others.
+        // With --quiet, not even the line: a flood of them is counted in the last line.
         if size > args.max_request {
             ignored += 1;
-            println!("ignored: {peer} sent over {} bytes", args.max_request);
+            if !args.quiet {
+                println!("ignored: {peer} sent over {} bytes", args.max_request);
+            }
             continue;
         }
         if rng.random_bool(args.drop_rate) {
@@ -148,8 +164,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             .into_bytes(),
             Format::Rfc868 => rfc868::encode(Timestamp::now()).to_vec(),
         };
-        // One datagram out, to the address the request came from. UDP has no buffer to wait
-        // for: if the kernel cannot send it now, it is lost, as any datagram may be.
+        // One datagram out, to the address the request came from. No connection and no
+        // retransmission: if it is lost on the way, only the client can notice. (On Linux
+        // a UDP socket does have a send buffer, SO_SNDBUF: datagrams the network card has
+        // not sent yet count against it, and `send_to` sleeps while it is full.)
         match socket.send_to(&reply, peer) {
             Ok(_) => {
                 answered += 1;

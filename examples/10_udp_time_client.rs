@@ -13,7 +13,7 @@
 //! Look for `no answer within …, asking again` lines on stderr when a reply was dropped, and
 //! try `--format rfc868` against a server started with the same flag.
 
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use jiff::tz::TimeZone;
-use socket_workbook::{cli, rfc868};
+use socket_workbook::{cli, net, rfc868};
 
 /// UDP time client: asks, waits, asks again with a longer wait.
 #[derive(Parser)]
@@ -106,9 +106,17 @@ fn run(args: Args) -> anyhow::Result<()> {
                 }
                 wait *= 2;
             }
-            // ICMP "port unreachable" came back: nothing listens there. No point retrying.
-            Err(err) if err.kind() == ErrorKind::ConnectionRefused => {
-                return Err(err).with_context(|| format!("no time server at {}", args.addr));
+            // ICMP "port unreachable" came back: nothing listens there. No point
+            // retrying. Linux and macOS say ConnectionRefused, Windows ConnectionReset:
+            // we report both as what they mean.
+            Err(err) if net::is_port_unreachable(&err) => {
+                return Err(io::Error::from(ErrorKind::ConnectionRefused))
+                    .with_context(|| format!("no time server at {}", args.addr));
+            }
+            // Windows only: a reply longer than `buf` fails the call instead of being
+            // cut.
+            Err(err) if net::is_datagram_too_big(&err) => {
+                bail!("the reply from {} was too long", args.addr)
             }
             Err(err) => {
                 return Err(err).with_context(|| format!("cannot receive from {}", args.addr));
@@ -128,11 +136,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 fn print_reply(reply: &[u8], format: Format, addr: SocketAddr) -> anyhow::Result<()> {
     match format {
         Format::Text => {
-            // A text server sends one line. Anything else is most likely RFC 868's 4 bytes.
-            let Some(line) = std::str::from_utf8(reply)
-                .ok()
-                .and_then(|t| t.strip_suffix('\n'))
-            else {
+            let Some(line) = as_text(reply) else {
                 bail!(
                     "{addr} sent {} bytes that are not a line of text: try --format rfc868",
                     reply.len()
@@ -157,6 +161,25 @@ fn print_reply(reply: &[u8], format: Format, addr: SocketAddr) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// The text of a time server's reply, if it is text: UTF-8 without control characters,
+/// with or without a line ending. A datagram is already a whole message, so servers
+/// differ: ours ends its line with `\n`, RFC 867 daytime servers often with `\r\n`, and a
+/// Python server that sends `time.ctime()` sends none.
+fn as_text(reply: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(reply).ok()?;
+    let line = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text);
+    // Control characters (escape sequences, a NUL) are not a time, and must not reach the
+    // terminal.
+    let control = line.chars().any(char::is_control);
+    // Four bytes with no line ending are RFC 868's answer, even when they happen to be
+    // valid UTF-8 (some values are): no text time is that short.
+    let rfc868_sized = reply.len() == 4 && line.len() == 4;
+    (!line.is_empty() && !control && !rfc868_sized).then_some(line)
 }
 // ANCHOR_END: print
 

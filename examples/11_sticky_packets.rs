@@ -30,8 +30,10 @@ use socket_workbook::cli;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Address for the demonstration's server. Port 0 asks the OS for any free port.
-    #[arg(long, default_value = "127.0.0.1:7878")]
+    /// Address for the demonstration's server. The default, port 0, takes any free port:
+    /// the program talks only to itself, so it need not collide with a server you left
+    /// running.
+    #[arg(long, default_value = "127.0.0.1:0")]
     addr: SocketAddr,
 
     /// `merge`: many small messages, read with a 64-byte buffer; `split`: messages of 1.5 to

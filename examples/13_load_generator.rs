@@ -18,8 +18,8 @@
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -262,58 +262,88 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
         .map(|conn| -> anyhow::Result<_> {
             let stream = connect(addr)?;
             let mut writer = stream.try_clone()?;
+            // Which direction failed first: one failure causes the other (a reader that
+            // stops leaves the writer blocked), and only the first is the cause to
+            // report.
+            let first_failure = Arc::new(OnceLock::<Side>::new());
+            let failed = Arc::clone(&first_failure);
             let writing = thread::spawn(move || -> anyhow::Result<u64> {
-                let mut chunk = vec![0u8; 64 * 1024];
-                let mut sent: u64 = 0;
-                while Instant::now() < deadline {
-                    for (i, byte) in chunk.iter_mut().enumerate() {
-                        *byte = byte_at(conn as u64, 0, sent + i as u64);
+                let result = (|| {
+                    let mut chunk = vec![0u8; 64 * 1024];
+                    let mut sent: u64 = 0;
+                    while Instant::now() < deadline {
+                        for (i, byte) in chunk.iter_mut().enumerate() {
+                            *byte = byte_at(conn as u64, 0, sent + i as u64);
+                        }
+                        writer
+                            .write_all(&chunk)
+                            .with_context(|| format!("cannot send to {addr}"))?;
+                        sent += chunk.len() as u64;
                     }
-                    writer
-                        .write_all(&chunk)
-                        .with_context(|| format!("cannot send to {addr}"))?;
-                    sent += chunk.len() as u64;
+                    writer.shutdown(Shutdown::Write)?; // the echo ends after the last byte
+                    Ok(sent)
+                })();
+                if result.is_err() {
+                    stop_both(&writer, &failed, Side::Writer);
                 }
-                writer.shutdown(Shutdown::Write)?; // the echo ends after the last byte
-                Ok(sent)
+                result
             });
             let echoed = Arc::clone(&echoed);
+            let failed = Arc::clone(&first_failure);
             let mut reader = stream;
             let reading = thread::spawn(move || -> anyhow::Result<u64> {
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut got: u64 = 0;
-                loop {
-                    let n = match reader.read(&mut buf) {
-                        Ok(0) => return Ok(got),
-                        Ok(n) => n,
-                        Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-                        Err(err) => {
-                            return Err(err).with_context(|| format!("cannot read from {addr}"));
+                let result = (|| {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut got: u64 = 0;
+                    loop {
+                        let n = match reader.read(&mut buf) {
+                            Ok(0) => return Ok(got),
+                            Ok(n) => n,
+                            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                            Err(err) => {
+                                return Err(err)
+                                    .with_context(|| format!("cannot read from {addr}"));
+                            }
+                        };
+                        if let Some(at) =
+                            (0..n).find(|&i| buf[i] != byte_at(conn as u64, 0, got + i as u64))
+                        {
+                            bail!(
+                                "echo from {addr} differs at byte {} of connection {conn}",
+                                got + at as u64
+                            );
                         }
-                    };
-                    if let Some(at) =
-                        (0..n).find(|&i| buf[i] != byte_at(conn as u64, 0, got + i as u64))
-                    {
-                        bail!(
-                            "echo from {addr} differs at byte {} of connection {conn}",
-                            got + at as u64
-                        );
+                        got += n as u64;
+                        echoed.fetch_add(n as u64, Ordering::Relaxed);
                     }
-                    got += n as u64;
-                    echoed.fetch_add(n as u64, Ordering::Relaxed);
+                })();
+                if result.is_err() {
+                    stop_both(&reader, &failed, Side::Reader);
                 }
+                result
             });
-            Ok((writing, reading))
+            Ok((writing, reading, first_failure))
         })
         .collect::<anyhow::Result<_>>()?;
     let mut total: u64 = 0;
-    for (writing, reading) in workers {
+    for (writing, reading, first_failure) in workers {
         let sent = writing
             .join()
-            .map_err(|_| anyhow::anyhow!("a writer panicked"))??;
+            .map_err(|_| anyhow::anyhow!("a writer panicked"))?;
         let got = reading
             .join()
-            .map_err(|_| anyhow::anyhow!("a reader panicked"))??;
+            .map_err(|_| anyhow::anyhow!("a reader panicked"))?;
+        // The first failure is the cause: a mismatch, not the write it then made fail.
+        let (sent, got) = match first_failure.get() {
+            Some(Side::Reader) => {
+                let got = got?;
+                (sent?, got)
+            }
+            _ => {
+                let sent = sent?;
+                (sent, got?)
+            }
+        };
         if got != sent {
             bail!("{addr} echoed {got} of the {sent} bytes sent");
         }
@@ -337,6 +367,21 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: stream
+
+/// The direction of a stream connection that failed first.
+#[derive(Clone, Copy)]
+enum Side {
+    Writer,
+    Reader,
+}
+
+/// Records `side` as the first to fail (unless the other was), and shuts the socket down
+/// both ways, so that the other thread's blocked call returns now rather than at its
+/// timeout.
+fn stop_both(stream: &TcpStream, first_failure: &OnceLock<Side>, side: Side) {
+    let _ = first_failure.set(side);
+    let _ = stream.shutdown(Shutdown::Both);
+}
 
 // ANCHOR: hold
 fn hold(args: &Hold) -> anyhow::Result<()> {

@@ -14,7 +14,7 @@
 //! Look for the summary on both sides (bytes, seconds, MB/s); large files show a progress bar.
 
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read, Write};
+use std::io::{self, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
@@ -54,6 +54,10 @@ enum Role {
         /// Largest file accepted, in bytes.
         #[arg(long, default_value_t = 1 << 30)]
         max_size: u64,
+        /// Seconds each frame (the header, a 64 KiB chunk) may take to arrive whole; a sender
+        /// slower than that is cut off.
+        #[arg(long, value_name = "SECS", default_value = "30", value_parser = cli::parse_seconds)]
+        frame_timeout: Duration,
     },
     /// Send one file.
     Send {
@@ -80,7 +84,8 @@ fn main() -> ExitCode {
             addr,
             overwrite,
             max_size,
-        } => receive(&dir, addr, overwrite, max_size),
+            frame_timeout,
+        } => receive(&dir, addr, overwrite, max_size, frame_timeout),
         Role::Send { file, addr, name } => send(&file, addr, name),
     })
 }
@@ -95,23 +100,39 @@ fn main() -> ExitCode {
 // ANCHOR_END: protocol
 
 // ANCHOR: valid_name
-/// A name is accepted only if it is exactly one ordinary path component: no `/` or `\`, no
-/// `..` or `.`, not absolute, not empty. Anything else could write outside the directory
-/// (`../../home/you/.bashrc`, `/etc/passwd`) or somewhere unexpected inside it (`a/b`).
+/// The longest name accepted, in bytes: the limit of one file name on Linux's usual
+/// filesystems (`NAME_MAX`). The filesystem has the last word: see `check_target`.
+const MAX_NAME: usize = 255;
+
+/// A name is accepted only if it is exactly one ordinary path component: no `/` or `\`,
+/// no `..` or `.`, not absolute, not empty. Anything else could write outside the
+/// directory (`../../home/you/.bashrc`, `/etc/passwd`) or somewhere unexpected inside it
+/// (`a/b`). And no control characters: the name is printed in logs and terminals, where a
+/// newline forges a log line and an escape sequence (`ESC [2J`) rewrites the screen.
 fn valid_name(name: &str) -> Result<&str, String> {
     let mut components = Path::new(name).components();
     let single = matches!(
         (components.next(), components.next()),
         (Some(Component::Normal(part)), None) if part == name
     );
-    if name.is_empty() || name.len() > 255 || !single || name.contains(['/', '\\', '\0']) {
+    // `{name:?}` prints the name quoted and escaped (`"a\nb"`): harmless in any message.
+    if name.is_empty() || name.len() > MAX_NAME || !single || name.contains(['/', '\\']) {
         return Err(format!("the name {name:?} is not a plain file name"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("the name {name:?} contains control characters"));
     }
     Ok(name)
 }
 // ANCHOR_END: valid_name
 
-fn receive(dir: &Path, addr: SocketAddr, overwrite: bool, max_size: u64) -> anyhow::Result<()> {
+fn receive(
+    dir: &Path,
+    addr: SocketAddr,
+    overwrite: bool,
+    max_size: u64,
+    frame_timeout: Duration,
+) -> anyhow::Result<()> {
     if !dir.is_dir() {
         bail!("{} is not a directory (create it first)", dir.display());
     }
@@ -132,7 +153,15 @@ fn receive(dir: &Path, addr: SocketAddr, overwrite: bool, max_size: u64) -> anyh
         &shutdown,
         &config,
         move |stream, peer, shutdown: &Shutdown| {
-            receive_one(stream, peer, shutdown, &dir, overwrite, max_size)
+            receive_one(
+                stream,
+                peer,
+                shutdown,
+                &dir,
+                overwrite,
+                max_size,
+                frame_timeout,
+            )
         },
     )?;
     println!("shutting down: {} transfer(s)", summary.served);
@@ -146,6 +175,111 @@ fn refuse(stream: TcpStream, why: &str) {
     server::say_and_close(stream, &frame);
 }
 
+// ANCHOR: frame_clock
+/// The receiving side of the connection, where every frame must arrive whole within
+/// `frame_timeout` of [`restart`](Self::restart): a peer is alive if whole frames arrive,
+/// not bytes. A read timeout alone bounds each `read`, so a sender that trickles a
+/// byte now and then would hold a worker forever.
+struct FrameClock {
+    stream: TcpStream,
+    frame_timeout: Duration,
+    deadline: Instant,
+}
+
+impl FrameClock {
+    fn new(stream: TcpStream, frame_timeout: Duration) -> Self {
+        let deadline = Instant::now() + frame_timeout;
+        FrameClock {
+            stream,
+            frame_timeout,
+            deadline,
+        }
+    }
+
+    /// Call before reading each frame: the next one has `frame_timeout` to arrive.
+    fn restart(&mut self) {
+        self.deadline = Instant::now() + self.frame_timeout;
+    }
+}
+
+impl Read for FrameClock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let secs = self.frame_timeout.as_secs_f64();
+        let expired = || {
+            let why = format!("no complete frame within {secs} s");
+            io::Error::new(ErrorKind::TimedOut, why)
+        };
+        let left = self.deadline.checked_duration_since(Instant::now());
+        let Some(left) = left.filter(|left| !left.is_zero()) else {
+            return Err(expired());
+        };
+        // Each `read` waits only for the time left to the whole frame. (A socket timeout
+        // is `WouldBlock` on Unix, `TimedOut` on Windows.)
+        self.stream.set_read_timeout(Some(left))?;
+        use ErrorKind::{TimedOut, WouldBlock};
+        match self.stream.read(buf) {
+            Err(err) if matches!(err.kind(), WouldBlock | TimedOut) => Err(expired()),
+            read => read,
+        }
+    }
+}
+// ANCHOR_END: frame_clock
+
+// ANCHOR: header
+/// Reads the header: the name frame, then the size frame. `Ok(None)` if the sender closed
+/// before sending anything; `Err(why)`, in words for the sender, if it is not a header.
+fn read_header(reader: &mut impl Read) -> Result<Option<(Vec<u8>, u64)>, String> {
+    let malformed = |part: &str, err: io::Error| {
+        format!("malformed header: the {part}: {}", cli::describe_io(&err))
+    };
+    let name = read_frame(reader, 1024).map_err(|err| malformed("name", err))?;
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let size = read_frame(reader, 8)
+        .map_err(|err| malformed("size", err))?
+        .ok_or("malformed header: the stream ended after the name")?;
+    let Ok(size) = <[u8; 8]>::try_from(size.as_slice()) else {
+        let len = size.len();
+        return Err(format!("malformed header: the size is {len} bytes, not 8"));
+    };
+    Ok(Some((name, u64::from_be_bytes(size))))
+}
+
+/// Whether the file can be saved as `target`, asked of the filesystem before any data
+/// comes.
+fn check_target(target: &Path, name: &str, overwrite: bool) -> Result<(), String> {
+    // `symlink_metadata` looks at the name itself, without following a symbolic link: a
+    // file, a directory, a link (even one pointing nowhere) all count. `target.exists()`
+    // follows links, and calls a dangling one "nothing there": the upload would be taken
+    // in full, and only the final rename would fail.
+    match std::fs::symlink_metadata(target) {
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
+        // The filesystem refuses the name itself (too long for it, say): say so now.
+        Err(err) => Err(format!(
+            "{name} cannot be saved: {}",
+            cli::describe_io(&err)
+        )),
+        Ok(meta) if overwrite && meta.file_type().is_file() => Ok(()),
+        Ok(_) if overwrite => Err(format!("{name} exists and is not a regular file")),
+        Ok(_) => Err(format!(
+            "{name} exists already (the receiver can allow --overwrite)"
+        )),
+    }
+}
+
+/// The temporary file's prefix: `.NAME.partial-`, with at most 32 bytes of the name, so
+/// that the temporary name stays short: every name that `valid_name` accepts, up to 255
+/// bytes, must leave room for the random suffix.
+fn partial_prefix(name: &str) -> String {
+    let mut end = name.len().min(32);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.partial-", &name[..end])
+}
+// ANCHOR_END: header
+
 // ANCHOR: receive_one
 /// One transfer: header, checks, contents into a temporary file, checksum, rename.
 fn receive_one(
@@ -155,15 +289,23 @@ fn receive_one(
     dir: &Path,
     overwrite: bool,
     max_size: u64,
+    frame_timeout: Duration,
 ) -> anyhow::Result<()> {
     let _watch = shutdown.watch_stream(&stream)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut reader = BufReader::new(FrameClock::new(stream.try_clone()?, frame_timeout));
     let mut writer = stream;
 
-    // 1. The header, checked before a single byte of data is accepted.
-    let name = read_frame(&mut reader, 1024)?.context("no file name")?;
-    let size = read_frame(&mut reader, 8)?.context("no file size")?;
-    let size = u64::from_be_bytes(size.as_slice().try_into().context("a size is 8 bytes")?);
+    // 1. The header, checked before a single byte of data is accepted. Every "no" is a
+    //    frame that the sender prints, sent before the sender sends any data.
+    reader.get_mut().restart(); // the whole header within one frame timeout
+    let (name, size) = match read_header(&mut reader) {
+        Ok(Some(header)) => header,
+        Ok(None) => bail!("{peer} closed without sending a header"),
+        Err(why) => {
+            refuse(writer, &why);
+            bail!("refused a header from {peer}: {why}");
+        }
+    };
     let name = match std::str::from_utf8(&name)
         .map_err(|_| "the name is not UTF-8".to_string())
         .and_then(valid_name)
@@ -175,26 +317,28 @@ fn receive_one(
         }
     };
     let target = dir.join(&name);
-    let why = if size > max_size {
-        Some(format!(
+    let checked = if size > max_size {
+        Err(format!(
             "{name} is {size} bytes, over the limit of {max_size}"
         ))
-    } else if target.exists() && !overwrite {
-        Some(format!(
-            "{name} exists already (the receiver can allow --overwrite)"
-        ))
     } else {
-        None
+        check_target(&target, &name, overwrite)
     };
-    if let Some(why) = why {
+    if let Err(why) = checked {
         refuse(writer, &why);
         bail!("refused {name} from {peer}: {why}");
     }
 
     // 2. A temporary file in the target directory (so that the final rename stays on one
     //    filesystem, and is atomic). If anything below fails, dropping it deletes it.
-    let mut partial = NamedTempFile::with_prefix_in(format!(".{name}.partial-"), dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut partial = match NamedTempFile::with_prefix_in(partial_prefix(&name), dir) {
+        Ok(partial) => partial,
+        Err(err) => {
+            let why = format!("cannot create a file: {}", cli::describe_io(&err));
+            refuse(writer, &why);
+            bail!("refused {name} from {peer}: {why}");
+        }
+    };
     write_frame(&mut writer, b"ok")?;
     println!("receiving: {name} ({size} bytes) from {peer}");
 
@@ -204,12 +348,18 @@ fn receive_one(
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     while received < size {
+        reader.get_mut().restart();
         let chunk = match read_frame(&mut reader, CHUNK) {
             Ok(Some(chunk)) if received + chunk.len() as u64 <= size => chunk,
             Ok(Some(_)) => bail!("{peer} sent more than the {size} bytes it announced for {name}"),
-            Ok(None) | Err(_) => bail!(
+            Ok(None) => bail!(
                 "the transfer of {name} from {peer} was interrupted after {received} of {size} \
                  bytes; nothing saved"
+            ),
+            Err(err) => bail!(
+                "the transfer of {name} from {peer} was interrupted after {received} of {size} \
+                 bytes: {}; nothing saved",
+                cli::describe_io(&err)
             ),
         };
         partial
@@ -222,6 +372,7 @@ fn receive_one(
     progress.finish_and_clear();
 
     // 4. The checksum: only a match makes the file real.
+    reader.get_mut().restart();
     let sent_sum = read_frame(&mut reader, 32)?.context("no checksum")?;
     let our_sum = hasher.finalize();
     if sent_sum.as_slice() != our_sum.as_slice() {

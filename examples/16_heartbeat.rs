@@ -10,13 +10,17 @@
 //! ```text
 //! terminal 1:  cargo run --example 16_heartbeat -- server --interval 1
 //! terminal 2:  cargo run --example 16_heartbeat -- client --interval 1
-//! then:        kill -STOP $(pgrep -f '16_heartbeat -- client')   (the server drops it in 3 s)
+//! terminal 3:  kill -STOP $(pgrep -f '16_heartbeat client')   (the server drops it in 3 s)
+//! terminal 2:  fg                  (resumes the stopped client, and Ctrl-C reaches it again)
 //! ```
 //!
-//! Stop the server instead (`kill -STOP`, later `kill -CONT`) to see the client notice, and
-//! reconnect once the server is back.
+//! (`cargo run` replaces itself with the program, whose command line is
+//! `target/debug/examples/16_heartbeat client …`: that is what `pgrep -f` finds.) Stop the
+//! server instead (`kill -STOP`, later `kill -CONT`) to see the client notice, and reconnect
+//! once the server is back. The server drops a client when no *complete* frame has come for the
+//! timeout, or when an answer cannot be sent for that long: silent, trickling, or not reading.
 
-use std::io::{BufReader, ErrorKind};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::thread::{self, JoinHandle};
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use socket_workbook::framing::{read_frame, write_frame};
+use socket_workbook::framing::{FrameDecoder, write_frame};
 use socket_workbook::shutdown::Shutdown;
 use socket_workbook::{cli, net};
 use socket2::{SockRef, TcpKeepalive};
@@ -137,43 +141,150 @@ fn server(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
     Ok(())
 }
 
+// ANCHOR: deadlines
+/// The largest frame either side accepts: a heartbeat is a few bytes.
+const MAX_FRAME: usize = 1024;
+
+/// The time left until `deadline`, or `None` once it has passed. (`None` rather than
+/// zero: `set_read_timeout(Some(Duration::ZERO))` is an error, not "do not wait".)
+fn time_left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
+}
+
+/// How a socket timeout shows up: `WouldBlock` on Unix, `TimedOut` on Windows (std's
+/// `set_read_timeout` documentation).
+fn timed_out(err: &io::Error) -> bool {
+    matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// What one bounded read brought.
+enum Got {
+    /// Some bytes, now in the decoder (perhaps not a whole frame yet).
+    Bytes,
+    /// The end of the stream: the peer closed.
+    End,
+    /// Nothing before the deadline (or a signal interrupted the wait).
+    Nothing,
+}
+
+/// Reads whatever has arrived into `decoder`, waiting until `deadline` at most. The
+/// decoder keeps a partial frame across calls: a timeout that fires between a frame's
+/// header and its payload loses nothing, and the next read continues where this one
+/// stopped.
+fn read_by(
+    stream: &mut TcpStream,
+    decoder: &mut FrameDecoder,
+    deadline: Instant,
+) -> io::Result<Got> {
+    let Some(left) = time_left(deadline) else {
+        return Ok(Got::Nothing);
+    };
+    stream.set_read_timeout(Some(left))?;
+    let mut buf = [0u8; 4096];
+    match stream.read(&mut buf) {
+        Ok(0) => Ok(Got::End),
+        Ok(n) => {
+            decoder.push(&buf[..n]);
+            Ok(Got::Bytes)
+        }
+        Err(err) if timed_out(&err) => Ok(Got::Nothing),
+        Err(err) if err.kind() == ErrorKind::Interrupted => Ok(Got::Nothing),
+        Err(err) => Err(err),
+    }
+}
+
+/// `write_all` with a deadline. A peer that stops reading fills its receive buffer, then
+/// our send buffer, and then `write` blocks: without a bound, forever. A write timeout
+/// alone bounds each `write` call, and `write_all` may make many; so each call gets the
+/// time left.
+fn write_by(stream: &mut TcpStream, payload: &[u8], deadline: Instant) -> io::Result<()> {
+    let mut frame = Vec::new();
+    write_frame(&mut frame, payload)?; // the frame in memory first: one buffer to send
+    let mut rest = frame.as_slice();
+    while !rest.is_empty() {
+        let Some(left) = time_left(deadline) else {
+            return Err(io::Error::from(ErrorKind::TimedOut));
+        };
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(rest) {
+            Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
+            Ok(n) => rest = &rest[n..],
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: deadlines
+
 // ANCHOR: answer
-/// One client: answer every heartbeat; drop the client after `timeout` of silence.
+/// One client: answer every heartbeat. Drop the client when no *complete* frame has come
+/// for `timeout`, whatever it does meanwhile, or when an answer cannot be sent within
+/// `timeout`.
 fn answer(
     stream: TcpStream,
     peer: SocketAddr,
     timeout: Duration,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    let _watch = shutdown.watch_stream(&stream)?;
-    enable_keepalive(&stream, timeout)?;
-    // The heartbeat timeout *is* the read timeout: no frame for that long, and `read` fails.
-    stream.set_read_timeout(Some(timeout))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
+    let _watch = shutdown
+        .watch_stream(&stream)
+        .with_context(|| format!("cannot serve {peer}"))?;
+    enable_keepalive(&stream, timeout).with_context(|| format!("cannot serve {peer}"))?;
+    let mut stream = stream;
+    // Bytes that do not make a whole frame yet wait here, across reads (chapter 12).
+    let mut decoder = FrameDecoder::new(MAX_FRAME);
+    // 1. Liveness: only a complete frame moves the deadline. A byte now and then (a
+    //    trickle) keeps each `read` busy but proves nothing.
+    let mut deadline = Instant::now() + timeout;
     println!("connected: {peer}");
     loop {
-        match read_frame(&mut reader, 1024) {
-            Ok(Some(ping)) => {
-                let pong = match ping.strip_prefix(b"ping ") {
-                    Some(n) => [b"pong ".as_slice(), n].concat(),
-                    None => b"pong".to_vec(),
-                };
-                write_frame(&mut writer, &pong).with_context(|| format!("cannot answer {peer}"))?;
+        // 2. Answer every complete frame, within the same deadline.
+        while let Some(ping) = decoder
+            .next_frame()
+            .with_context(|| format!("lost {peer}"))?
+        {
+            deadline = Instant::now() + timeout;
+            let pong = match ping.strip_prefix(b"ping ") {
+                Some(n) => [b"pong ".as_slice(), n].concat(),
+                None => b"pong".to_vec(),
+            };
+            match write_by(&mut stream, &pong, deadline) {
+                Ok(()) => {}
+                Err(err) if timed_out(&err) => {
+                    let secs = timeout.as_secs_f64();
+                    println!("dropped: {peer} (not reading: an answer waited {secs} s)");
+                    return Ok(());
+                }
+                Err(_) if shutdown.is_triggered() => return Ok(()),
+                Err(err) => {
+                    return Err(err).with_context(|| format!("cannot answer {peer}"));
+                }
             }
-            Ok(None) if shutdown.is_triggered() => return Ok(()),
-            Ok(None) => {
+        }
+        // 3. Wait for more bytes, until the deadline at most.
+        match read_by(&mut stream, &mut decoder, deadline)
+            .with_context(|| format!("lost {peer}"))?
+        {
+            Got::Bytes => {}
+            Got::End if shutdown.is_triggered() => return Ok(()),
+            Got::End => {
+                decoder.finish().with_context(|| format!("lost {peer}"))?;
                 println!("disconnected: {peer}");
                 return Ok(());
             }
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                println!(
-                    "dropped: {peer} (no heartbeat for {} s)",
-                    timeout.as_secs_f64()
-                );
+            Got::Nothing if time_left(deadline).is_none() => {
+                let secs = timeout.as_secs_f64();
+                let why = match decoder.buffered() {
+                    0 => format!("no heartbeat for {secs} s"),
+                    n => format!("no complete heartbeat for {secs} s, {n} bytes of one"),
+                };
+                println!("dropped: {peer} ({why})");
                 return Ok(()); // closing tells the client, if it is still there to hear it
             }
-            Err(err) => return Err(err).with_context(|| format!("lost {peer}")),
+            Got::Nothing => {} // interrupted by a signal: the deadline is still ahead
         }
     }
 }
@@ -189,10 +300,15 @@ fn client(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(stream) => {
                 println!("connected: {addr}");
-                backoff = interval; // a connection that worked resets the backoff
-                match heartbeats(stream, interval, timeout, &shutdown) {
+                let mut answered = false;
+                match heartbeats(stream, interval, timeout, &shutdown, &mut answered) {
                     Ok(why) => println!("{why}"),
                     Err(err) => println!("lost the server: {}", cli::one_line(&err)),
+                }
+                // Only an answer resets the backoff, not the connection: the kernel
+                // completes the handshake even for a frozen server (see "Run it").
+                if answered {
+                    backoff = interval;
                 }
             }
             Err(err) => println!("cannot connect to {addr}: {}", cli::describe_io(&err)),
@@ -210,53 +326,64 @@ fn client(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
     Ok(())
 }
 
-/// One connection's heartbeats. Returns why it ended.
+/// One connection's heartbeats. Returns why it ended; sets `answered` once the server
+/// answers.
 fn heartbeats(
     stream: TcpStream,
     interval: Duration,
     timeout: Duration,
     shutdown: &Shutdown,
+    answered: &mut bool,
 ) -> anyhow::Result<String> {
     let _watch = shutdown.watch_stream(&stream)?;
     enable_keepalive(&stream, timeout)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    let mut last_answer = Instant::now();
+    let mut stream = stream;
+    let mut decoder = FrameDecoder::new(MAX_FRAME);
+    let first_sent = Instant::now();
+    // The same rule as the server's: the server is alive if a complete frame came lately.
+    let mut last_answer = first_sent;
+    let stopped = || {
+        let secs = timeout.as_secs_f64();
+        Ok(format!(
+            "the server stopped answering (nothing for {secs} s)"
+        ))
+    };
     for n in 1u64.. {
+        // 1. A heartbeat. A server that stops reading cannot block us either.
         let sent = Instant::now();
-        write_frame(&mut writer, format!("ping {n}").as_bytes())
-            .context("cannot send a heartbeat")?;
-        // Read answers until it is time for the next heartbeat.
+        match write_by(
+            &mut stream,
+            format!("ping {n}").as_bytes(),
+            last_answer + timeout,
+        ) {
+            Err(err) if timed_out(&err) => return stopped(),
+            other => other.context("cannot send a heartbeat")?,
+        }
+        // 2. Answers, until it is time for the next heartbeat.
         let next = sent + interval;
-        while let Some(left) = next
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-        {
-            reader.get_ref().set_read_timeout(Some(left))?;
-            match read_frame(&mut reader, 1024) {
-                Ok(Some(_pong)) => {
-                    last_answer = Instant::now();
-                    // One line when the server first answers, not one per heartbeat.
-                    if n == 1 {
-                        let rtt = last_answer.duration_since(sent).as_micros();
-                        println!("the server answers: first heartbeat answered in {rtt} µs");
-                    }
+        loop {
+            while let Some(_pong) = decoder.next_frame()? {
+                last_answer = Instant::now();
+                // One line when the server first answers, not one per heartbeat.
+                if !*answered {
+                    *answered = true;
+                    let rtt = last_answer.duration_since(first_sent).as_micros();
+                    println!("the server answers: first heartbeat answered in {rtt} µs");
                 }
-                Ok(None) if shutdown.is_triggered() => {
+            }
+            if time_left(last_answer + timeout).is_none() {
+                return stopped();
+            }
+            if time_left(next).is_none() {
+                break;
+            }
+            match read_by(&mut stream, &mut decoder, next.min(last_answer + timeout))? {
+                Got::Bytes | Got::Nothing => {}
+                Got::End if shutdown.is_triggered() => {
                     return Ok("disconnected (shutting down)".into());
                 }
-                Ok(None) => return Ok("the server closed the connection".into()),
-                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    break;
-                }
-                Err(err) => return Err(err.into()),
+                Got::End => return Ok("the server closed the connection".into()),
             }
-        }
-        if last_answer.elapsed() >= timeout {
-            return Ok(format!(
-                "the server stopped answering (nothing for {} s)",
-                timeout.as_secs_f64()
-            ));
         }
     }
     unreachable!("heartbeats are numbered without end")

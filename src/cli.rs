@@ -106,6 +106,62 @@ fn is_too_many_open_files(err: &io::Error) -> bool {
     err.raw_os_error() == Some(EMFILE)
 }
 
+// ANCHOR: throttle
+/// Rate-limits a recurring error line, so that an error that repeats many times a second
+/// (an `accept` failing for want of file descriptors, say) cannot flood the terminal or a
+/// log.
+///
+/// The first occurrence is printed at once; later ones at most once per `interval`, each
+/// saying how many were held back since the last line.
+#[derive(Debug)]
+pub struct Throttle {
+    interval: Duration,
+    last_printed: Option<std::time::Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    /// A throttle that prints at most one line per `interval`.
+    pub fn new(interval: Duration) -> Self {
+        Throttle {
+            interval,
+            last_printed: None,
+            held_back: 0,
+        }
+    }
+
+    /// Whether this occurrence is to be printed: `Some(n)`, with `n` the occurrences held
+    /// back since the last printed one, or `None` to hold this one back (and count it).
+    pub fn allow(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        match self.last_printed {
+            Some(last) if now.duration_since(last) < self.interval => {
+                self.held_back += 1;
+                None
+            }
+            _ => {
+                self.last_printed = Some(now);
+                Some(std::mem::take(&mut self.held_back))
+            }
+        }
+    }
+
+    /// Prints `line` on stderr if [`allow`](Self::allow) lets it through, with the number
+    /// of repeats held back: `error: accept failed: … (and 49 more like it in the last 5
+    /// s)`.
+    pub fn eprintln(&mut self, line: &str) {
+        match self.allow() {
+            Some(0) => eprintln!("{line}"),
+            Some(more) => eprintln!(
+                "{line} (and {more} more like it in the last {} s)",
+                self.interval.as_secs_f64()
+            ),
+            None => {}
+        }
+    }
+}
+// ANCHOR_END: throttle
+
 /// Prints the line every server starts with, `listening on ADDR`, with the address the listener
 /// really got (the port resolved when it was 0), and returns that address. Chapter 01 writes
 /// these two steps out; the later servers call this.
@@ -172,6 +228,22 @@ mod tests {
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn a_throttle_lets_one_line_through_per_interval_and_counts_the_rest() {
+        let mut throttle = Throttle::new(Duration::from_millis(200));
+        assert_eq!(throttle.allow(), Some(0), "the first one is printed");
+        for _ in 0..1000 {
+            assert_eq!(throttle.allow(), None);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(
+            throttle.allow(),
+            Some(1000),
+            "the next line counts the ones held back"
+        );
+        assert_eq!(throttle.allow(), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The echo loop of chapters 01 and 03, as the later servers reuse it.
 //!
 //! Read what has arrived, write it back, until the client closes — with the two things a server
-//! that runs for a long time adds to chapter 01's loop: a Ctrl-C shutdown wakes it (the stream
-//! is [watched](crate::shutdown::Shutdown::watch_stream)), and a read timeout set by the caller
+//! that runs for a long time adds to chapter 01's loop: a Ctrl-C shutdown wakes it and ends the
+//! connection in an orderly way (the stream is [watched](crate::shutdown::Shutdown::watch_owned),
+//! then [closed gracefully](crate::shutdown::close_gracefully)), and a read timeout set by the caller
 //! ends a client that stays silent too long (chapter 04's `--idle-timeout`).
 
 use std::io::{ErrorKind, Read, Write};
@@ -17,7 +18,8 @@ use crate::shutdown::Shutdown;
 pub enum End {
     /// The client closed its side: `read` returned 0.
     Closed,
-    /// The server is shutting down: reading stopped, and the reply in flight was sent.
+    /// The server is shutting down: reading stopped, the reply in flight was sent, then the
+    /// end of the stream (see [`close_gracefully`](crate::shutdown::close_gracefully)).
     ShuttingDown,
     /// The client sent nothing for as long as the stream's read timeout.
     Idle,
@@ -28,23 +30,34 @@ pub enum End {
 /// long as the stream's read timeout (if one is set). Returns how many bytes were echoed, and
 /// why it stopped.
 pub fn serve_echo(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     shutdown: &Shutdown,
 ) -> anyhow::Result<(u64, End)> {
-    // While this `Watch` lives, a Ctrl-C makes our blocked `read` return 0 (end of stream):
-    // we leave the loop as if the client had closed, after the echo in flight is written.
-    let _watch = shutdown
-        .watch_stream(&stream)
-        .with_context(|| format!("cannot watch {peer} for Ctrl-C"))?;
+    // From now on a Ctrl-C makes our blocked `read` return 0 (end of stream). The helper
+    // shares the socket with us (no second descriptor), and lets go when `stream` is
+    // dropped.
+    let mut stream = shutdown.watch_owned(stream);
 
     let mut buf = [0u8; 4096];
     let mut echoed: u64 = 0;
     loop {
+        // Shutting down: no more echoing. The echo in flight was written in full; now a
+        // FIN, and what the client still sends is read and dropped for a moment, so that
+        // it sees an orderly end of stream instead of a reset (see `close_gracefully`). A
+        // busy client gets here at its next message; a silent one when the helper wakes
+        // our `read`.
+        if shutdown.is_triggered() {
+            stream.close_gracefully();
+            return Ok((echoed, End::ShuttingDown));
+        }
         let n = match stream.read(&mut buf) {
-            Ok(0) if shutdown.is_triggered() => return Ok((echoed, End::ShuttingDown)),
+            // Woken by the helper: see above.
+            Ok(0) if shutdown.is_triggered() => continue,
             Ok(0) => return Ok((echoed, End::Closed)),
             Ok(n) => n,
+            // A signal arrived while we waited. With a read timeout set (04), the kernel
+            // does not restart the call and std's `read` does not retry: just read again.
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             // The read timeout expired: on Unix it is reported as `WouldBlock`, on Windows as
             // `TimedOut`. Not an error of the client's: it was just quiet for too long.

@@ -18,7 +18,7 @@
 //!   listener and a handler in, accept loop, "server busy" and Ctrl-C handled (chapter 05).
 //! - [`net`]: listening with socket2: `SO_REUSEADDR` where it is right and a listen backlog for
 //!   bursts of thousands of connects; the servers from chapter 07 on listen through it
-//!   (chapter 06).
+//!   (chapter 06); and the UDP errors that differ between platforms (chapters 09 and 10).
 //! - [`rfc868`]: the RFC 868 Time Protocol's 4-byte message, encoded and decoded, and its 2036
 //!   wrap (chapters 09 and 10).
 //! - [`framing`]: length-prefixed frames (4-byte big-endian length) and capped line framing,

@@ -1,16 +1,20 @@
 //! Listening sockets with the options a real server wants (chapter 06).
 //!
-//! std's `TcpListener::bind` is a fine start, and chapters 01–05 use it as taught. But it makes
-//! two choices for you: it sets `SO_REUSEADDR` on Unix (and not on Windows), and it asks for a
-//! listen backlog of 128 connections. The backlog is the kernel's queue of connections whose
-//! handshake is complete but which the program has not `accept`ed yet; when it is full, Linux
-//! drops the next handshakes, and those clients retry one second later, then three, then seven.
-//! A burst of thousands of connects then stalls for seconds while the server idles.
+//! std's `TcpListener::bind` is a fine start, and chapters 01–05 use it as taught. But it
+//! makes two choices for you: it sets `SO_REUSEADDR` on Unix (and not on Windows), and it
+//! asks for a listen backlog of 128 connections. The backlog is the kernel's queue of
+//! connections whose handshake is complete but which the program has not `accept`ed yet.
+//! When it is full, Linux drops each new SYN without an answer (`nstat` counts it in
+//! `TcpExtListenOverflows` and `TcpExtListenDrops`), and the client, still in SYN-SENT,
+//! sends its SYN again after a second — then after one more second each time on Linux 6.5
+//! and later (`tcp_syn_linear_timeouts`), or after 2, then 4 seconds on older kernels. A
+//! burst of thousands of connects then stalls for seconds while the server idles (chapter
+//! 06 measures it).
 //!
-//! [`listen`] builds the socket step by step with `socket2` instead, so that each choice is
-//! visible and made on purpose. From chapter 07 on, servers listen through it.
+//! [`listen`] builds the socket step by step with `socket2` instead, so that each choice
+//! is visible and made on purpose. From chapter 07 on, servers listen through it.
 
-use std::io;
+use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -40,6 +44,39 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 // ANCHOR_END: listen
+
+// ANCHOR: udp_errors
+/// Windows' error number for a datagram longer than the buffer given to
+/// `recv`/`recv_from` (WSAEMSGSIZE). std has no `ErrorKind` for it, so we recognise the
+/// number.
+const WSAEMSGSIZE: i32 = 10040;
+
+/// Whether a failed UDP receive means "that datagram was longer than your buffer".
+///
+/// Linux and macOS never fail for this: they cut the datagram to the buffer and return
+/// `Ok` with the buffer full, which is why chapters 09 and 10 receive into a buffer one
+/// byte larger than they accept. Windows keeps the first bytes but fails the call with
+/// WSAEMSGSIZE (Microsoft's `recvfrom` documentation), and std then returns the error
+/// without the sender's address.
+pub fn is_datagram_too_big(err: &io::Error) -> bool {
+    cfg!(windows) && err.raw_os_error() == Some(WSAEMSGSIZE)
+}
+
+/// Whether a failed UDP call means "an earlier datagram of ours came back as ICMP port
+/// unreachable": nothing listens on the port we sent to.
+///
+/// Linux and macOS report it as `ConnectionRefused` (ECONNREFUSED), and only on a
+/// *connected* UDP socket. Windows reports it as `ConnectionReset` (WSAECONNRESET), on
+/// connected and unconnected sockets alike (Microsoft's `recvfrom` documentation; the
+/// `SIO_UDP_CONNRESET` ioctl turns it off). A UDP socket gets neither error for any other
+/// reason, so both kinds mean the same here.
+pub fn is_port_unreachable(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
+    )
+}
+// ANCHOR_END: udp_errors
 
 #[cfg(test)]
 mod tests {
@@ -72,6 +109,103 @@ mod tests {
         let first = listen("127.0.0.1:0".parse().unwrap(), 16).unwrap();
         let err = listen(first.local_addr().unwrap(), 16).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn both_platforms_ways_of_saying_port_unreachable_are_recognised() {
+        // Linux and macOS: ECONNREFUSED on a connected socket; Windows: WSAECONNRESET.
+        assert!(is_port_unreachable(&io::Error::from(
+            ErrorKind::ConnectionRefused
+        )));
+        assert!(is_port_unreachable(&io::Error::from(
+            ErrorKind::ConnectionReset
+        )));
+        assert!(!is_port_unreachable(&io::Error::from(
+            ErrorKind::WouldBlock
+        )));
+    }
+
+    #[test]
+    fn a_too_big_datagram_is_an_error_only_on_windows() {
+        let wsaemsgsize = io::Error::from_raw_os_error(WSAEMSGSIZE);
+        assert_eq!(is_datagram_too_big(&wsaemsgsize), cfg!(windows));
+        assert!(!is_datagram_too_big(&io::Error::from(
+            ErrorKind::WouldBlock
+        )));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_reports_port_unreachable_only_on_a_connected_udp_socket() {
+        use std::net::UdpSocket;
+        use std::time::Duration;
+        // A port nobody listens on: bound once, then released.
+        let closed = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut buf = [0u8; 16];
+
+        let unconnected = UdpSocket::bind("127.0.0.1:0").unwrap();
+        unconnected
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        unconnected.send_to(b"x", closed).unwrap();
+        let err = unconnected.recv_from(&mut buf).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "{err:?}"
+        );
+
+        let connected = UdpSocket::bind("127.0.0.1:0").unwrap();
+        connected
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        connected.connect(closed).unwrap();
+        connected.send(b"x").unwrap();
+        let err = connected.recv(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+        assert!(is_port_unreachable(&err));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_cuts_an_oversized_datagram_silently() {
+        use std::net::UdpSocket;
+        use std::time::Duration;
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender
+            .send_to(&[7u8; 100], receiver.local_addr().unwrap())
+            .unwrap();
+        let mut buf = [0u8; 10];
+        let (n, from) = receiver.recv_from(&mut buf).unwrap();
+        assert_eq!((n, from), (10, sender.local_addr().unwrap()));
+    }
+
+    /// Chapter 09: on loopback a datagram is delivered during `send_to`, so even the smallest
+    /// send buffer never fills; what the receiver has no room for is dropped, silently.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_loopback_never_fills_a_udp_send_buffer() {
+        use std::net::UdpSocket;
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap(); // never reads
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        SockRef::from(&sender).set_send_buffer_size(1).unwrap(); // Linux's minimum: 4,608
+        sender.set_nonblocking(true).unwrap();
+        let to = receiver.local_addr().unwrap();
+        let would_block = (0..20_000)
+            .filter(|_| match sender.send_to(&[0u8; 1000], to) {
+                Ok(_) => false,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => true,
+                Err(err) => panic!("send_to failed: {err}"),
+            })
+            .count();
+        assert_eq!(would_block, 0);
+        assert!(SockRef::from(&sender).send_buffer_size().unwrap() < 20_000);
     }
 
     #[test]

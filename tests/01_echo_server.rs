@@ -62,6 +62,32 @@ fn echoes_4_mib_byte_for_byte() {
 }
 
 #[test]
+fn a_client_that_resets_is_one_error_line_and_exit_1() {
+    // The chapter's "the client vanishes": the client closes with the echo still unread, so
+    // its kernel answers with a reset instead of a FIN, and the server's next read fails.
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut client = connect(addr);
+    client.write_all(b"never read back").unwrap();
+    // Wait until the echo sits in our receive buffer, unread: closing now sends a reset.
+    let mut peeked = [0u8; 15];
+    while client.peek(&mut peeked).unwrap() < peeked.len() {
+        thread::yield_now();
+    }
+    let client_addr = client.local_addr().unwrap();
+    drop(client);
+
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        [format!(
+            "error: cannot read from {client_addr}: connection reset by peer \
+             (the peer closed the connection abruptly)"
+        )]
+    );
+}
+
+#[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);
 }

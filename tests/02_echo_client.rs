@@ -138,6 +138,41 @@ fn size_detects_a_corrupted_echo() {
 }
 
 #[test]
+fn a_corrupted_echo_of_a_big_payload_is_reported_as_such_at_once() {
+    // Issue 11, item 11: with a payload far bigger than the socket buffers, the writer used to
+    // go on after the reader had found the mismatch, block once the buffers were full, and the
+    // client reported its write timeout ("cannot send … timed out") instead of the mismatch.
+    let (addr, _rx) = one_client_server("127.0.0.1:0", Behaviour::FlipByte(123_456));
+    let done = run(
+        EXAMPLE,
+        &[
+            "--addr",
+            &addr.to_string(),
+            "--size",
+            "64000000",
+            "--timeout",
+            "4",
+        ],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        [format!(
+            "error: echo from {addr} differs at byte 123456: sent {}, received {}",
+            123_456 % 251,
+            (123_456 % 251) ^ 0xFF
+        )]
+    );
+    // The writer was stopped, not left to run into its 4-second timeout.
+    assert!(
+        done.elapsed < Duration::from_secs(3),
+        "took {:?}",
+        done.elapsed
+    );
+}
+
+#[test]
 fn size_detects_a_truncated_echo() {
     let (addr, _rx) = one_client_server("127.0.0.1:0", Behaviour::CloseAfter(5000));
     let done = run(

@@ -144,6 +144,123 @@ fn ctrl_c_with_clients_connected_closes_them_cleanly_and_exits_0() {
     );
 }
 
+/// Issue 11: out of file descriptors, `accept` fails at once for as long as clients wait in
+/// the backlog. The server must neither spin nor flood its terminal, and must serve the waiting
+/// clients by itself once connections close.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut held: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for client in &mut held {
+        assert_eq!(echo(client, b"held"), b"held");
+    }
+    common::exhaust_fds(server.pid(), 0);
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+}
+
+/// Issue 11: the shutdown helper woke a blocked `accept` by connecting to the listener, which
+/// needs a new descriptor. With none free (the blocked `accept` itself holds the last slot),
+/// Ctrl-C was ignored until some client connected.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_works_with_no_file_descriptor_left() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for client in &mut clients {
+        assert_eq!(echo(client, b"hi"), b"hi");
+    }
+    server.wait_for_line("(3 active)");
+    common::wait_until_blocked_in_accept(server.pid());
+    common::exhaust_fds(server.pid(), 1);
+    let started = Instant::now();
+    server.sigint();
+    for client in &mut clients {
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).expect("not closed cleanly");
+    }
+    let done = server.wait(common::TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+/// Issue 11: the shutdown helper kept a duplicate (`dup`) of every client's socket, two
+/// descriptors per client, which halved the number of clients before "too many open files".
+#[cfg(target_os = "linux")]
+#[test]
+fn each_client_costs_one_file_descriptor() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    // One client first: by the time it is served, the server's setup (which goes on after
+    // its first line) is over.
+    let mut first = connect(addr);
+    assert_eq!(echo(&mut first, b"hi"), b"hi");
+    let before = common::open_fds(server.pid()).len();
+    let mut clients: Vec<_> = (0..10).map(|_| connect(addr)).collect();
+    for client in &mut clients {
+        assert_eq!(echo(client, b"hi"), b"hi");
+    }
+    server.wait_for_line("(11 active)");
+    let after = common::open_fds(server.pid()).len();
+    assert_eq!(
+        after - before,
+        10,
+        "{before} descriptors before, {after} with 10 clients"
+    );
+}
+
+/// Issue 13: the kernel keeps 15 bytes of a thread's name, and `client 127.0.0.1:51000` came
+/// out as `client 127.0.0.` for every client. Each client's thread must be told apart.
+#[cfg(target_os = "linux")]
+#[test]
+fn each_client_thread_is_named_after_its_port() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut client = connect(addr);
+    assert_eq!(echo(&mut client, b"hi"), b"hi");
+    let port = client.local_addr().unwrap().port();
+    let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_string())
+        .collect();
+    assert!(
+        names.contains(&format!("client-{port}")),
+        "no thread named client-{port}: {names:?}"
+    );
+}
+
+/// Issue 12: Ctrl-C while a client is still sending ends its stream in order, not with a reset.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_with_a_client_sending_ends_its_stream_in_order() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_ctrl_c_with_a_client_sending_ends_in_order(server, addr);
+}
+
+#[test]
+fn a_client_that_never_reads_stalls_no_one() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_a_client_that_never_reads_stalls_no_one(&server, addr);
+}
+
+#[test]
+fn a_trickler_stalls_no_one() {
+    let (_server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_a_trickler_stalls_no_one(addr);
+}
+
+#[test]
+fn a_large_stream_echoes_intact_in_little_memory() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_a_large_stream_echoes_intact(&server, addr, 16 << 20);
+}
+
+#[test]
+fn end_of_stream_mid_message_gets_the_half_back() {
+    let (_server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_eof_mid_message_gets_the_half_back(addr);
+}
+
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);

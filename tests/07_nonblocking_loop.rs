@@ -130,6 +130,61 @@ fn ctrl_c_closes_the_clients_and_exits_0() {
     assert_eq!(done.stdout.last().unwrap(), "shutting down: done");
 }
 
+/// Issue 11: out of file descriptors, `accept` fails at once for as long as clients wait in
+/// the backlog. The server must neither spin nor flood its terminal, and must serve the waiting
+/// clients by itself once connections close.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut held: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for client in &mut held {
+        assert_eq!(echo(client, b"held"), b"held");
+    }
+    common::exhaust_fds(server.pid(), 0);
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+}
+
+/// Issue 12: Ctrl-C while a client is still sending ends its stream in order, not with a reset.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_with_a_client_sending_ends_its_stream_in_order() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_ctrl_c_with_a_client_sending_ends_in_order(server, addr);
+}
+
+#[test]
+fn a_trickler_stalls_no_one() {
+    let (_server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_a_trickler_stalls_no_one(addr);
+}
+
+#[test]
+fn a_large_stream_echoes_intact_in_little_memory() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_a_large_stream_echoes_intact(&server, addr, 16 << 20);
+}
+
+#[test]
+fn end_of_stream_mid_message_gets_the_half_back() {
+    let (_server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    common::assert_eof_mid_message_gets_the_half_back(addr);
+}
+
+#[test]
+fn a_client_that_resets_mid_message_leaves_the_others_undisturbed() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let rude = common::assert_a_reset_mid_message_disturbs_no_one(&server, addr);
+    // One line on stdout says it went; an error, if the server met the reset, is one line.
+    assert!(server.stderr().len() <= 1, "{:?}", server.stderr());
+    assert!(
+        server
+            .stderr()
+            .iter()
+            .all(|l| l.contains(&rude.to_string()))
+    );
+}
+
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use(EXAMPLE);

@@ -104,6 +104,73 @@ fn ctrl_c_exits_0_within_a_second() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn quiet_prints_no_line_per_oversized_datagram_only_the_count() {
+    // Issue 11, item 13: under a flood of oversized datagrams, --quiet used to print one
+    // "ignored:" line each.
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--quiet"]);
+    let client = udp_client(addr);
+    let mut buf = [0u8; 512];
+    for _ in 0..5 {
+        for _ in 0..20 {
+            client.send(&[b'x'; 2000]).unwrap();
+        }
+        // Answered only after the server has read the 20 before it: nothing is still queued,
+        // and the receive buffer never holds more than 20 (so none is lost).
+        client.send(b"").unwrap();
+        client.recv(&mut buf).expect("the server stopped answering");
+    }
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(
+        done.stdout,
+        [
+            format!("listening on {addr}"),
+            "shutting down: answered 5, dropped 0, ignored 100".to_string()
+        ]
+    );
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_under_a_flood_exits_0_within_a_second() {
+    // Two threads send requests as fast as they can and never read the answers; Ctrl-C
+    // must still be noticed (the loop looks at the flag after every datagram, not only on
+    // the 200 ms timeout).
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--quiet"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooders: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let socket = udp_client(addr);
+                let mut sent = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if socket.send(b"").is_ok() {
+                        sent += 1;
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    server.sigint();
+    let done = server.wait(TIMEOUT);
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent: u64 = flooders.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let last = done.stdout.last().unwrap();
+    assert!(last.starts_with("shutting down: answered "), "{last}");
+    assert!(sent > 1000, "the flood was only {sent} datagrams");
+}
+
 #[test]
 fn a_drop_rate_outside_0_to_1_is_a_bad_argument() {
     let done = common::run(EXAMPLE, &["--drop-rate", "2"], b"");

@@ -165,6 +165,88 @@ fn a_text_client_against_an_rfc868_server_says_what_to_try() {
     );
 }
 
+/// A stand-in time server that answers one request with `reply`, whatever it is.
+fn answers_once_with(reply: &'static [u8]) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let fake = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = fake.local_addr().unwrap();
+    let answerer = std::thread::spawn(move || {
+        fake.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+        let (_, peer) = fake.recv_from(&mut [0u8; 16]).unwrap();
+        fake.send_to(reply, peer).unwrap();
+    });
+    (addr, answerer)
+}
+
+#[test]
+fn a_text_reply_without_a_line_ending_is_printed() {
+    // What a Python server sends with `sock.sendto(time.ctime().encode(), addr)`: 24 bytes, no
+    // newline (issue 11, item 10: it used to be refused as "not a line of text").
+    let (addr, answerer) = answers_once_with(b"Mon Nov 23 17:20:00 2026");
+    let done = run(EXAMPLE, &["--addr", &addr.to_string()], b"");
+    answerer.join().unwrap();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(done.stdout, ["Mon Nov 23 17:20:00 2026"]);
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+}
+
+#[test]
+fn a_text_reply_ending_in_crlf_is_printed_without_it() {
+    // RFC 867 daytime servers often end their line with CR LF.
+    let (addr, answerer) = answers_once_with(b"Monday, November 23, 2026 17:20:00-UTC\r\n");
+    let done = run(EXAMPLE, &["--addr", &addr.to_string()], b"");
+    answerer.join().unwrap();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(done.stdout, ["Monday, November 23, 2026 17:20:00-UTC"]);
+}
+
+#[test]
+fn a_reply_with_control_characters_is_not_printed() {
+    // An escape sequence (here: clear the screen) is not a time, and must not reach the
+    // reader's terminal.
+    let (addr, answerer) = answers_once_with(b"\x1b[2JMon Nov 23 17:20:00 2026\n");
+    let done = run(EXAMPLE, &["--addr", &addr.to_string()], b"");
+    answerer.join().unwrap();
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+    assert_eq!(
+        done.stderr,
+        [format!(
+            "error: {addr} sent 29 bytes that are not a line of text: try --format rfc868"
+        )]
+    );
+}
+
+#[test]
+fn four_bytes_that_happen_to_be_utf8_are_still_taken_for_rfc868() {
+    // 0xEC 0x80 0x80 0x41 is valid UTF-8 ("\u{c000}A") and an RFC 868 value of 2025.
+    let (addr, answerer) = answers_once_with(&[0xEC, 0x80, 0x80, 0x41]);
+    let done = run(EXAMPLE, &["--addr", &addr.to_string()], b"");
+    answerer.join().unwrap();
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        [format!(
+            "error: {addr} sent 4 bytes that are not a line of text: try --format rfc868"
+        )]
+    );
+}
+
+#[test]
+fn an_oversized_reply_is_an_error_not_a_cut_line() {
+    // 3,000 bytes do not fit the client's 2,048-byte buffer: Linux cuts the datagram to fit,
+    // and a full buffer is how the client knows.
+    static BIG: [u8; 3000] = [b'x'; 3000];
+    let (addr, answerer) = answers_once_with(&BIG);
+    let done = run(EXAMPLE, &["--addr", &addr.to_string()], b"");
+    answerer.join().unwrap();
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+    assert_eq!(
+        done.stderr,
+        [format!("error: the reply from {addr} was too long")]
+    );
+}
+
 #[test]
 fn help_states_the_time_budget() {
     let help = run(EXAMPLE, &["--help"], b"");

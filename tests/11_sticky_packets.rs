@@ -96,3 +96,32 @@ fn the_same_seed_gives_the_same_run() {
         without_address(&second.stdout)
     );
 }
+
+/// Binds 127.0.0.1:7878 for the test, unless something already holds it (then it is taken
+/// anyway, which is all the test needs). `None` if it cannot tell.
+fn hold_port_7878() -> Option<Option<std::net::TcpListener>> {
+    match std::net::TcpListener::bind("127.0.0.1:7878") {
+        Ok(listener) => Some(Some(listener)),
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => Some(None),
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn without_addr_it_runs_while_another_server_holds_7878() {
+    // Issue 11, item 14: a demonstration that talks only to itself takes a free port; it used
+    // to bind 127.0.0.1:7878 and fail with "address already in use" next to chapter 01's server.
+    let Some(_held) = hold_port_7878() else {
+        eprintln!("skipped: cannot bind or check 127.0.0.1:7878 here");
+        return;
+    };
+    let done = run(EXAMPLE, &["--seed", "1"], b"");
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+    let listening = done
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("listening on 127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no listening line: {:?}", done.stdout));
+    assert_ne!(listening, "7878");
+}

@@ -6,6 +6,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::thread;
+use std::time::Duration;
 
 use common::{Proc, TIMEOUT, run};
 
@@ -172,6 +173,32 @@ fn a_server_that_flips_a_byte_fails_the_run() {
 }
 
 #[test]
+fn stream_reports_a_corrupted_echo_as_the_mismatch_at_once() {
+    // Issue 11, item 11: the writer used to go on after the reader found the mismatch, block
+    // once the buffers were full, and the run failed with the writer's 10-second timeout
+    // ("cannot send … timed out") instead of the mismatch.
+    let addr = broken_server(true);
+    let done = run(
+        EXAMPLE,
+        &["stream", "--addr", &addr.to_string(), "--secs", "2"],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+    assert_eq!(done.stderr.len(), 1, "{:?}", done.stderr);
+    assert!(
+        done.stderr[0].contains(&format!("echo from {addr} differs at byte ")),
+        "{:?}",
+        done.stderr
+    );
+    assert!(
+        done.elapsed < Duration::from_secs(8),
+        "took {:?}",
+        done.elapsed
+    );
+}
+
+#[test]
 fn a_server_that_drops_the_connection_fails_the_run() {
     let addr = broken_server(false);
     let done = run(
@@ -245,6 +272,7 @@ fn contenders() -> Vec<Contender> {
         },
         plain("07 non-blocking loop", example("07_nonblocking_loop", &[])),
         plain("08 poll", example("08_poll_server", &[])),
+        plain("18 tokio tasks", example("18_async_server", &["echo"])),
         Contender {
             framed: true,
             bounded: true,

@@ -1,6 +1,8 @@
 //! Tests of `examples/15_file_transfer.rs`: a 50 MiB file arrives identical; untrusted names,
 //! oversized files, existing files and bad checksums are refused and nothing is written; an
-//! interrupted transfer leaves nothing behind.
+//! interrupted transfer leaves nothing behind. Every refusal is an answer the sender prints,
+//! given before any data: malformed headers, names with control characters, names of any
+//! length up to the limit (all of which can be saved), names taken by anything at all.
 
 mod common;
 
@@ -139,6 +141,39 @@ fn an_interrupted_transfer_leaves_no_file() {
     let line = server.wait_for_stderr_line("interrupted");
     assert!(
         line.contains("after 60000 of 10000000 bytes; nothing saved"),
+        "{line}"
+    );
+    assert!(
+        entries(inbox.path()).is_empty(),
+        "{:?}",
+        entries(inbox.path())
+    );
+}
+
+/// The sender resets the connection in the middle of a chunk (linger 0, as a crashed host's
+/// kernel or a middlebox might): nothing is saved, and the log says why.
+#[test]
+fn a_transfer_reset_inside_a_chunk_leaves_no_file() {
+    use std::io::Write;
+    let inbox = TempDir::new().unwrap();
+    let (server, addr) = receiver(inbox.path(), &[]);
+    let (mut stream, answer) = header(addr, "reset.bin", 10_000_000);
+    assert_eq!(answer, "ok");
+    let mut frame = Vec::new();
+    write_frame(&mut frame, &vec![7u8; 60_000]).unwrap();
+    stream.write_all(&frame[..30_000]).unwrap(); // half a chunk
+    server.wait_for_line("receiving: reset.bin");
+    std::thread::sleep(std::time::Duration::from_millis(100)); // read by the receiver
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .unwrap();
+    drop(stream); // a reset, not a FIN
+    let line = server.wait_for_stderr_line("reset.bin");
+    assert!(
+        line.ends_with(
+            "after 0 of 10000000 bytes: connection reset by peer \
+             (the peer closed the connection abruptly); nothing saved"
+        ),
         "{line}"
     );
     assert!(
@@ -321,6 +356,261 @@ fn measure_transfer_against_a_raw_stream() {
         "raw loopback stream: {} MiB in {secs:.2} s = {:.0} MiB/s",
         SIZE >> 20,
         (SIZE >> 20) as f64 / secs
+    );
+}
+
+/// Runs the sender: `source` sent under `name`.
+fn send_as(addr: SocketAddr, source: &Path, name: &str) -> common::Finished {
+    let (source, addr) = (source.to_str().unwrap(), addr.to_string());
+    run(
+        EXAMPLE,
+        &["send", source, "--addr", &addr, "--name", name],
+        b"",
+    )
+}
+
+/// Issue 11, item 9: names of 240 to 255 bytes passed the check, but the temporary name was
+/// 16 bytes longer, over the filesystem's 255: nothing could be saved, and the sender got no
+/// answer. Now every accepted name can be saved, and a longer one is refused up front.
+#[test]
+fn names_up_to_255_bytes_are_saved_and_longer_ones_refused() {
+    let inbox = TempDir::new().unwrap();
+    let outbox = TempDir::new().unwrap();
+    let source = outbox.path().join("source.txt");
+    std::fs::write(&source, b"hello").unwrap();
+    let (_server, addr) = receiver(inbox.path(), &[]);
+    // 240 bytes; and 255 bytes of a 3-byte character, so that cutting the name short for the
+    // temporary file's name must mind character boundaries.
+    let names = ["n".repeat(240), "€".repeat(85)];
+    for name in &names {
+        let done = send_as(addr, &source, name);
+        assert_eq!(done.code(), Some(0), "{} bytes: {done:?}", name.len());
+        assert_eq!(std::fs::read(inbox.path().join(name)).unwrap(), b"hello");
+    }
+    let long = "n".repeat(256);
+    let done = send_as(addr, &source, &long);
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        [format!(
+            "error: the receiver refused: the name {long:?} is not a plain file name"
+        )]
+    );
+    let mut expected = names.to_vec();
+    expected.sort();
+    assert_eq!(entries(inbox.path()), expected);
+}
+
+/// Issue 11, item 9: a header that is not one got the connection closed with no answer.
+#[test]
+fn a_malformed_header_gets_an_answer_the_sender_prints() {
+    let inbox = TempDir::new().unwrap();
+    let outbox = TempDir::new().unwrap();
+    let (_server, addr) = receiver(inbox.path(), &[]);
+    // A size of 3 bytes instead of 8.
+    let mut stream = connect(addr);
+    write_frame(&mut stream, b"x.bin").unwrap();
+    write_frame(&mut stream, &[0, 0, 1]).unwrap();
+    let answer = read_frame(&mut stream, 4096).unwrap().unwrap();
+    assert_eq!(
+        String::from_utf8(answer).unwrap(),
+        "error: malformed header: the size is 3 bytes, not 8"
+    );
+    // A name frame over the receiver's 1024-byte limit, from the real sender.
+    let source = outbox.path().join("source.txt");
+    std::fs::write(&source, b"hello").unwrap();
+    let done = send_as(addr, &source, &"x".repeat(2000));
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        ["error: the receiver refused: malformed header: the name: \
+          a frame of 2000 bytes is over the limit of 1024 bytes"]
+    );
+    assert!(
+        entries(inbox.path()).is_empty(),
+        "{:?}",
+        entries(inbox.path())
+    );
+}
+
+/// Issue 11, item 9: control characters in a name reached the receiver's log as they were: a
+/// newline forges a log line, an escape sequence rewrites the terminal.
+#[test]
+fn names_with_control_characters_are_refused_and_never_printed_raw() {
+    let inbox = TempDir::new().unwrap();
+    let outbox = TempDir::new().unwrap();
+    let source = outbox.path().join("source.txt");
+    std::fs::write(&source, b"hello").unwrap();
+    let (server, addr) = receiver(inbox.path(), &[]);
+    let names = [
+        "two\nlines",
+        "x\r\u{1b}[2Kreceived: passwd",
+        "bell\u{7}",
+        "c1\u{9b}2J",
+    ];
+    for name in names {
+        let done = send_as(addr, &source, name);
+        assert_eq!(done.code(), Some(1), "{name:?}: {done:?}");
+        assert_eq!(
+            done.stderr,
+            [format!(
+                "error: the receiver refused: the name {name:?} contains control characters"
+            )]
+        );
+    }
+    assert!(
+        entries(inbox.path()).is_empty(),
+        "{:?}",
+        entries(inbox.path())
+    );
+    // One error line per refusal in the receiver's log, each escaped.
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    let refusals = || {
+        server
+            .stderr()
+            .into_iter()
+            .filter(|l| l.contains("contains control characters"))
+            .count()
+    };
+    while refusals() < names.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(refusals(), names.len(), "{:?}", server.stderr());
+    for line in server.stderr().iter().chain(&server.stdout()) {
+        assert!(!line.contains(|c: char| c.is_control()), "raw: {line:?}");
+    }
+}
+
+/// Issue 11, item 9: a dangling symbolic link looked like "nothing there" to `exists()`, so
+/// the whole upload was taken before the final rename failed. Anything at the name — a link
+/// pointing nowhere, a directory — is refused before any data; `--overwrite` replaces only a
+/// regular file.
+#[cfg(unix)]
+#[test]
+fn a_name_taken_by_anything_is_refused_before_any_data() {
+    let inbox = TempDir::new().unwrap();
+    std::os::unix::fs::symlink("nowhere", inbox.path().join("ghost")).unwrap();
+    std::fs::create_dir(inbox.path().join("folder")).unwrap();
+    let (_server, addr) = receiver(inbox.path(), &[]);
+    for name in ["ghost", "folder"] {
+        let (_stream, answer) = header(addr, name, 10_000_000);
+        assert_eq!(
+            answer,
+            format!("error: {name} exists already (the receiver can allow --overwrite)")
+        );
+    }
+    let (_server, addr) = receiver(inbox.path(), &["--overwrite"]);
+    for name in ["ghost", "folder"] {
+        let (_stream, answer) = header(addr, name, 10_000_000);
+        assert_eq!(
+            answer,
+            format!("error: {name} exists and is not a regular file")
+        );
+    }
+    assert_eq!(entries(inbox.path()), ["folder", "ghost"]);
+    assert_eq!(
+        std::fs::read_link(inbox.path().join("ghost")).unwrap(),
+        Path::new("nowhere")
+    );
+}
+
+/// A sender that trickles: one byte every 0.2 s. Each `read` gets its byte well within any
+/// read timeout; only a deadline on the whole frame (here `--frame-timeout 1`) frees the worker.
+#[test]
+fn a_sender_that_trickles_is_cut_off() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let inbox = TempDir::new().unwrap();
+    let (server, addr) = receiver(inbox.path(), &["--frame-timeout", "1"]);
+
+    // Trickling the data: the header in time, then a 64 KiB chunk, byte by byte.
+    let (mut stream, answer) = header(addr, "slow.bin", 65536);
+    assert_eq!(answer, "ok");
+    let mut frame = Vec::new();
+    write_frame(&mut frame, &vec![1u8; 65536]).unwrap();
+    let started = Instant::now();
+    for byte in &frame[..50] {
+        let cut = server.stderr().iter().any(|l| l.contains("slow.bin"));
+        if cut || stream.write_all(&[*byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let line = server.wait_for_stderr_line("slow.bin");
+    assert!(started.elapsed() < Duration::from_secs(4), "{line}");
+    assert!(
+        line.ends_with(
+            "was interrupted after 0 of 65536 bytes: no complete frame within 1 s \
+             (is the peer alive and reading?); nothing saved"
+        ),
+        "{line}"
+    );
+
+    // Trickling the header: refused, with an answer.
+    let mut stream = connect(addr);
+    let mut frame = Vec::new();
+    write_frame(&mut frame, b"slow.txt").unwrap();
+    for byte in &frame[..6] {
+        stream.write_all(&[*byte]).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let answer = read_frame(&mut stream, 4096).unwrap().unwrap();
+    assert_eq!(
+        String::from_utf8(answer).unwrap(),
+        "error: malformed header: the name: no complete frame within 1 s \
+         (is the peer alive and reading?)"
+    );
+    assert!(
+        entries(inbox.path()).is_empty(),
+        "{:?}",
+        entries(inbox.path())
+    );
+}
+
+/// Ctrl-C with transfers in flight (their senders mid-chunk, and one that never sends a
+/// header): the receiver stops within about the grace period, exit code 0, and leaves no
+/// partial file behind.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_transfer_stops_promptly_and_saves_nothing() {
+    use std::io::Write;
+    let inbox = TempDir::new().unwrap();
+    let (server, addr) = receiver(inbox.path(), &[]);
+    let mut streams = Vec::new();
+    for name in ["one.bin", "two.bin"] {
+        let (mut stream, answer) = header(addr, name, 10_000_000);
+        assert_eq!(answer, "ok");
+        let mut frame = Vec::new();
+        write_frame(&mut frame, &vec![7u8; 60_000]).unwrap();
+        stream.write_all(&frame[..30_000]).unwrap();
+        server.wait_for_line(&format!("receiving: {name}"));
+        streams.push(stream);
+    }
+    streams.push(connect(addr)); // says nothing
+    assert_eq!(
+        entries(inbox.path()).len(),
+        2,
+        "two partial files while receiving"
+    );
+    server.sigint();
+    let finished = server.wait(common::TIMEOUT);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    assert!(
+        finished.elapsed < std::time::Duration::from_secs(3),
+        "{:?}",
+        finished.elapsed
+    );
+    assert!(
+        finished
+            .stdout
+            .last()
+            .unwrap()
+            .starts_with("shutting down: ")
+    );
+    assert!(
+        entries(inbox.path()).is_empty(),
+        "{:?}",
+        entries(inbox.path())
     );
 }
 

@@ -37,6 +37,8 @@ const OUTPUTS: &[&str] = &[
     "04-server.txt",
     "04-client-1.txt",
     "04-client-2.txt",
+    "04-idle-server.txt",
+    "04-idle-client.txt",
     "05-server.txt",
     "05-client-1.txt",
     "05-client-2.txt",
@@ -61,6 +63,16 @@ const OUTPUTS: &[&str] = &[
     "15-sender.txt",
     "16-server.txt",
     "16-client.txt",
+    "17-server.txt",
+    "17-clients.txt",
+    "17-fallback.txt",
+    "17-blackhole.txt",
+    "17-happy-eyeballs.txt",
+    "17-errors.txt",
+    "18-echo-server.txt",
+    "18-echo-client.txt",
+    "18-chat-server.txt",
+    "18-chat-ada.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -326,8 +338,10 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     first.write_stdin(b"typed by the first client\n");
     first.wait_for_line("typed by the first client");
 
-    // Terminal 3: a second client, which waits while the first is connected.
-    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]);
+    // Terminal 3: a second client, which waits while the first is connected (for up to a
+    // minute: the reader needs time to go back to terminal 2).
+    let second_args = ["--addr", &addr_arg, "--timeout", "60", "hello"];
+    let second = Proc::start("02_echo_client", &second_args);
     server.wait_for_line("connected:");
     thread::sleep(Duration::from_millis(300));
     assert!(
@@ -363,7 +377,7 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
     );
     t.add(
         "03-client-2.txt",
-        "cargo run --example 02_echo_client -- hello",
+        "cargo run --example 02_echo_client -- --timeout 60 hello",
         &terminal(&second),
     );
     t.check();
@@ -396,12 +410,11 @@ fn chapter_03_ctrl_c_with_a_client_connected() {
 
 #[cfg(unix)]
 #[test]
-fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
-    let args = ["--addr", "127.0.0.1:0", "--idle-timeout", "2"];
-    let (server, addr) = Proc::server("04_threaded_server", &args);
+fn chapter_04_two_clients_at_once_then_ctrl_c() {
+    let (server, addr) = Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
 
-    // Terminal 2: an interactive client that types one line, then stays silent.
+    // Terminal 2: an interactive client that types one line, then stays connected.
     let mut first = Proc::start("02_echo_client", &["--addr", &addr_arg]);
     first.write_stdin(b"typed by the first client\n");
     first.wait_for_line("typed by the first client");
@@ -410,18 +423,16 @@ fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
     let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]).wait(TIMEOUT);
     server.wait_for_line("disconnected:");
 
-    // Two seconds of silence later, the server closes the first client.
-    server.wait_for_line("idle: closed");
+    // Ctrl-C in terminal 1 closes the first client, which is still connected.
     let before_signal = server.stdout();
     server.sigint();
     let server = server.wait(TIMEOUT);
-    let mut typed = vec!["typed by the first client".to_string()];
-    typed.extend(first.stdout());
+    drop(first);
 
     let mut t = Transcripts::new(addr.port());
     t.add(
         "04-server.txt",
-        "cargo run --example 04_threaded_server -- --idle-timeout 2",
+        "cargo run --example 04_threaded_server",
         &with_ctrl_c(&before_signal, &server.stdout),
     );
     t.add(
@@ -436,6 +447,40 @@ fn chapter_04_two_clients_at_once_an_idle_timeout_and_ctrl_c() {
         "04-client-2.txt",
         "cargo run --example 02_echo_client -- hello",
         &terminal(&second),
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_04_an_idle_client_is_closed() {
+    let args = ["--addr", "127.0.0.1:0", "--idle-timeout", "5"];
+    let (server, addr) = Proc::server("04_threaded_server", &args);
+
+    // Terminal 2: a client that connects and types nothing.
+    let mut client = Proc::start("02_echo_client", &["--addr", &addr.to_string()]);
+    server.wait_for_line("connected:");
+    // Five seconds of silence later, the server closes it.
+    server.wait_for_line("idle: closed");
+    // Only now does the reader type a line: the client finds the connection closed.
+    client.write_stdin(b"too late\n");
+    let client = client.wait(TIMEOUT);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+
+    let mut typed = vec!["too late".to_string()];
+    typed.extend(terminal(&client));
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "04-idle-server.txt",
+        "cargo run --example 04_threaded_server -- --idle-timeout 5",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.add(
+        "04-idle-client.txt",
+        "cargo run --example 02_echo_client",
+        &typed,
     );
     t.check();
 }
@@ -673,15 +718,9 @@ fn chapter_11_merge_and_split() {
             "12",
         ];
         let done = common::run("11_sticky_packets", &args, b"");
-        let listening = done
-            .stdout
-            .iter()
-            .find_map(|l| l.strip_prefix("listening on "));
-        let port = listening
-            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
-            .unwrap()
-            .port();
-        let mut t = Transcripts::new(port);
+        // Port 0 is the example's default, so the reader's command has no --addr, and the
+        // port it gets is any: shown as 51000, like a client's.
+        let mut t = Transcripts::new(0);
         let command = format!(
             "cargo run --example 11_sticky_packets -- --mode {mode} --seed 7 --messages 12"
         );
@@ -848,7 +887,8 @@ fn chapter_16_a_frozen_client_and_a_frozen_server() {
     let client = Proc::start(example, &client_args);
     client.wait_for_line("the server answers");
     server.signal("STOP");
-    client.wait_for_line("reconnecting in ");
+    // Two attempts while frozen: the connect succeeds, no answer comes, the pause doubles.
+    wait_for_count(&client, "reconnecting in ", 2);
     server.signal("CONT");
     wait_for_count(&client, "the server answers", 2);
     let before_signal = client.stdout();
@@ -869,7 +909,7 @@ fn chapter_16_a_frozen_client_and_a_frozen_server() {
 
 #[cfg(unix)]
 #[test]
-fn chapter_15_a_transfer_and_two_refusals() {
+fn chapter_15_a_transfer_and_three_refusals() {
     let example = "15_file_transfer";
     let inbox = tempfile::TempDir::new().unwrap();
     let outbox = tempfile::TempDir::new().unwrap();
@@ -886,8 +926,20 @@ fn chapter_15_a_transfer_and_two_refusals() {
         &["send", file_arg, "--addr", &addr_arg, "--name", "../escape"],
         b"",
     );
-    wait_for_count(&server, "done: ", 3);
-    server.wait_for_stderr_line("../escape");
+    let lines = common::run(
+        example,
+        &[
+            "send",
+            file_arg,
+            "--addr",
+            &addr_arg,
+            "--name",
+            "two\nlines",
+        ],
+        b"",
+    );
+    wait_for_count(&server, "done: ", 4);
+    server.wait_for_stderr_line("two\\nlines");
     let before_signal = server.stdout();
     let errors = server.stderr();
     server.sigint();
@@ -912,11 +964,26 @@ fn chapter_15_a_transfer_and_two_refusals() {
         receiver.push(line);
     }
     let receiver: Vec<String> = receiver.iter().map(mask).collect();
-    let mut sender: Vec<String> = terminal(&sent).iter().map(mask).collect();
+    // The sender's terminal: the file the reader creates, its SHA-256 (as `sha256sum` prints
+    // it), then the transfers.
+    let sum: String = <sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&file).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut sender = vec![
+        "$ sha256sum notes.txt".to_string(),
+        format!("{sum}  notes.txt"),
+        "$ cargo run --example 15_file_transfer -- send notes.txt".into(),
+    ];
+    sender.extend(terminal(&sent).iter().map(mask));
     sender.push("$ cargo run --example 15_file_transfer -- send notes.txt".into());
     sender.extend(terminal(&again).iter().map(mask));
     sender.push("$ cargo run --example 15_file_transfer -- send notes.txt --name ../escape".into());
     sender.extend(terminal(&escape).iter().map(mask));
+    sender.push(
+        "$ cargo run --example 15_file_transfer -- send notes.txt --name $'two\\nlines'".into(),
+    );
+    sender.extend(terminal(&lines).iter().map(mask));
     let mut t = Transcripts::new(addr.port());
     t.add(
         "15-receiver.txt",
@@ -925,8 +992,216 @@ fn chapter_15_a_transfer_and_two_refusals() {
     );
     t.add(
         "15-sender.txt",
-        "cargo run --example 15_file_transfer -- send notes.txt",
+        r"printf 'three lines\nof notes\nto send\n' > notes.txt",
         &sender,
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_17_dual_stack_fallback_and_happy_eyeballs() {
+    let example = "17_dual_stack";
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("skipped chapter 17's outputs: no IPv6 loopback here");
+        return;
+    }
+    let cmd = |args: &str| format!("cargo run --example 17_dual_stack -- {args}");
+    // Times since the first attempt vary by a millisecond or two: masked.
+    let shown = |done: &Finished| -> Vec<String> {
+        let lines = terminal(done).into_iter();
+        lines.map(|l| mask_number(&l, "at ", " ms:")).collect()
+    };
+
+    // A dual-stack server; an IPv4 client, then an IPv6 client.
+    let (server, addr) = Proc::server(example, &["server", "--addr", "[::]:0"]);
+    let (v4, v6) = (
+        format!("127.0.0.1:{}", addr.port()),
+        format!("[::1]:{}", addr.port()),
+    );
+    let v4_client = common::run(example, &["client", "--addr", &v4], b"");
+    let v6_client = common::run(example, &["client", "--addr", &v6], b"");
+    wait_for_count(&server, "connected: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut clients = shown(&v4_client);
+    clients.push(format!("$ {}", cmd(&format!("client --addr {v6}"))));
+    clients.extend(shown(&v6_client));
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "17-server.txt",
+        &cmd("server --addr [::]:7878"),
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.add(
+        "17-clients.txt",
+        &cmd("client --addr 127.0.0.1:7878"),
+        &clients,
+    );
+    t.check();
+
+    // The classic failure: a server on 127.0.0.1 only, ::1 tried first.
+    let (server, addr) = Proc::server(example, &["server", "--addr", "127.0.0.1:0"]);
+    let first = format!("[::1]:{}", addr.port());
+    let fallback = common::run(
+        example,
+        &["client", "--addr", &first, "--addr", &addr.to_string()],
+        b"",
+    );
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "17-fallback.txt",
+        &cmd("client --addr [::1]:7878 --addr 127.0.0.1:7878"),
+        &shown(&fallback),
+    );
+    t.check();
+
+    // An address that never answers, then the working one: in turn, then raced.
+    let (blackhole, silent) = Proc::server(example, &["blackhole", "--addr", "127.0.0.1:0"]);
+    blackhole.wait_for_line("never accepting");
+    let addrs = ["--addr", &silent.to_string(), "--addr", &addr.to_string()];
+    let in_turn = common::run(
+        example,
+        &[&["client"], &addrs[..], &["--timeout", "2"]].concat(),
+        b"",
+    );
+    let raced = common::run(
+        example,
+        &[&["client"], &addrs[..], &["--happy-eyeballs"]].concat(),
+        b"",
+    );
+    let before_signal = blackhole.stdout();
+    blackhole.sigint();
+    let blackhole = blackhole.wait(TIMEOUT);
+    drop(server);
+    // Commands in the middle of a transcript are masked too: they carry the real ports.
+    let both = |silent: u16, working: u16| {
+        format!("client --addr 127.0.0.1:{silent} --addr 127.0.0.1:{working}")
+    };
+    let mut terminal_3 = shown(&in_turn);
+    let raced_command = format!("{} --happy-eyeballs", both(silent.port(), addr.port()));
+    terminal_3.push(format!("$ {}", cmd(&raced_command)));
+    terminal_3.extend(shown(&raced));
+    let mut t = Transcripts::new(addr.port());
+    t.other_ports.insert(silent.port(), 7001); // the port the chapter's command uses
+    t.add(
+        "17-blackhole.txt",
+        &cmd("blackhole --addr 127.0.0.1:7001"),
+        &with_ctrl_c(&before_signal, &blackhole.stdout),
+    );
+    t.add(
+        "17-happy-eyeballs.txt",
+        &cmd(&format!("{} --timeout 2", both(7001, 7878))),
+        &terminal_3,
+    );
+    t.check();
+
+    // Failures: a name that does not resolve, no address of the family, nobody listening.
+    let closed = closed_port_addr();
+    let port = closed.port();
+    let runs = [
+        vec![
+            "--addr".to_string(),
+            "no-such-host.invalid:7878".to_string(),
+        ],
+        vec!["--addr".to_string(), closed.to_string(), "-6".to_string()],
+        vec![
+            "--addr".to_string(),
+            format!("[::1]:{port}"),
+            "--addr".to_string(),
+            closed.to_string(),
+        ],
+    ];
+    let mut errors = Vec::new();
+    for (i, args) in runs.iter().enumerate() {
+        let mut all = vec!["client"];
+        all.extend(args.iter().map(String::as_str));
+        let done = common::run(example, &all, b"");
+        if i > 0 {
+            errors.push(format!("$ {}", cmd(&all.join(" "))));
+        }
+        // The resolver's own words differ between systems (and with the network's state).
+        errors.extend(shown(&done).iter().map(|l| {
+            let known = "failed to lookup address information: ";
+            match (l.find(known), l.find(" (is the name right")) {
+                (Some(start), Some(end)) => {
+                    format!("{}…{}", &l[..start + known.len()], &l[end..])
+                }
+                _ => l.clone(),
+            }
+        }));
+    }
+    let mut t = Transcripts::new(port);
+    t.add(
+        "17-errors.txt",
+        &cmd("client --addr no-such-host.invalid:7878"),
+        &errors,
+    );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_18_echo_and_chat_on_tokio() {
+    let example = "18_async_server";
+    // The echo server: one client, then Ctrl-C.
+    let (server, addr) = Proc::server(example, &["echo", "--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let client =
+        Proc::start("02_echo_client", &["--addr", &addr_arg, "hello", "tokio"]).wait(TIMEOUT);
+    server.wait_for_line("disconnected:");
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "18-echo-server.txt",
+        "cargo run --example 18_async_server -- echo",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    t.add(
+        "18-echo-client.txt",
+        "cargo run --example 02_echo_client -- hello tokio",
+        &terminal(&client),
+    );
+    t.check();
+
+    // The chat room, with chapter 14's own client.
+    let (server, addr) = Proc::server(example, &["chat", "--addr", "127.0.0.1:0"]);
+    let addr_arg = addr.to_string();
+    let mut bob = Proc::start(
+        "14_chat_room",
+        &["client", "--addr", &addr_arg, "--nick", "bob"],
+    );
+    bob.wait_for_line("* hello bob");
+    let typed = ["hello from tokio", "/who"];
+    let ada = common::run(
+        "14_chat_room",
+        &["client", "--addr", &addr_arg, "--nick", "ada"],
+        format!("{}\n", typed.join("\n")).as_bytes(),
+    );
+    bob.wait_for_line("* ada left");
+    bob.write_stdin(b"/quit\n");
+    let _bob = bob.wait(TIMEOUT);
+    wait_for_count(&server, "left: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "18-chat-server.txt",
+        "cargo run --example 18_async_server -- chat",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    let mut shown = vec![ada.stdout[0].clone()];
+    shown.extend(typed.iter().map(|l| l.to_string()));
+    shown.extend(ada.stdout[1..].iter().cloned());
+    shown.push("^D".into());
+    t.add(
+        "18-chat-ada.txt",
+        "cargo run --example 14_chat_room -- client --nick ada",
+        &shown,
     );
     t.check();
 }

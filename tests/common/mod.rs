@@ -398,6 +398,74 @@ pub fn assert_refuses_a_port_in_use_with(example: &str, leading: &[&str]) {
     );
 }
 
+/// Ctrl-C while a client is sending without pause and reading its echoes: the client reads
+/// them, then an orderly end of stream (not a reset), and none of its writes fails, provided it
+/// stops sending when it sees that end; the server exits 0 with a `closed:` line counting every
+/// byte the client received. (A server that closes while the client's data is still arriving
+/// makes the kernel reset the connection.) Returns how the server finished.
+#[cfg(unix)]
+pub fn assert_ctrl_c_with_a_client_sending_ends_in_order(
+    server: Proc,
+    addr: SocketAddr,
+) -> Finished {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let client = connect(addr);
+    let client_addr = client.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stream, stop) = (client.try_clone().unwrap(), Arc::clone(&stop));
+        thread::spawn(move || {
+            let chunk = pattern(16 * 1024);
+            let mut sent = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                if let Err(err) = (&stream).write_all(&chunk) {
+                    return Err((err.kind(), sent));
+                }
+                sent += chunk.len() as u64;
+            }
+            Ok(sent)
+        })
+    };
+    // Read echoes until some have come back: data is now flowing both ways.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0u64;
+    while received < 1 << 20 {
+        received += (&client).read(&mut buf).expect("echo") as u64;
+    }
+    server.sigint();
+    let end = loop {
+        match (&client).read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => received += n as u64,
+            Err(err) => break Err(err.kind()),
+        }
+    };
+    stop.store(true, Ordering::SeqCst);
+    let written = writer.join().unwrap();
+    drop(client);
+    assert_eq!(
+        end,
+        Ok(()),
+        "the client's read saw an error, not the end of the stream"
+    );
+    let sent = written.unwrap_or_else(|(kind, sent)| {
+        panic!("the client's write failed ({kind:?}) after {sent} bytes")
+    });
+    assert!(received <= sent);
+
+    let done = server.wait(TIMEOUT);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+    let closed = format!("closed: {client_addr} ({received} bytes echoed; shutting down)");
+    assert!(
+        done.stdout.contains(&closed),
+        "{closed:?} not in {:?}",
+        done.stdout
+    );
+    done
+}
+
 /// Resident memory of process `pid` in KiB (Linux: `VmRSS` in `/proc/PID/status`).
 #[cfg(target_os = "linux")]
 pub fn rss_kib(pid: u32) -> u64 {
@@ -430,6 +498,116 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The descriptors process `pid` has open (Linux: the entries of `/proc/PID/fd`).
+#[cfg(target_os = "linux")]
+pub fn open_fds(pid: u32) -> Vec<u64> {
+    let mut fds: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// Sets the soft limit on open files of the running process `pid` (Linux: prlimit(2), what
+/// `prlimit --pid PID --nofile=N:` does), keeping its hard limit.
+#[cfg(target_os = "linux")]
+pub fn set_fd_limit(pid: u32, soft: u64) {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit only reads and writes the structs we pass.
+    unsafe {
+        let none = std::ptr::null();
+        assert_eq!(
+            libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, none, &mut old),
+            0
+        );
+        let new = libc::rlimit {
+            rlim_cur: soft as libc::rlim_t,
+            rlim_max: old.rlim_max,
+        };
+        let status = libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut());
+        assert_eq!(
+            status,
+            0,
+            "prlimit failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Waits (up to 5 s) until the main thread of process `pid` is blocked in `accept` (Linux:
+/// `/proc/PID/wchan` names the kernel function it sleeps in, `inet_csk_accept`). A server
+/// prints its last line a moment before it gets there.
+#[cfg(target_os = "linux")]
+pub fn wait_until_blocked_in_accept(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        if wchan.contains("accept") {
+            return;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Leaves process `pid` with only `spare` free file descriptors: its soft limit becomes the
+/// lowest number it has not open, plus `spare`. (A descriptor number must be below the limit.
+/// A thread blocked in `accept` has reserved the slot for its next client already, which
+/// `/proc` does not show: with `spare` 1, that slot is the only one left, and it is taken
+/// again when the `accept` is interrupted by a signal and restarted.)
+#[cfg(target_os = "linux")]
+pub fn exhaust_fds(pid: u32, spare: u64) {
+    let open = open_fds(pid);
+    let lowest_free = (0u64..).find(|n| !open.contains(n)).unwrap();
+    set_fd_limit(pid, lowest_free + spare);
+}
+
+/// A server out of file descriptors, with clients waiting in its backlog, stays cheap: under
+/// 10% of a core and at most one error line over 3 s (a server that retries `accept` at once
+/// spins, and one that logs every failure floods its terminal). Then `free` frees descriptors,
+/// and every waiting client is served without anything else being done.
+/// Call it after [`exhaust_fds`].
+#[cfg(target_os = "linux")]
+pub fn assert_cheap_while_out_of_fds_then_recovers(
+    server: &Proc,
+    addr: SocketAddr,
+    free: impl FnOnce(),
+) {
+    let pid = server.pid();
+    let mut waiting: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
+    for (i, client) in waiting.iter_mut().enumerate() {
+        client.write_all(format!("waiting {i}").as_bytes()).unwrap();
+    }
+    server.wait_for_stderr_line("too many open files");
+    thread::sleep(Duration::from_millis(300));
+    let (lines, ticks, started) = (server.stderr().len(), cpu_ticks(pid), Instant::now());
+    thread::sleep(Duration::from_secs(3));
+    let new_lines = server.stderr().len() - lines;
+    let cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / started.elapsed().as_secs_f64() * 100.0;
+    assert!(
+        cpu < 10.0,
+        "used {cpu:.1}% of a core while out of descriptors"
+    );
+    assert!(
+        new_lines <= 1,
+        "{new_lines} error lines in 3 s: {:?}",
+        &server.stderr()[lines..lines + new_lines.min(5)]
+    );
+
+    free();
+    for (i, mut client) in waiting.into_iter().enumerate() {
+        let message = format!("waiting {i}");
+        let mut back = vec![0u8; message.len()];
+        client
+            .read_exact(&mut back)
+            .unwrap_or_else(|e| panic!("waiting client {i} never served: {e}"));
+        assert_eq!(back, message.as_bytes());
+    }
 }
 
 /// `total` short-lived clients against `addr`, `parallel` at a time: each connects, echoes
@@ -502,6 +680,104 @@ pub fn assert_a_client_that_never_reads_stalls_no_one(server: &Proc, addr: Socke
     }
     #[cfg(not(target_os = "linux"))]
     let _ = server;
+}
+
+/// A client that sends one byte every 50 ms (a trickler, the slowloris pattern) holds no one
+/// up: meanwhile another client's echoes each come back within a second, and the trickler
+/// gets every byte back too.
+pub fn assert_a_trickler_stalls_no_one(addr: SocketAddr) {
+    let trickler = thread::spawn(move || {
+        let mut stream = connect(addr);
+        let sent: Vec<u8> = (0..30u8).map(|i| b'a' + i % 26).collect();
+        for byte in &sent {
+            stream.write_all(&[*byte]).unwrap();
+            thread::sleep(Duration::from_millis(50));
+        }
+        let mut back = vec![0u8; sent.len()];
+        stream.read_exact(&mut back).unwrap();
+        back == sent
+    });
+    thread::sleep(Duration::from_millis(100)); // the trickler is connected and trickling
+    let mut polite = connect(addr);
+    for round in 0..10u8 {
+        let started = Instant::now();
+        assert_eq!(echo(&mut polite, &[round; 100]), [round; 100]);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(1), "round {round} took {took:?}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(trickler.join().unwrap(), "the trickler's echo differs");
+}
+
+/// One client sends `size` bytes and closes its sending side (end of stream) while it reads:
+/// every byte comes back, in order, then the end of the stream; and the server's memory stays
+/// small (Linux: RSS under 32 MiB), however big the stream.
+pub fn assert_a_large_stream_echoes_intact(server: &Proc, addr: SocketAddr, size: usize) {
+    let stream = connect(addr);
+    let payload = pattern(size);
+    let writer = {
+        let (stream, payload) = (stream.try_clone().unwrap(), payload.clone());
+        thread::spawn(move || {
+            (&stream).write_all(&payload).unwrap();
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+        })
+    };
+    let mut back = Vec::with_capacity(size);
+    (&stream).read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    assert_eq!(back.len(), size);
+    assert!(back == payload, "the echo differs from what was sent");
+    #[cfg(target_os = "linux")]
+    {
+        let rss = rss_kib(server.pid());
+        assert!(
+            rss < 32 * 1024,
+            "server RSS {rss} KiB after a {size}-byte stream"
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = server;
+}
+
+/// A client that sends half a message and then closes its sending side (end of stream in the
+/// middle of a message): the half it sent comes back, then the end of the stream.
+pub fn assert_eof_mid_message_gets_the_half_back(addr: SocketAddr) {
+    let mut stream = connect(addr);
+    let half = pattern(3000);
+    stream.write_all(&half).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    stream.read_to_end(&mut back).unwrap();
+    assert!(
+        back == half,
+        "got {} bytes back of {}",
+        back.len(),
+        half.len()
+    );
+}
+
+/// A client resets its connection (linger 0) in the middle of a message while three others
+/// are connected: they go on being served, and so does a newcomer. Returns the address of the
+/// client that reset, for the server's own lines.
+pub fn assert_a_reset_mid_message_disturbs_no_one(server: &Proc, addr: SocketAddr) -> SocketAddr {
+    let mut others: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for other in &mut others {
+        assert_eq!(echo(other, b"before"), b"before");
+    }
+    let rude = connect(addr);
+    let rude_addr = rude.local_addr().unwrap();
+    (&rude).write_all(&pattern(32 * 1024)).unwrap();
+    socket2::SockRef::from(&rude)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(rude); // linger 0: close() sends a reset (RST) instead of a FIN
+    server.wait_for_line(&format!("disconnected: {rude_addr}"));
+    for other in &mut others {
+        assert_eq!(echo(other, b"after"), b"after");
+    }
+    let mut newcomer = connect(addr);
+    assert_eq!(echo(&mut newcomer, b"still serving"), b"still serving");
+    rude_addr
 }
 
 /// Ctrl-C with three clients connected: each sees a clean end of stream, the server exits 0
