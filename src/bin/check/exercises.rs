@@ -14,6 +14,7 @@ mod ex04_thread_limit;
 mod ex04_total_deadline;
 mod ex05_store_handler;
 mod ex06_client_closes_first;
+mod ex12_netstring_decoder;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -46,6 +47,7 @@ pub static ALL: &[&Exercise] = &[
     &ex04_thread_limit::EXERCISE,
     &ex05_store_handler::EXERCISE,
     &ex06_client_closes_first::EXERCISE,
+    &ex12_netstring_decoder::EXERCISE, // chapter 12
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
