@@ -15,6 +15,7 @@ mod ex04_total_deadline;
 mod ex05_store_handler;
 mod ex06_client_closes_first;
 mod ex12_netstring_decoder;
+mod ex13_percentiles;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -48,6 +49,7 @@ pub static ALL: &[&Exercise] = &[
     &ex05_store_handler::EXERCISE,
     &ex06_client_closes_first::EXERCISE,
     &ex12_netstring_decoder::EXERCISE, // chapter 12
+    &ex13_percentiles::EXERCISE,       // chapter 13
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
