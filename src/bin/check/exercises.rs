@@ -16,6 +16,7 @@ mod ex05_store_handler;
 mod ex06_client_closes_first;
 mod ex12_netstring_decoder;
 mod ex13_percentiles;
+mod ex14_private_message;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -48,8 +49,9 @@ pub static ALL: &[&Exercise] = &[
     &ex04_thread_limit::EXERCISE,
     &ex05_store_handler::EXERCISE,
     &ex06_client_closes_first::EXERCISE,
-    &ex12_netstring_decoder::EXERCISE, // chapter 12
-    &ex13_percentiles::EXERCISE,       // chapter 13
+    &ex12_netstring_decoder::EXERCISE,
+    &ex13_percentiles::EXERCISE,
+    &ex14_private_message::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
