@@ -17,6 +17,7 @@ mod ex06_client_closes_first;
 mod ex12_netstring_decoder;
 mod ex13_percentiles;
 mod ex14_private_message;
+mod ex15_resume_transfer;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -52,6 +53,7 @@ pub static ALL: &[&Exercise] = &[
     &ex12_netstring_decoder::EXERCISE,
     &ex13_percentiles::EXERCISE,
     &ex14_private_message::EXERCISE,
+    &ex15_resume_transfer::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
