@@ -18,6 +18,7 @@ mod ex12_netstring_decoder;
 mod ex13_percentiles;
 mod ex14_private_message;
 mod ex15_resume_transfer;
+mod ex16_two_deadlines;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -54,6 +55,7 @@ pub static ALL: &[&Exercise] = &[
     &ex13_percentiles::EXERCISE,
     &ex14_private_message::EXERCISE,
     &ex15_resume_transfer::EXERCISE,
+    &ex16_two_deadlines::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
