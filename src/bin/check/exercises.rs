@@ -19,6 +19,7 @@ mod ex13_percentiles;
 mod ex14_private_message;
 mod ex15_resume_transfer;
 mod ex16_two_deadlines;
+mod ex17_allow_list;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -56,6 +57,7 @@ pub static ALL: &[&Exercise] = &[
     &ex14_private_message::EXERCISE,
     &ex15_resume_transfer::EXERCISE,
     &ex16_two_deadlines::EXERCISE,
+    &ex17_allow_list::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
