@@ -20,6 +20,7 @@ mod ex14_private_message;
 mod ex15_resume_transfer;
 mod ex16_two_deadlines;
 mod ex17_allow_list;
+mod ex18_async_lifetime;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -58,6 +59,7 @@ pub static ALL: &[&Exercise] = &[
     &ex15_resume_transfer::EXERCISE,
     &ex16_two_deadlines::EXERCISE,
     &ex17_allow_list::EXERCISE,
+    &ex18_async_lifetime::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),

@@ -79,6 +79,9 @@ fn shown(heard: &[Heard], end: &End) -> String {
         End::Reset => "then a reset".to_string(),
         End::Open => "and the connection still open".to_string(),
     });
+    if heard.is_empty() {
+        parts.insert(0, "nothing".to_string());
+    }
     parts.join(", ")
 }
 
