@@ -82,7 +82,7 @@ fn expect(what: &str, expected: &str, seen: &str, hint: &str) -> Result<(), Fail
 }
 
 /// How long the answer `DONE …` may take once the last byte is sent: it is immediate.
-const DONE_WAIT: Duration = Duration::from_secs(3);
+const DONE_WAIT: Duration = Duration::from_secs(2);
 
 /// Sends `data` and waits for the answer line (`DONE …`).
 fn send_rest(stream: &mut TcpStream, data: &[u8]) -> String {
