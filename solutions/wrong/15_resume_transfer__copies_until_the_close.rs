@@ -20,8 +20,8 @@
 //!
 //! ```text
 //! terminal 1:  mkdir -p /tmp/inbox && cargo run --example ex15_resume_transfer -- --dir /tmp/inbox
-//! terminal 2:  printf 'PUT a.txt 10\nhello' | nc -q1 127.0.0.1 7878           (OFFSET 0)
-//!              printf 'PUT a.txt 10\nworld' | nc -q1 127.0.0.1 7878     (OFFSET 5, DONE 10)
+//! terminal 2:  printf 'PUT a.txt 10\nhello' | nc -N 127.0.0.1 7878            (OFFSET 0)
+//!              printf 'PUT a.txt 10\nworld' | nc -N 127.0.0.1 7878      (OFFSET 5, DONE 10)
 //! ```
 //!
 //! Check it (the checker cuts transfers halfway, and leaves stale files behind):

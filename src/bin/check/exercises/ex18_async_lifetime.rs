@@ -134,14 +134,14 @@ fn one_waits_another_talks(ctx: &Ctx) -> Result<(), Fail> {
     let mut second = connect(addr)?;
     let since = Instant::now();
     say(&mut second, "hi");
-    let (heard, end) = listen(&mut second, since, Duration::from_millis(700), |h| {
+    let (heard, end) = listen(&mut second, since, Duration::from_millis(1000), |h| {
         !h.is_empty()
     });
     if heard.first().is_some_and(|h| h.line == "echo: hi") {
         return Ok(());
     }
     Err(fail(
-        "\"echo: hi\" within 0.7 s, while the first client's `WAIT 1500` is under way",
+        "\"echo: hi\" within 1 s, while the first client's `WAIT 1500` is under way",
         shown(&heard, &end),
         "every connection in a task of its own (`tokio::spawn`), and a wait that *awaits* \
          (`tokio::time::sleep`): `std::thread::sleep` stops the runtime's only thread",
