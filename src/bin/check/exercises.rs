@@ -21,6 +21,13 @@ mod ex09_rfc868;
 mod ex10_backoff;
 mod ex10_stale_replies;
 mod ex11_line_splitter;
+mod ex12_netstring_decoder;
+mod ex13_percentiles;
+mod ex14_private_message;
+mod ex15_resume_transfer;
+mod ex16_two_deadlines;
+mod ex17_allow_list;
+mod ex18_async_lifetime;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -60,6 +67,13 @@ pub static ALL: &[&Exercise] = &[
     &ex10_backoff::EXERCISE,
     &ex10_stale_replies::EXERCISE,
     &ex11_line_splitter::EXERCISE,
+    &ex12_netstring_decoder::EXERCISE,
+    &ex13_percentiles::EXERCISE,
+    &ex14_private_message::EXERCISE,
+    &ex15_resume_transfer::EXERCISE,
+    &ex16_two_deadlines::EXERCISE,
+    &ex17_allow_list::EXERCISE,
+    &ex18_async_lifetime::EXERCISE,
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
