@@ -276,7 +276,9 @@ impl Proc {
         loop {
             if let Some(status) = self.try_status() {
                 self.stdout.wait_closed(Duration::from_millis(500));
-                self.stderr.wait_closed(Duration::from_millis(500));
+                // (Up to 3 s: on a loaded machine the draining thread may be scheduled late; the stream
+        // of a killed process closes at once otherwise, so this costs nothing in the usual case.)
+        self.stderr.wait_closed(Duration::from_secs(3));
                 return Some(Finished {
                     status,
                     stdout: self.stdout.snapshot(),
@@ -342,7 +344,9 @@ impl Drop for Proc {
         let _ = child.wait();
         drop(child);
         // Let the panic message of a `todo!()` reach the log before the check is judged.
-        self.stderr.wait_closed(Duration::from_millis(500));
+        // (Up to 3 s: on a loaded machine the draining thread may be scheduled late; the stream
+        // of a killed process closes at once otherwise, so this costs nothing in the usual case.)
+        self.stderr.wait_closed(Duration::from_secs(3));
     }
 }
 
