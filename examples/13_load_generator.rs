@@ -223,7 +223,9 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
     if total == 0 {
         bail!("no round trip completed");
     }
-    let pct = |p: usize| f64::from(latencies[(total * p / 100).min(total - 1)]) / 1000.0;
+    // Nearest rank: the p-th percentile is the smallest sample with at least p% of all the
+    // samples at or below it, the ⌈p·n/100⌉-th in sorted order (p50 of 1..=100 is 50).
+    let pct = |p: usize| f64::from(latencies[(total * p).div_ceil(100).max(1) - 1]) / 1000.0;
     let max = f64::from(latencies[total - 1]) / 1000.0;
     let rate = total as f64 / elapsed;
     let mode = if framed { "framed" } else { "pingpong" };
