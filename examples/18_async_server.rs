@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use socket_workbook::echo::{FIRST_BUFFER, STREAM_BUFFER};
 use socket_workbook::shutdown::{DRAIN_LIMIT, DRAIN_QUIET};
 use socket_workbook::{cli, net};
 use socket2::SockRef;
@@ -279,8 +280,10 @@ async fn serve_echo(
     if let Some(work) = work {
         blocking_work(work, inline).await;
     }
-    // 64 KiB per connection: large enough that a stream moves in few system calls.
-    let mut buf = vec![0u8; 64 * 1024];
+    // Chapter 03's buffer policy: 4 KiB to start, so a thousand idle connections cost a
+    // thousand small buffers; the first read that fills it shows a client that streams, and
+    // it gets 64 KiB, so a stream moves in few system calls.
+    let mut buf = vec![0u8; FIRST_BUFFER];
     let mut echoed = 0u64;
     loop {
         // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is first. The
@@ -303,6 +306,9 @@ async fn serve_echo(
             Err(_elapsed) => return Ok((echoed, End::Idle)),
         }
         echoed += n as u64;
+        if n == buf.len() && buf.len() < STREAM_BUFFER {
+            buf.resize(STREAM_BUFFER, 0);
+        }
     }
     // 8. Ctrl-C: the last reply is written. End it the way chapter 03 does: our FIN, then read
     //    and drop what the client still sends until its own FIN or a short quiet. Closing with

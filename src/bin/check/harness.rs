@@ -277,8 +277,8 @@ impl Proc {
             if let Some(status) = self.try_status() {
                 self.stdout.wait_closed(Duration::from_millis(500));
                 // (Up to 3 s: on a loaded machine the draining thread may be scheduled late; the stream
-        // of a killed process closes at once otherwise, so this costs nothing in the usual case.)
-        self.stderr.wait_closed(Duration::from_secs(3));
+                // of a killed process closes at once otherwise, so this costs nothing in the usual case.)
+                self.stderr.wait_closed(Duration::from_secs(3));
                 return Some(Finished {
                     status,
                     stdout: self.stdout.snapshot(),
