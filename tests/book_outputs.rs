@@ -43,6 +43,7 @@ const OUTPUTS: &[&str] = &[
     "05-client-1.txt",
     "05-client-2.txt",
     "06-demo.txt",
+    "06-rerun.txt",
     "07-server.txt",
     "08-server.txt",
     "09-server.txt",
@@ -566,6 +567,29 @@ fn chapter_06_the_demonstration() {
         "06-demo.txt",
         "cargo run --example 06_reuse_address",
         &terminal(&done),
+    );
+    t.check();
+}
+
+#[test]
+fn chapter_06_a_second_run_on_a_fixed_port() {
+    // The first run leaves step 2's connection in TIME_WAIT on the port, and uses the next two
+    // ports for steps 3 and 4: if one of those happens to be taken, try another port.
+    let (port, second) = (0..5)
+        .find_map(|_| {
+            let addr = closed_port_addr();
+            let first = common::run("06_reuse_address", &["--addr", &addr.to_string()], b"");
+            (first.code() == Some(0)).then(|| {
+                let again = common::run("06_reuse_address", &["--addr", &addr.to_string()], b"");
+                (addr.port(), again)
+            })
+        })
+        .expect("no run of 06_reuse_address on a fixed port succeeded");
+    let mut t = Transcripts::with_default_port(port, 7000);
+    t.add(
+        "06-rerun.txt",
+        "cargo run --example 06_reuse_address -- --addr 127.0.0.1:7000",
+        &terminal(&second),
     );
     t.check();
 }
