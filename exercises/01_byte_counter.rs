@@ -19,7 +19,8 @@
 //! ```
 
 use std::io::{self, Write};
-#[allow(unused_imports)] // for your code: `stream.read(…)` needs the `Read` trait in scope
+#[allow(unused_imports)]
+// for your code: `stream.read(…)` needs the `Read` trait in scope
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
@@ -43,8 +44,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
 
     let (mut stream, peer) = listener.accept().context("accept failed")?;
@@ -55,8 +56,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .context("cannot set a read timeout")?;
 
-    let total =
-        count_until_closed(&mut stream).with_context(|| format!("cannot read from {peer}"))?;
+    let total = count_until_closed(&mut stream)
+        .with_context(|| format!("cannot read from {peer}"))?;
 
     // The answer, then close: dropping `stream` sends our FIN after the line.
     stream

@@ -21,7 +21,8 @@
 //! ```
 
 use std::io::{self, Write};
-#[allow(unused_imports)] // for your code: `Read` for reading, `Shutdown` for the half-close
+#[allow(unused_imports)]
+// for your code: `Read` for reading, `Shutdown` for the half-close
 use std::io::{ErrorKind, Read};
 #[allow(unused_imports)]
 use std::net::Shutdown;
@@ -91,7 +92,10 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// 2. `read_to_end` reads until `Ok(0)`; or write that loop yourself, into a `Vec<u8>`.
 /// 3. Without the half-close, the server waits for more of the request, and you wait for its
 ///    reply: both wait until your read times out.
-fn send_then_read_reply(stream: &mut TcpStream, request: &[u8]) -> io::Result<Vec<u8>> {
+fn send_then_read_reply(
+    stream: &mut TcpStream,
+    request: &[u8],
+) -> io::Result<Vec<u8>> {
     let _ = (stream, request); // (keeps the compiler quiet until you use them: delete this line)
     todo!("send the request, half-close, read the reply until the server closes")
 }

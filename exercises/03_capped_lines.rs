@@ -19,7 +19,8 @@
 //! cargo run --bin check -- 03_capped_lines
 //! ```
 
-#[allow(unused_imports)] // for your code: `BufRead` has `read_until`, `Read` has `take`
+#[allow(unused_imports)]
+// for your code: `BufRead` has `read_until`, `Read` has `take`
 use std::io::{self, BufRead, ErrorKind, Read};
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -62,8 +63,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     let _listener_watch = shutdown
         .watch_listener(&listener)

@@ -23,7 +23,8 @@
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
-#[allow(unused_imports)] // for your code: the counter's operations take an `Ordering`
+#[allow(unused_imports)]
+// for your code: the counter's operations take an `Ordering`
 use std::sync::atomic::{AtomicUsize, Ordering};
 #[allow(unused_imports)] // for your code: `thread::Builder` starts a thread
 use std::thread;
@@ -56,8 +57,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     let _listener_watch = shutdown
         .watch_listener(&listener)

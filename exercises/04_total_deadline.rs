@@ -65,8 +65,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
@@ -95,16 +95,28 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// One client's thread: echo until the deadline, then say why and close.
-fn serve_client(mut stream: TcpStream, peer: SocketAddr, deadline: Instant, shutdown: &Shutdown) {
+fn serve_client(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+    shutdown: &Shutdown,
+) {
     // While this `Watch` lives, Ctrl-C makes a blocked `read` return 0 (chapter 03).
     let _watch = match shutdown.watch_stream(&stream) {
         Ok(watch) => watch,
-        Err(err) => return eprintln!("error: cannot watch {peer}: {}", cli::describe_io(&err)),
+        Err(err) => {
+            return eprintln!(
+                "error: cannot watch {peer}: {}",
+                cli::describe_io(&err)
+            );
+        }
     };
     // A client that does not read our echoes must not block us past the deadline either: no
     // single write may wait longer than the whole time the client has.
     let total = deadline.saturating_duration_since(Instant::now());
-    if let Err(err) = stream.set_write_timeout(Some(total.max(Duration::from_millis(1)))) {
+    if let Err(err) =
+        stream.set_write_timeout(Some(total.max(Duration::from_millis(1))))
+    {
         return eprintln!(
             "error: cannot set a timeout for {peer}: {}",
             cli::describe_io(&err)
@@ -144,7 +156,10 @@ fn serve_client(mut stream: TcpStream, peer: SocketAddr, deadline: Instant, shut
 /// 3. std refuses a zero timeout (`set_read_timeout(Some(Duration::ZERO))` is an error): when no
 ///    time is left, return `DeadlineReached` before setting it. A read that times out fails with
 ///    `WouldBlock` on Unix and `TimedOut` on Windows: both mean the deadline is here.
-fn echo_until_deadline(stream: &mut TcpStream, deadline: Instant) -> io::Result<Ending> {
+fn echo_until_deadline(
+    stream: &mut TcpStream,
+    deadline: Instant,
+) -> io::Result<Ending> {
     let _ = (stream, deadline); // (keeps the compiler quiet until you use them: delete this line)
     todo!("echo until the client closes or the deadline passes")
 }

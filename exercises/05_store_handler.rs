@@ -66,8 +66,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
 
     let config = Config {
@@ -83,7 +83,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         &listener,
         &shutdown,
         &config,
-        move |stream, peer, shutdown: &Shutdown| handle_client(stream, peer, shutdown, &store),
+        move |stream, peer, shutdown: &Shutdown| {
+            handle_client(stream, peer, shutdown, &store)
+        },
     )?;
     println!("shutting down: served {} client(s)", summary.served);
     Ok(())

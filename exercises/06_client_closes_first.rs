@@ -21,7 +21,8 @@
 //! ```
 
 use std::io::Write;
-#[allow(unused_imports)] // for your code: reading what the client still sends, and the errors
+#[allow(unused_imports)]
+// for your code: reading what the client still sends, and the errors
 use std::io::{self, ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
@@ -62,8 +63,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
@@ -79,7 +80,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         match close_after_client(stream, args.close_wait) {
-            Ok(Closed::ClientFirst) => println!("closed: {peer} (the client closed first)"),
+            Ok(Closed::ClientFirst) => {
+                println!("closed: {peer} (the client closed first)")
+            }
             Ok(Closed::ServerFirst) => println!(
                 "closed: {peer} (no close from the client within {:?}; we closed first)",
                 args.close_wait

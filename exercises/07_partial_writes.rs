@@ -165,7 +165,11 @@ fn run(args: Args) -> anyhow::Result<()> {
 ///    cannot tell how much it had written. One `write`, and `sent += n`.
 /// 3. Read at most what is still missing (`&mut buf[..missing.min(buf.len())]`), and append
 ///    `&buf[..n]` to `echo`.
-fn step(stream: &mut TcpStream, transfer: &mut Transfer, buf: &mut [u8]) -> io::Result<Step> {
+fn step(
+    stream: &mut TcpStream,
+    transfer: &mut Transfer,
+    buf: &mut [u8],
+) -> io::Result<Step> {
     let _ = (stream, transfer, buf); // (keeps the compiler quiet until you use them: delete this line)
     todo!("write what the OS takes, read what has arrived, and say how it went")
 }

@@ -21,7 +21,8 @@
 //! ```
 
 use std::collections::HashMap;
-#[allow(unused_imports)] // for your code: `write` needs the `Write` trait in scope
+#[allow(unused_imports)]
+// for your code: `write` needs the `Write` trait in scope
 use std::io::Write;
 use std::io::{self, ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -82,7 +83,9 @@ where
     #[allow(dead_code)] // (until you write `flush_and_rearm`, nothing calls this: delete this line)
     fn set_interest(&mut self, readable: bool, writable: bool) -> io::Result<()> {
         let wanted = Event::new(self.interest.key, readable, writable);
-        if (wanted.readable, wanted.writable) != (self.interest.readable, self.interest.writable) {
+        if (wanted.readable, wanted.writable)
+            != (self.interest.readable, self.interest.writable)
+        {
             self.poller
                 .modify_with_mode(&self.socket, wanted, PollMode::Level)?;
             self.interest = wanted;
@@ -138,7 +141,8 @@ impl Conn<'_> {
                     self.pending.extend((0..n).map(|i| b'a' + (i % 26) as u8));
                 }
                 _ => self.pending.extend_from_slice(
-                    format!("error: expected a number of bytes up to {MAX_REPLY}\n").as_bytes(),
+                    format!("error: expected a number of bytes up to {MAX_REPLY}\n")
+                        .as_bytes(),
                 ),
             }
             self.line.clear();
@@ -156,8 +160,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
@@ -222,7 +226,9 @@ fn accept_all<'p>(
             Ok(accepted) => accepted,
             Err(err) if err.kind() == ErrorKind::WouldBlock => return,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => return eprintln!("error: accept failed: {}", cli::describe_io(&err)),
+            Err(err) => {
+                return eprintln!("error: accept failed: {}", cli::describe_io(&err));
+            }
         };
         let key = *next_key;
         *next_key += 1;
@@ -241,7 +247,9 @@ fn accept_all<'p>(
                 };
                 conns.insert(key, conn);
             }
-            Err(err) => eprintln!("error: cannot register {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot register {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
 }
@@ -253,7 +261,11 @@ fn serve(conn: &mut Conn, event: Event, buf: &mut [u8]) -> io::Result<bool> {
         match (&conn.socket.socket).read(buf) {
             Ok(0) => conn.finished_reading = true,
             Ok(n) => conn.take_requests(&buf[..n])?,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::Interrupted
+                ) => {}
             Err(err) => return Err(err),
         }
     }

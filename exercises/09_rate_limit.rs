@@ -85,8 +85,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let socket =
-        UdpSocket::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let socket = UdpSocket::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = socket
         .local_addr()
         .context("cannot read the listening address")?;
@@ -101,7 +101,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     while !shutdown.is_triggered() {
         let (size, peer) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 continue;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -125,7 +130,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 "answered: {peer} ({size} bytes; tracking {} clients)",
                 limiter.tracked()
             ),
-            Err(err) => eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
     println!("shutting down");
@@ -161,7 +168,9 @@ impl RateLimiter {
     ///    every client each time.
     fn allow(&mut self, peer: SocketAddr, now: Instant) -> bool {
         let _ = (peer, now); // (keeps the compiler quiet until you use them: delete this line)
-        todo!("one window per client: allow `limit` per window, and forget old windows")
+        todo!(
+            "one window per client: allow `limit` per window, and forget old windows"
+        )
     }
 }
 // ============================ END OF YOUR PART ============================

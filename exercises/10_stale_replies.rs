@@ -121,7 +121,11 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// 3. So set it before each `recv`, to the time left:
 ///    `deadline.saturating_duration_since(Instant::now())`, and return `Ok(None)` when that is
 ///    zero (std refuses a zero timeout).
-fn receive_answer(socket: &UdpSocket, id: u32, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
+fn receive_answer(
+    socket: &UdpSocket,
+    id: u32,
+    deadline: Instant,
+) -> io::Result<Option<Vec<u8>>> {
     let _ = (socket, id, deadline); // (keeps the compiler quiet until you use them: delete this line)
     todo!("receive until the answer to `id` comes, or the deadline passes")
 }

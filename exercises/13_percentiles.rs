@@ -46,8 +46,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     // One client at a time (chapter 03's loop): each one sends its samples and goes.
     for stream in listener.incoming() {
@@ -83,11 +83,15 @@ fn serve(stream: TcpStream) -> io::Result<usize> {
             continue;
         }
         let Ok(sample) = text.parse::<u64>() else {
-            writer.write_all(format!("error: {text:?} is not a number of µs\n").as_bytes())?;
+            writer.write_all(
+                format!("error: {text:?} is not a number of µs\n").as_bytes(),
+            )?;
             return Err(io::Error::new(ErrorKind::InvalidData, "not a number"));
         };
         if samples.len() == MAX_SAMPLES {
-            writer.write_all(format!("error: more than {MAX_SAMPLES} samples\n").as_bytes())?;
+            writer.write_all(
+                format!("error: more than {MAX_SAMPLES} samples\n").as_bytes(),
+            )?;
             return Err(io::Error::new(ErrorKind::InvalidData, "too many samples"));
         }
         samples.push(sample);

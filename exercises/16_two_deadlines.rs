@@ -20,7 +20,8 @@
 //! cargo run --bin check -- 16_two_deadlines
 //! ```
 
-#[allow(unused_imports)] // for your code: `stream.read(…)` needs the `Read` trait in scope
+#[allow(unused_imports)]
+// for your code: `stream.read(…)` needs the `Read` trait in scope
 use std::io::Read;
 use std::io::{self, ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -52,8 +53,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
@@ -170,7 +171,11 @@ fn timed_out(err: &io::Error) -> bool {
 ///    has; then read, with `set_read_timeout(time_left(nearer deadline))`.
 /// 3. `Ok(n)` → `lines.push(&buf[..n])` and nothing else: the next turn of the loop decides
 ///    whether a line is complete. A timeout is no error: the next turn checks the deadlines.
-fn watch(stream: &mut TcpStream, interval: Duration, timeout: Duration) -> io::Result<Ending> {
+fn watch(
+    stream: &mut TcpStream,
+    interval: Duration,
+    timeout: Duration,
+) -> io::Result<Ending> {
     // (keeps the compiler quiet until you use them: delete this line)
     let _ = (
         stream,

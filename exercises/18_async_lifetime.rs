@@ -28,10 +28,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use socket_workbook::{cli, net};
-#[allow(unused_imports)] // for your code: reading lines, writing, sleeping, deadlines
+#[allow(unused_imports)]
+// for your code: reading lines, writing, sleeping, deadlines
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-#[allow(unused_imports)] // for your code: reading lines, writing, sleeping, deadlines
+#[allow(unused_imports)]
+// for your code: reading lines, writing, sleeping, deadlines
 use tokio::time::{Instant, sleep, timeout_at};
 
 /// Async line server: `WAIT MS` and echo, each connection for `--lifetime` at most.
@@ -70,8 +72,8 @@ fn main() -> ExitCode {
 
 /// Chapter 18's listener: chapter 06's socket, announced, handed to tokio.
 fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = net::listen(addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     cli::announce(&listener)?;
     listener
         .set_nonblocking(true)

@@ -23,7 +23,8 @@ def broadcast(message, client):
     for c in clients:
         if c != client:
             try:
-                c.send(message)  # blocks while c's buffers are full; may send only part
+                # blocks while c's buffers are full; may send only part
+                c.send(message)
             except OSError:
                 pass  # c has left; its own thread removes it
 # ANCHOR_END: broadcast

@@ -16,7 +16,8 @@ import socketserver
 # ANCHOR: server
 class ThreadedTCPRequestHandler(socketserver.BaseRequestHandler):
     def handle(self):
-        # self.request is the connected socket. One recv() is not one message (chapter 11).
+        # self.request is the connected socket.
+        # One recv() is not one message (chapter 11).
         data = self.request.recv(1024).strip()
         self.request.sendall(data.decode("utf-8").upper().encode("utf-8"))
 

@@ -96,7 +96,8 @@ fn a_client_that_resets_mid_message_leaves_the_others_undisturbed() {
 
 #[test]
 fn an_idle_client_is_closed_after_the_timeout_while_an_active_one_is_served() {
-    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--idle-timeout", "1"]);
+    let (server, addr) =
+        Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--idle-timeout", "1"]);
     let mut idle = connect(addr);
     let idle_addr = idle.local_addr().unwrap();
     let active = thread::spawn(move || {
@@ -156,7 +157,9 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
         assert_eq!(echo(client, b"held"), b"held");
     }
     common::exhaust_fds(server.pid(), 0);
-    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || {
+        drop(held)
+    });
 }
 
 /// Issue 11: the shutdown helper woke a blocked `accept` by connecting to the listener, which
@@ -220,7 +223,9 @@ fn each_client_thread_is_named_after_its_port() {
     let port = client.local_addr().unwrap().port();
     let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
         .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter_map(|task| {
+            std::fs::read_to_string(task.ok()?.path().join("comm")).ok()
+        })
         .map(|name| name.trim_end().to_string())
         .collect();
     assert!(

@@ -44,7 +44,8 @@ fn hold_and_echo(addr: std::net::SocketAddr, count: usize) -> usize {
     let mut handles = Vec::new();
     let mut base = 0;
     while !streams.is_empty() {
-        let batch: Vec<TcpStream> = streams.drain(..per_thread.min(streams.len())).collect();
+        let batch: Vec<TcpStream> =
+            streams.drain(..per_thread.min(streams.len())).collect();
         let first = base;
         base += batch.len();
         handles.push(thread::spawn(move || {
@@ -69,7 +70,9 @@ fn two_thousand_connections_are_held_and_each_echoes() {
     // Our 2000 sockets, the server's 2000, and some to spare, in each process.
     let limit = raise_fd_limit(COUNT as u64 + 200);
     if limit < COUNT as u64 + 200 {
-        eprintln!("skipped: the open-files hard limit is {limit}, too low for {COUNT} connections");
+        eprintln!(
+            "skipped: the open-files hard limit is {limit}, too low for {COUNT} connections"
+        );
         return;
     }
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
@@ -130,7 +133,9 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
         assert_eq!(echo(client, b"held"), b"held");
     }
     common::exhaust_fds(server.pid(), 0);
-    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || {
+        drop(held)
+    });
 }
 
 /// Issue 12: Ctrl-C while a client is still sending ends its stream in order, not with a reset.
@@ -290,7 +295,9 @@ fn measure_system_calls_per_round_trip() {
     };
     let round_trips = (clients * ROUND_TRIPS) as f64;
     let per = |name: &str| calls(name) as f64 / round_trips;
-    println!("{clients} clients, {round_trips} round trips of 64 bytes; per round trip:");
+    println!(
+        "{clients} clients, {round_trips} round trips of 64 bytes; per round trip:"
+    );
     for name in [
         "recvfrom",
         "sendto",

@@ -13,7 +13,8 @@ fn root() -> PathBuf {
 }
 
 fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// Every `.md` file under `book/src`, with its text.
@@ -93,7 +94,9 @@ fn every_include_names_a_file_and_an_anchor_that_exist() {
             let begin = format!("ANCHOR: {anchor}\n");
             let end = format!("ANCHOR_END: {anchor}\n");
             let (Some(b), Some(e)) = (source.find(&begin), source.find(&end)) else {
-                panic!("{name}: anchor `{anchor}` is missing from {path} (or has no ANCHOR_END)");
+                panic!(
+                    "{name}: anchor `{anchor}` is missing from {path} (or has no ANCHOR_END)"
+                );
             };
             let region = &source[b + begin.len()..e];
             let body = region
@@ -310,7 +313,8 @@ fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
             );
         }
         // Its checks, registered.
-        let checks = read(&root().join(format!("src/bin/check/exercises/ex{name}.rs")));
+        let checks =
+            read(&root().join(format!("src/bin/check/exercises/ex{name}.rs")));
         assert!(
             checks.contains(&format!("name: \"{name}\"")),
             "src/bin/check/exercises/ex{name}.rs does not define exercise {name}"

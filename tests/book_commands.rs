@@ -108,7 +108,10 @@ fn markdown_snippets(text: &str) -> Vec<String> {
             match fence {
                 None => {
                     let lang = info.trim();
-                    let shell = matches!(lang, "" | "text" | "sh" | "console" | "bash" | "shell");
+                    let shell = matches!(
+                        lang,
+                        "" | "text" | "sh" | "console" | "bash" | "shell"
+                    );
                     fence = Some(shell);
                 }
                 Some(_) => fence = None,
@@ -117,9 +120,13 @@ fn markdown_snippets(text: &str) -> Vec<String> {
             continue;
         }
         match fence {
-            Some(true) => out.push(trimmed.strip_prefix("$ ").unwrap_or(trimmed).to_string()),
+            Some(true) => {
+                out.push(trimmed.strip_prefix("$ ").unwrap_or(trimmed).to_string())
+            }
             Some(false) => {}
-            None if trimmed.is_empty() => out.extend(inline_code(&std::mem::take(&mut prose))),
+            None if trimmed.is_empty() => {
+                out.extend(inline_code(&std::mem::take(&mut prose)))
+            }
             None => {
                 // An inline code span may continue on the next line of the paragraph.
                 prose.push_str(trimmed);
@@ -186,9 +193,9 @@ fn is_placeholder(word: &str) -> bool {
         || word.starts_with('<')
         || word.contains('$')
         || (word.chars().any(|c| c.is_ascii_uppercase())
-            && word
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c == '_' || c == ':' || c.is_ascii_digit())
+            && word.chars().all(|c| {
+                c.is_ascii_uppercase() || c == '_' || c == ':' || c.is_ascii_digit()
+            })
             && !word.starts_with("--"))
         || word.ends_with(":PORT")
 }
@@ -214,7 +221,8 @@ fn runs_in(source: &str, snippet: &str, examples: &[String]) -> Vec<Run> {
             // Without `--`, no arguments reach the example.
             Some((name, path, args_start.or(Some(usize::MAX))))
         } else if let Some((_, name)) = w.rsplit_once("examples/") {
-            let name = name.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_');
+            let name =
+                name.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_');
             (w.contains("target/") && !name.ends_with(".rs") && !name.is_empty())
                 .then(|| (name.to_string(), w.clone(), Some(i + 1)))
         } else if examples.contains(w)
@@ -494,7 +502,9 @@ fn match_here(p: &[char], t: &[char]) -> bool {
                 }
             }
         }
-        [c, rest @ ..] => !t.is_empty() && (*c == '.' || t[0] == *c) && match_here(rest, &t[1..]),
+        [c, rest @ ..] => {
+            !t.is_empty() && (*c == '.' || t[0] == *c) && match_here(rest, &t[1..])
+        }
     }
 }
 

@@ -58,10 +58,16 @@ fn misdrawn(lines: &[Vec<char>]) -> Vec<(usize, usize, String)> {
                 '┌' | '┐' if !down => Some("its edge does not continue below"),
                 '└' | '┘' if !up => Some("its edge does not continue above"),
                 // A vertical line may also run into a label (a state name in a state diagram).
-                '│' if !up && !down && !above.is_alphanumeric() && !below.is_alphanumeric() => {
+                '│' if !up
+                    && !down
+                    && !above.is_alphanumeric()
+                    && !below.is_alphanumeric() =>
+                {
                     Some("meets no edge or label above or below")
                 }
-                '├' | '┤' | '┼' if !up && !down => Some("meets no edge above or below"),
+                '├' | '┤' | '┼' if !up && !down => {
+                    Some("meets no edge above or below")
+                }
                 _ => None,
             };
             if let Some(problem) = problem {
@@ -101,8 +107,9 @@ fn every_box_edge_meets_its_neighbour() {
 fn the_check_catches_a_box_one_column_off() {
     let good = ["┌────┐", "│ ok │", "└────┘"];
     let bad = ["┌────┐", "│ bad │", "└────┘"];
-    let grid =
-        |rows: &[&str]| -> Vec<Vec<char>> { rows.iter().map(|r| r.chars().collect()).collect() };
+    let grid = |rows: &[&str]| -> Vec<Vec<char>> {
+        rows.iter().map(|r| r.chars().collect()).collect()
+    };
     assert!(misdrawn(&grid(&good)).is_empty());
     let found = misdrawn(&grid(&bad));
     assert!(

@@ -75,7 +75,8 @@ fn every_solution_passes_every_starter_is_not_done_every_wrong_solution_fails() 
         ],
         Duration::from_secs(300),
     );
-    let json = Json::parse(&std::fs::read_to_string(&json_path).expect("no JSON written"));
+    let json =
+        Json::parse(&std::fs::read_to_string(&json_path).expect("no JSON written"));
 
     let mut failures = Vec::new();
     let results = json.get("results").array();
@@ -102,7 +103,9 @@ fn every_solution_passes_every_starter_is_not_done_every_wrong_solution_fails() 
         let count = |role: &str| {
             results
                 .iter()
-                .filter(|r| r.get("exercise").str() == name && r.get("role").str() == role)
+                .filter(|r| {
+                    r.get("exercise").str() == name && r.get("role").str() == role
+                })
                 .count()
         };
         assert!(
@@ -292,7 +295,10 @@ impl Json {
                             'u' => {
                                 let hex: String = c[*at + 1..*at + 5].iter().collect();
                                 s.push(
-                                    char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap(),
+                                    char::from_u32(
+                                        u32::from_str_radix(&hex, 16).unwrap(),
+                                    )
+                                    .unwrap(),
                                 );
                                 *at += 4;
                             }
@@ -320,7 +326,9 @@ impl Json {
             }
             _ => {
                 let start = *at;
-                while *at < c.len() && (c[*at].is_ascii_digit() || "+-.eE".contains(c[*at])) {
+                while *at < c.len()
+                    && (c[*at].is_ascii_digit() || "+-.eE".contains(c[*at]))
+                {
                     *at += 1;
                 }
                 let text: String = c[start..*at].iter().collect();

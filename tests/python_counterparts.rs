@@ -86,7 +86,8 @@ fn echo_client_prints_what_its_one_recv_returned() {
         return;
     };
     let addr = addr.to_string();
-    let mut client = command("python/echo_client.py", &["--addr", &addr, "hello"]).unwrap();
+    let mut client =
+        command("python/echo_client.py", &["--addr", &addr, "hello"]).unwrap();
     let out = client.output().expect("cannot run echo_client.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");

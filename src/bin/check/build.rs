@@ -58,7 +58,8 @@ fn profile_dir() -> anyhow::Result<(PathBuf, String)> {
 /// The name of the binary built from `source`: the same file content at the same path gives the
 /// same name, so checkers running at once never overwrite each other's programs.
 fn bin_name(source: &Path) -> anyhow::Result<String> {
-    let content = fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+    let content = fs::read(source)
+        .with_context(|| format!("cannot read {}", source.display()))?;
     let mut hasher = DefaultHasher::new();
     source.hash(&mut hasher);
     content.hash(&mut hasher);
@@ -73,7 +74,8 @@ fn toml_str(path: &Path) -> String {
 
 /// The `[dependencies]` table of the workbook's own Cargo.toml, as written there.
 fn workbook_dependencies(root: &Path) -> anyhow::Result<String> {
-    let manifest = fs::read_to_string(root.join("Cargo.toml")).context("cannot read Cargo.toml")?;
+    let manifest = fs::read_to_string(root.join("Cargo.toml"))
+        .context("cannot read Cargo.toml")?;
     let mut out = String::new();
     let mut inside = false;
     for line in manifest.lines() {
@@ -113,7 +115,8 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
     let scratch = target_dir
         .join("exercise-check")
         .join(format!("{:016x}", hasher.finish()));
-    fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
 
     let mut manifest = String::from(
         "# Written by the exercise checker (src/bin/check/build.rs); rewritten on every run.\n\
@@ -132,11 +135,14 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
             toml_str(source)
         ));
     }
-    fs::write(scratch.join("Cargo.toml"), manifest).context("cannot write the scratch package")?;
+    fs::write(scratch.join("Cargo.toml"), manifest)
+        .context("cannot write the scratch package")?;
     fs::copy(root.join("Cargo.lock"), scratch.join("Cargo.lock"))
         .context("cannot copy Cargo.lock into the scratch package")?;
 
-    let exe_of = |name: &str| profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let exe_of = |name: &str| {
+        profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    };
     // A binary left from an earlier build could hide a failure to rebuild it: remove it first
     // (cargo puts a fresh one back without recompiling when nothing changed).
     for name in bins.keys() {
@@ -144,7 +150,8 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
     }
 
     let cargo = |extra: &[&str]| {
-        let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut command =
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         command
             .args(["build", "--offline", "--quiet", "--profile", &profile])
             .arg("--manifest-path")

@@ -123,7 +123,11 @@ impl Ctx {
 
     /// Like [`Ctx::server`] for a program with subcommands: `leading` (`["server"]`) comes
     /// before `--addr 127.0.0.1:0`, then `args`.
-    pub fn server_with(&self, leading: &[&str], args: &[&str]) -> Result<(Proc, SocketAddr), Fail> {
+    pub fn server_with(
+        &self,
+        leading: &[&str],
+        args: &[&str],
+    ) -> Result<(Proc, SocketAddr), Fail> {
         let mut all = leading.to_vec();
         all.extend_from_slice(&["--addr", "127.0.0.1:0"]);
         all.extend_from_slice(args);
@@ -181,7 +185,11 @@ impl Lines {
     }
 
     /// Waits until a line satisfies `pred`; `None` on timeout or end of stream.
-    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         let deadline = Instant::now() + timeout;
         let mut state = lock(&self.state);
         loop {
@@ -358,7 +366,8 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     // The command name (field 2) is in parentheses and may contain spaces: split after it.
     let after_name = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let ticks =
+        fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10))
 }
 
@@ -491,7 +500,9 @@ pub fn pattern(len: usize) -> Vec<u8> {
 /// A one-connection server the checker owns, for exercises whose program is a client: accepts
 /// one client on a free loopback port and runs `behave` with it on a thread (its socket with
 /// read and write timeouts). Returns the address to give the client's `--addr`.
-pub fn serve_once(behave: impl FnOnce(TcpStream) + Send + 'static) -> Result<SocketAddr, Fail> {
+pub fn serve_once(
+    behave: impl FnOnce(TcpStream) + Send + 'static,
+) -> Result<SocketAddr, Fail> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| {
         fail(
             "the checker can listen on 127.0.0.1",
@@ -514,7 +525,9 @@ pub fn serve_once(behave: impl FnOnce(TcpStream) + Send + 'static) -> Result<Soc
         let stream = loop {
             match listener.accept() {
                 Ok((stream, _)) => break stream,
-                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                Err(_) if Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(5))
+                }
                 Err(_) => return,
             }
         };

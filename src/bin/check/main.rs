@@ -107,9 +107,8 @@ fn main() -> ExitCode {
         None if cli.self_test => self_test(&cli.common),
         None if cli.all => check_all(&cli.common),
         None => match (&cli.file, &cli.exercise) {
-            (Some(file), Some(name)) => {
-                one_exercise(name).and_then(|ex| check_files(&[(ex, file.clone())], &cli.common))
-            }
+            (Some(file), Some(name)) => one_exercise(name)
+                .and_then(|ex| check_files(&[(ex, file.clone())], &cli.common)),
             _ => check_named(&cli.exercises, &cli.common),
         },
     };
@@ -124,7 +123,9 @@ fn main() -> ExitCode {
 fn one_exercise(name: &str) -> anyhow::Result<&'static Exercise> {
     match select(name).as_slice() {
         [one] => Ok(one),
-        [] => bail!("no exercise is called `{name}` (see exercises/README.md for the list)"),
+        [] => bail!(
+            "no exercise is called `{name}` (see exercises/README.md for the list)"
+        ),
         many => bail!(
             "`{name}` is {} exercises: say which ({})",
             many.len(),
@@ -148,8 +149,8 @@ fn build_and_run(
     let mut sources: Vec<PathBuf> = Vec::new();
     let mut jobs_src = Vec::new();
     for (exercise, file) in pairs {
-        let file =
-            fs::canonicalize(file).with_context(|| format!("cannot find {}", file.display()))?;
+        let file = fs::canonicalize(file)
+            .with_context(|| format!("cannot find {}", file.display()))?;
         sources.push(file.clone());
         jobs_src.push((*exercise, file));
     }
@@ -186,12 +187,16 @@ fn print_result(result: &ExerciseResult, exercise: &Exercise) {
                 "  ✘ not done yet: open exercises/{}.rs and write {}",
                 exercise.name, exercise.write
             );
-            println!("    (the program stopped at `todo!()`: replace it with your code)");
+            println!(
+                "    (the program stopped at `todo!()`: replace it with your code)"
+            );
             return;
         }
         Verdict::CompileError(messages) => {
             println!("{messages}");
-            println!("  ✘ the file does not compile: the messages above point at its lines");
+            println!(
+                "  ✘ the file does not compile: the messages above point at its lines"
+            );
             return;
         }
         _ => {}
@@ -218,7 +223,11 @@ fn write_json(path: &Path, body: &str) -> anyhow::Result<()> {
     fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn results_json(results: &[ExerciseResult], extra: &[String], started: Instant) -> String {
+fn results_json(
+    results: &[ExerciseResult],
+    extra: &[String],
+    started: Instant,
+) -> String {
     let items: Vec<String> = results.iter().map(json_result).collect();
     format!(
         "{{\"seconds\":{:.2},\"results\":[\n{}\n]{}}}\n",
@@ -240,14 +249,19 @@ fn check_named(names: &[String], common: &Common) -> anyhow::Result<bool> {
     for name in names {
         let selected = select(name);
         if selected.is_empty() {
-            bail!("no exercise is called `{name}` (see exercises/README.md for the list)");
+            bail!(
+                "no exercise is called `{name}` (see exercises/README.md for the list)"
+            );
         }
         pairs.extend(selected.into_iter().map(|e| (e, starter(e))));
     }
     check_files(&pairs, common)
 }
 
-fn check_files(pairs: &[(&'static Exercise, PathBuf)], common: &Common) -> anyhow::Result<bool> {
+fn check_files(
+    pairs: &[(&'static Exercise, PathBuf)],
+    common: &Common,
+) -> anyhow::Result<bool> {
     let started = Instant::now();
     let results = build_and_run(pairs, common)?;
     for (result, (exercise, _)) in results.iter().zip(pairs) {
@@ -474,7 +488,10 @@ struct Submission {
 }
 
 /// Finds the submissions in `dir`.
-fn submissions(dir: &Path, only: Option<&'static Exercise>) -> anyhow::Result<Vec<Submission>> {
+fn submissions(
+    dir: &Path,
+    only: Option<&'static Exercise>,
+) -> anyhow::Result<Vec<Submission>> {
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .flatten()
@@ -526,7 +543,9 @@ fn submissions(dir: &Path, only: Option<&'static Exercise>) -> anyhow::Result<Ve
                 }
             }
             // A folder holding one file of another name, graded as the one exercise asked for.
-            if let (Some(exercise), true, [file]) = (only, files.is_empty(), rs.as_slice()) {
+            if let (Some(exercise), true, [file]) =
+                (only, files.is_empty(), rs.as_slice())
+            {
                 files.insert(exercise.name, file.clone());
             }
         } else {
@@ -651,7 +670,8 @@ fn grade(
                     .iter()
                     .find(|c| !c.passed())
                     .map(|c| {
-                        let seen = c.fail.as_ref().map(|f| f.seen.as_str()).unwrap_or("");
+                        let seen =
+                            c.fail.as_ref().map(|f| f.seen.as_str()).unwrap_or("");
                         let mut seen: String = seen.chars().take(140).collect();
                         if seen.len() < c.fail.as_ref().map_or(0, |f| f.seen.len()) {
                             seen.push('…');
@@ -686,8 +706,9 @@ fn grade(
         write_json(path, &body)?;
     }
     if let Some(path) = csv {
-        let mut body =
-            String::from("student,exercise,verdict,passed,total,passed_checks,failed_checks\n");
+        let mut body = String::from(
+            "student,exercise,verdict,passed,total,passed_checks,failed_checks\n",
+        );
         for (student, row) in &table {
             for r in row {
                 let names = |passed: bool| -> String {
@@ -710,7 +731,8 @@ fn grade(
                 ));
             }
         }
-        fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))?;
+        fs::write(path, body)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(true)
 }

@@ -14,7 +14,11 @@ pub struct Fail {
 }
 
 /// Builds a [`Fail`]; every check's failure says all three things.
-pub fn fail(expected: impl Into<String>, seen: impl Into<String>, hint: impl Into<String>) -> Fail {
+pub fn fail(
+    expected: impl Into<String>,
+    seen: impl Into<String>,
+    hint: impl Into<String>,
+) -> Fail {
     Fail {
         expected: expected.into(),
         seen: seen.into(),
@@ -126,7 +130,8 @@ pub fn json_result(result: &ExerciseResult) -> String {
         .checks
         .iter()
         .map(|c| {
-            let mut s = format!("{{\"name\":{},\"passed\":{}", json_str(c.name), c.passed());
+            let mut s =
+                format!("{{\"name\":{},\"passed\":{}", json_str(c.name), c.passed());
             if let Some(f) = &c.fail {
                 let _ = write!(
                     s,

@@ -29,7 +29,11 @@ pub fn not_done_fail(exercise: &Exercise) -> crate::report::Fail {
 }
 
 /// Runs every check of `exercise` against `built`, built from `source`.
-pub fn run_exercise(exercise: &'static Exercise, source: PathBuf, built: &Built) -> ExerciseResult {
+pub fn run_exercise(
+    exercise: &'static Exercise,
+    source: PathBuf,
+    built: &Built,
+) -> ExerciseResult {
     let started = Instant::now();
     let exe = match built {
         Built::Exe(exe) => exe.clone(),

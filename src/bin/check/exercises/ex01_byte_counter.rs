@@ -39,7 +39,10 @@ pub static EXERCISE: Exercise = Exercise {
 };
 
 /// Sends `pieces` with a pause before each but the first, half-closes, and returns the reply.
-fn send_pieces(ctx: &Ctx, pieces: &[&[u8]]) -> Result<(Vec<u8>, End, crate::harness::Proc), Fail> {
+fn send_pieces(
+    ctx: &Ctx,
+    pieces: &[&[u8]],
+) -> Result<(Vec<u8>, End, crate::harness::Proc), Fail> {
     let (server, addr) = ctx.server(&[])?;
     let mut stream = connect(addr)?;
     for (i, piece) in pieces.iter().enumerate() {

@@ -140,7 +140,8 @@ fn never_answers(ctx: &Ctx) -> Result<(), Fail> {
         thread::sleep(Duration::from_secs(4));
         let _ = stream.write_all(b"too late\n");
     })?;
-    let one_error_line = done.stderr.len() == 1 && done.stderr[0].starts_with("error: ");
+    let one_error_line =
+        done.stderr.len() == 1 && done.stderr[0].starts_with("error: ");
     if done.status.code() == Some(1)
         && done.stdout.is_empty()
         && one_error_line

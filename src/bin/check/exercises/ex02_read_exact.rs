@@ -77,7 +77,11 @@ fn client(
 }
 
 /// The client printed exactly `messages`, one per line, and exited 0.
-fn expect_printed(done: &Finished, messages: &[String], hint: &str) -> Result<(), Fail> {
+fn expect_printed(
+    done: &Finished,
+    messages: &[String],
+    hint: &str,
+) -> Result<(), Fail> {
     if done.status.code() == Some(0) && done.stdout == messages {
         return Ok(());
     }
@@ -158,7 +162,8 @@ fn hangs_up_halfway(ctx: &Ctx) -> Result<(), Fail> {
         thread::sleep(Duration::from_millis(100));
         false // and hang up
     })?;
-    let one_error_line = done.stderr.len() == 1 && done.stderr[0].starts_with("error: ");
+    let one_error_line =
+        done.stderr.len() == 1 && done.stderr[0].starts_with("error: ");
     if done.status.code() == Some(1) && done.stdout.is_empty() && one_error_line {
         return Ok(());
     }

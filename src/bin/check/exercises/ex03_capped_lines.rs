@@ -57,7 +57,11 @@ fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Fail> {
 }
 
 /// Expects the reply line `expected` (with its `\n`).
-fn expect_line(stream: &mut TcpStream, expected: &str, hint: &str) -> Result<(), Fail> {
+fn expect_line(
+    stream: &mut TcpStream,
+    expected: &str,
+    hint: &str,
+) -> Result<(), Fail> {
     let (got, end) = read_line(stream, WAIT);
     if got == expected.as_bytes() {
         return Ok(());

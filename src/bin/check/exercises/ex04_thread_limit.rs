@@ -80,7 +80,8 @@ fn two_served(ctx: &Ctx) -> Result<(), Fail> {
     let (_server, addr) = start(ctx)?;
     let mut a = connect(addr)?;
     let mut b = connect(addr)?;
-    let hint = "while fewer than `max` are served, start a thread that runs `serve_client`";
+    let hint =
+        "while fewer than `max` are served, start a thread that runs `serve_client`";
     expect_served(&mut a, "the first client", hint)?;
     expect_served(&mut b, "the second client", hint)
 }

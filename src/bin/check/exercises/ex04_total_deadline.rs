@@ -47,7 +47,12 @@ fn start(ctx: &Ctx) -> Result<(crate::harness::Proc, TcpStream, Instant), Fail> 
 }
 
 /// The client's view of its end: the time-limit line, then the close, within the window.
-fn expect_time_up(got: &[u8], end: End, closed_after: Duration, hint: &str) -> Result<(), Fail> {
+fn expect_time_up(
+    got: &[u8],
+    end: End,
+    closed_after: Duration,
+    hint: &str,
+) -> Result<(), Fail> {
     let line = b"error: connection time limit reached\n";
     let in_window = (EARLIEST..=LATEST).contains(&closed_after);
     if got.ends_with(line) && end == End::Closed && in_window {

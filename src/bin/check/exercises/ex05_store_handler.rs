@@ -51,7 +51,12 @@ fn request(stream: &mut TcpStream, line: &str) -> Result<(), Fail> {
     })
 }
 
-fn expect(stream: &mut TcpStream, answer: &str, within: Duration, hint: &str) -> Result<(), Fail> {
+fn expect(
+    stream: &mut TcpStream,
+    answer: &str,
+    within: Duration,
+    hint: &str,
+) -> Result<(), Fail> {
     let (got, end) = read_line(stream, within);
     if got == answer.as_bytes() {
         return Ok(());
@@ -172,7 +177,9 @@ fn ctrl_c_with_a_silent_client(ctx: &Ctx) -> Result<(), Fail> {
     expect(&mut silent, "OK\n", SOON, "")?;
     let started = Instant::now();
     if !server.ctrl_c() {
-        ctx.note("Ctrl-C is not sent on this platform: the Ctrl-C check passes unmeasured");
+        ctx.note(
+            "Ctrl-C is not sent on this platform: the Ctrl-C check passes unmeasured",
+        );
         return Ok(());
     }
     match server.wait_exit(Duration::from_secs(3)) {

@@ -54,7 +54,11 @@ fn greeted(addr: SocketAddr) -> Result<TcpStream, Fail> {
 }
 
 /// The server must not close before we do: nothing (no FIN) within `quiet`.
-fn expect_still_open(stream: &mut TcpStream, quiet: Duration, hint: &str) -> Result<(), Fail> {
+fn expect_still_open(
+    stream: &mut TcpStream,
+    quiet: Duration,
+    hint: &str,
+) -> Result<(), Fail> {
     let (got, end) = read_to_end(stream, quiet);
     if end == End::Open && got.is_empty() {
         return Ok(());
@@ -65,7 +69,9 @@ fn expect_still_open(stream: &mut TcpStream, quiet: Duration, hint: &str) -> Res
             quiet.as_secs_f64()
         ),
         match end {
-            End::Closed => format!("{} then the server's FIN: it closed first", show(&got)),
+            End::Closed => {
+                format!("{} then the server's FIN: it closed first", show(&got))
+            }
             End::Reset => "a reset from the server".to_string(),
             End::Open => format!("unexpected bytes {}", show(&got)),
         },
@@ -142,7 +148,9 @@ fn time_wait_on_the_client(ctx: &Ctx) -> Result<(), Fail> {
         return Ok(());
     }
     Err(fail(
-        format!("the connection in TIME_WAIT on the client's side (port {client_port}) only"),
+        format!(
+            "the connection in TIME_WAIT on the client's side (port {client_port}) only"
+        ),
         format!(
             "in TIME_WAIT on the client's side: {}; on the server's side (port {server_port}): {}",
             yes_no(on_client),

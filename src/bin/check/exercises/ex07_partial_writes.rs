@@ -175,7 +175,8 @@ fn hangs_up_halfway(ctx: &Ctx) -> Result<(), Fail> {
     let one_error = done.stderr.len() == 1 && done.stderr[0].starts_with("error: ");
     // --stall is 5 s: an answer well before it did not come from the stall detector.
     let at_once = done.elapsed < Duration::from_secs(3);
-    if done.status.code() == Some(1) && one_error && at_once && done.stdout.is_empty() {
+    if done.status.code() == Some(1) && one_error && at_once && done.stdout.is_empty()
+    {
         return Ok(());
     }
     Err(fail(

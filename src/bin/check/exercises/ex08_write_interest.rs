@@ -37,7 +37,10 @@ pub static EXERCISE: Exercise = Exercise {
 };
 
 /// Reads exactly `len` bytes, or says what came instead.
-fn read_reply(stream: &mut TcpStream, len: usize) -> Result<Vec<u8>, (Vec<u8>, String)> {
+fn read_reply(
+    stream: &mut TcpStream,
+    len: usize,
+) -> Result<Vec<u8>, (Vec<u8>, String)> {
     let mut got = vec![0u8; len];
     let mut filled = 0;
     while filled < len {

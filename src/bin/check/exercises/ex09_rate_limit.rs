@@ -166,7 +166,9 @@ fn forgets(ctx: &Ctx) -> Result<(), Fail> {
         return Ok(());
     }
     Err(fail(
-        format!("the newcomer echoed, and its log line `answered: {me} (…; tracking 1 clients)`"),
+        format!(
+            "the newcomer echoed, and its log line `answered: {me} (…; tracking 1 clients)`"
+        ),
         format!("{echoed} echo, log line {line:?}"),
         "forget the clients whose window has ended: now and then (once per window), \
          `self.clients.retain(…)` those whose window is still running",

@@ -90,7 +90,8 @@ fn fake_server(
 /// Runs the client against `addr` with `--timeout 0.2` and `deadline`, until it exits.
 fn client(ctx: &Ctx, addr: SocketAddr, deadline: &str) -> Result<Finished, Fail> {
     let addr = addr.to_string();
-    let proc = ctx.start(&["--addr", &addr, "--timeout", "0.2", "--deadline", deadline])?;
+    let proc =
+        ctx.start(&["--addr", &addr, "--timeout", "0.2", "--deadline", deadline])?;
     proc.wait_exit(Duration::from_secs(6)).ok_or_else(|| {
         fail(
             format!("the client exits within its deadline of {deadline} s"),
@@ -131,7 +132,8 @@ fn expect_answer(done: &Finished, hint: &str) -> Result<(), Fail> {
 }
 
 fn answers_at_once(ctx: &Ctx) -> Result<(), Fail> {
-    let (addr, arrivals) = fake_server(Some(0), Duration::ZERO, Duration::from_secs(5))?;
+    let (addr, arrivals) =
+        fake_server(Some(0), Duration::ZERO, Duration::from_secs(5))?;
     let done = client(ctx, addr, "5")?;
     expect_answer(
         &done,
@@ -149,7 +151,8 @@ fn answers_at_once(ctx: &Ctx) -> Result<(), Fail> {
 }
 
 fn doubles(ctx: &Ctx) -> Result<(), Fail> {
-    let (addr, arrivals) = fake_server(Some(3), Duration::ZERO, Duration::from_secs(5))?;
+    let (addr, arrivals) =
+        fake_server(Some(3), Duration::ZERO, Duration::from_secs(5))?;
     let done = client(ctx, addr, "5")?;
     let arrivals = lock(&arrivals).clone();
     let gaps = gaps(&arrivals);
@@ -207,7 +210,8 @@ fn gives_up_at_the_deadline(ctx: &Ctx) -> Result<(), Fail> {
 fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
     let (addr, _arrivals) = fake_server(None, Duration::ZERO, Duration::from_secs(5))?;
     let addr = addr.to_string();
-    let proc = ctx.start(&["--addr", &addr, "--timeout", "0.2", "--deadline", "1.5"])?;
+    let proc =
+        ctx.start(&["--addr", &addr, "--timeout", "0.2", "--deadline", "1.5"])?;
     let started = Instant::now();
     thread::sleep(Duration::from_millis(1200));
     let Some(used) = proc.cpu_time() else {

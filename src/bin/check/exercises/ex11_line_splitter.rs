@@ -154,7 +154,8 @@ fn many(ctx: &Ctx) -> Result<(), Fail> {
 
 fn ends_inside(ctx: &Ctx) -> Result<(), Fail> {
     let mut expected = answers(&[b"complete"]);
-    expected.extend_from_slice(b"error: the stream ended inside a message (4 bytes)\n");
+    expected
+        .extend_from_slice(b"error: the stream ended inside a message (4 bytes)\n");
     exchange(
         ctx,
         &[b"complete\nhalf"],

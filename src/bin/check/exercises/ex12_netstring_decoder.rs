@@ -44,7 +44,11 @@ const STREAM: &[u8] = b"12:hello, world,0:,6:1:2,3,,";
 const REPLY: &[u8] = b"12 hello, world\n0 \n6 1:2,3,\n";
 
 /// Sends `pieces` (a pause before each but the first), half-closes, reads the reply to the end.
-fn exchange(addr: SocketAddr, pieces: &[&[u8]], pause: Duration) -> Result<(Vec<u8>, End), Fail> {
+fn exchange(
+    addr: SocketAddr,
+    pieces: &[&[u8]],
+    pause: Duration,
+) -> Result<(Vec<u8>, End), Fail> {
     let mut stream = connect(addr)?;
     // Every write its own segment: a piece that the server must see alone is not merged by
     // Nagle's algorithm with the next one.
@@ -127,7 +131,10 @@ fn expect_refused(ctx: &Ctx, bytes: &[u8], hint: &str) -> Result<(), Fail> {
     let _ = stream.write_all(bytes);
     let (got, end) = read_to_end(&mut stream, Duration::from_secs(2));
     let elapsed = started.elapsed();
-    if got.starts_with(b"error: ") && got.ends_with(b"\n") && matches!(end, End::Closed) {
+    if got.starts_with(b"error: ")
+        && got.ends_with(b"\n")
+        && matches!(end, End::Closed)
+    {
         return Ok(());
     }
     Err(fail(

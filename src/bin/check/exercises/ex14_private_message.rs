@@ -89,7 +89,12 @@ impl Member {
     }
 }
 
-fn expect_line(member: &mut Member, expected: &str, after: &str, hint: &str) -> Result<(), Fail> {
+fn expect_line(
+    member: &mut Member,
+    expected: &str,
+    after: &str,
+    hint: &str,
+) -> Result<(), Fail> {
     let line = member.next_line(Duration::from_secs(3));
     if line == expected {
         return Ok(());

@@ -59,7 +59,11 @@ fn start(ctx: &Ctx, dir: &Path) -> Result<(crate::harness::Proc, SocketAddr), Fa
 }
 
 /// Sends `PUT name size`, and returns the connection and the line that answered it.
-fn put(addr: SocketAddr, name: &str, size: usize) -> Result<(TcpStream, String), Fail> {
+fn put(
+    addr: SocketAddr,
+    name: &str,
+    size: usize,
+) -> Result<(TcpStream, String), Fail> {
     let mut stream = connect(addr)?;
     let _ = stream.write_all(format!("PUT {name} {size}\n").as_bytes());
     let (line, _) = read_line(&mut stream, WAIT);

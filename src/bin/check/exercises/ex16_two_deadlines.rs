@@ -49,7 +49,11 @@ struct Heard {
 }
 
 /// Reads lines until the server closes or `until` has passed since `since`.
-fn listen(stream: &mut TcpStream, since: Instant, until: Duration) -> (Vec<Heard>, End) {
+fn listen(
+    stream: &mut TcpStream,
+    since: Instant,
+    until: Duration,
+) -> (Vec<Heard>, End) {
     let mut heard = Vec::new();
     loop {
         let Some(left) = until.checked_sub(since.elapsed()) else {
@@ -144,8 +148,9 @@ fn answers(ctx: &Ctx) -> Result<(), Fail> {
 /// The check of a client that must be dropped about `timeout` (1 s) after `since`.
 fn expect_dropped(heard: &[Heard], end: &End, hint: &str) -> Result<(), Fail> {
     let bye = heard.iter().find(|h| h.line == "BYE timeout");
-    let on_time = bye
-        .is_some_and(|b| b.at >= Duration::from_millis(700) && b.at <= Duration::from_millis(2200));
+    let on_time = bye.is_some_and(|b| {
+        b.at >= Duration::from_millis(700) && b.at <= Duration::from_millis(2200)
+    });
     if on_time && *end == End::Closed {
         return Ok(());
     }

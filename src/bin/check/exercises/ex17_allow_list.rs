@@ -50,9 +50,10 @@ fn start(ctx: &Ctx, allow: &[&str]) -> Result<(Proc, u16), Fail> {
     }
     let proc = ctx.start(&args)?;
     let addr = proc.listening().map_err(|mut f| {
-        f.hint = "the server listens on [::] (given code): does this machine have IPv6 on \
+        f.hint =
+            "the server listens on [::] (given code): does this machine have IPv6 on \
                   loopback? (`ping -6 ::1`)"
-            .to_string();
+                .to_string();
         f
     })?;
     Ok((proc, addr.port()))
@@ -60,7 +61,11 @@ fn start(ctx: &Ctx, allow: &[&str]) -> Result<(Proc, u16), Fail> {
 
 /// Connects from `source` (port chosen by the system) to `to` on `port`, and reads what the
 /// server says until it closes.
-fn visit(source: Option<IpAddr>, to: IpAddr, port: u16) -> Result<(Vec<u8>, End), Fail> {
+fn visit(
+    source: Option<IpAddr>,
+    to: IpAddr,
+    port: u16,
+) -> Result<(Vec<u8>, End), Fail> {
     let target = SocketAddr::new(to, port);
     let socket = Socket::new(
         Domain::for_address(target),
@@ -214,7 +219,9 @@ fn one_address(ctx: &Ctx) -> Result<(), Fail> {
             "all 32 bits must be equal: is the mask the first `prefix` bits, from the left?",
         )?;
     } else {
-        ctx.note("127.0.0.2 is not a local address here: the /32 refusal was not tried");
+        ctx.note(
+            "127.0.0.2 is not a local address here: the /32 refusal was not tried",
+        );
     }
     drop(server);
     let (_server, port) = start(ctx, &[])?;

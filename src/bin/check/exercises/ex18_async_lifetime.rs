@@ -151,8 +151,9 @@ fn one_waits_another_talks(ctx: &Ctx) -> Result<(), Fail> {
 /// `BYE lifetime` between 0.8 s and 2.2 s, then the close.
 fn expect_bye(heard: &[Heard], end: &End, hint: &str) -> Result<(), Fail> {
     let bye = heard.iter().find(|h| h.line == "BYE lifetime");
-    let on_time = bye
-        .is_some_and(|b| b.at >= Duration::from_millis(800) && b.at <= Duration::from_millis(2200));
+    let on_time = bye.is_some_and(|b| {
+        b.at >= Duration::from_millis(800) && b.at <= Duration::from_millis(2200)
+    });
     let waited = heard.iter().any(|h| h.line.starts_with("waited"));
     if on_time && !waited && *end == End::Closed {
         return Ok(());
@@ -183,7 +184,8 @@ fn chatty_client(ctx: &Ctx) -> Result<(), Fail> {
             thread::sleep(Duration::from_millis(200));
         }
     });
-    let (heard, end) = listen(&mut stream, since, Duration::from_millis(2500), |_| false);
+    let (heard, end) =
+        listen(&mut stream, since, Duration::from_millis(2500), |_| false);
     drop(stream);
     let _ = talker.join();
     expect_bye(
@@ -199,7 +201,8 @@ fn in_the_middle_of_a_wait(ctx: &Ctx) -> Result<(), Fail> {
     let since = Instant::now();
     let mut stream = connect(addr)?;
     say(&mut stream, "WAIT 5000");
-    let (heard, end) = listen(&mut stream, since, Duration::from_millis(2500), |_| false);
+    let (heard, end) =
+        listen(&mut stream, since, Duration::from_millis(2500), |_| false);
     expect_bye(
         &heard,
         &end,
