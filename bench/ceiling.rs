@@ -58,13 +58,16 @@ fn main() -> ExitCode {
     cli::report(match args.role {
         Role::Server => server(args.addr),
         Role::Stream { connections } => stream(args.addr, connections, args.secs),
-        Role::Pingpong { clients, size } => pingpong(args.addr, clients, size, args.secs),
+        Role::Pingpong { clients, size } => {
+            pingpong(args.addr, clients, size, args.secs)
+        }
     })
 }
 
 // ANCHOR: server
 fn server(addr: SocketAddr) -> anyhow::Result<()> {
-    // Chapter 06's backlog, so that `hold` measures the server, not std's queue of 128.
+    // Chapter 06's backlog, so that `hold` measures the server, not std's queue of
+    // 128.
     let listener = net::listen(addr, net::BACKLOG);
     let listener = listener.with_context(|| format!("cannot listen on {addr}"))?;
     cli::announce(&listener)?;
@@ -93,7 +96,9 @@ fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
 }
 
 /// Joins every thread; the first error (or panic) fails the whole run.
-fn join_all<T>(threads: Vec<thread::JoinHandle<anyhow::Result<T>>>) -> anyhow::Result<Vec<T>> {
+fn join_all<T>(
+    threads: Vec<thread::JoinHandle<anyhow::Result<T>>>,
+) -> anyhow::Result<Vec<T>> {
     let mut results = Vec::new();
     for handle in threads {
         results.push(
@@ -113,10 +118,14 @@ fn stream(addr: SocketAddr, connections: usize, secs: Duration) -> anyhow::Resul
     let deadline = started + secs;
     let mut threads = Vec::new();
     for conn in 0..connections {
-        // A different pattern per connection; the writer sends this same chunk again and
-        // again, so every 64 KiB of the echo must equal it.
+        // A different pattern per connection; the writer sends this same chunk again
+        // and again, so every 64 KiB of the echo must equal it.
         let chunk: Vec<u8> = (0..CHUNK)
-            .map(|i| (i as u8).wrapping_mul(7) ^ (i >> 8) as u8 ^ (conn as u8).wrapping_mul(131))
+            .map(|i| {
+                (i as u8).wrapping_mul(7)
+                    ^ (i >> 8) as u8
+                    ^ (conn as u8).wrapping_mul(131)
+            })
             .collect();
         let mut writer = connect(addr)?;
         let mut reader = writer.try_clone()?;
@@ -172,7 +181,12 @@ fn stream(addr: SocketAddr, connections: usize, secs: Duration) -> anyhow::Resul
 // ANCHOR_END: stream
 
 // ANCHOR: pingpong
-fn pingpong(addr: SocketAddr, clients: usize, size: usize, secs: Duration) -> anyhow::Result<()> {
+fn pingpong(
+    addr: SocketAddr,
+    clients: usize,
+    size: usize,
+    secs: Duration,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + secs;
     let threads: Vec<_> = (0..clients)
@@ -185,7 +199,9 @@ fn pingpong(addr: SocketAddr, clients: usize, size: usize, secs: Duration) -> an
                 while Instant::now() < deadline {
                     // Every round a different message, so a stale echo cannot pass.
                     for (i, byte) in message.iter_mut().enumerate() {
-                        *byte = (client as u8) ^ (rounds as u8).wrapping_mul(31) ^ (i as u8);
+                        *byte = (client as u8)
+                            ^ (rounds as u8).wrapping_mul(31)
+                            ^ (i as u8);
                     }
                     stream.write_all(&message).context("cannot send")?;
                     stream.read_exact(&mut echo).context("no echo")?;

@@ -1,5 +1,5 @@
-"""A single-threaded `selectors` echo server in the style of seed 004 (chapter 13's comparison),
-with the per-client output buffer that the seed's `select` example lacks.
+"""A single-threaded `selectors` echo server (chapter 13's comparison): python/select_server.py's
+loop, with the per-client output buffer that the classic `select` example lacks.
 
 Run: python3 bench/python_selectors_echo.py 127.0.0.1:7878
 Prints `listening on ADDR` first, like the workbook's servers.

@@ -1,4 +1,4 @@
-"""A thread-per-client echo server in the style of the seeds (chapter 13's comparison).
+"""A thread-per-client echo server like python/threaded_server.py (chapter 13's comparison).
 
 Run: python3 bench/python_threaded_echo.py 127.0.0.1:7878
 Prints `listening on ADDR` first, like the workbook's servers.

@@ -58,9 +58,10 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let timeout = args.timeout;
     // ANCHOR: connect
-    // 1. Connect. The kernel sends a SYN and waits for the server's SYN-ACK. A plain `connect`
-    //    can wait minutes when nobody answers (a firewall dropping packets); `connect_timeout`
-    //    gives up after `timeout`. A closed port answers at once with a reset: "refused".
+    // 1. Connect. The kernel sends a SYN and waits for the server's SYN-ACK. A plain
+    //    `connect` can wait minutes when nobody answers (a firewall dropping packets);
+    //    `connect_timeout` gives up after `timeout`. A closed port answers at once
+    //    with a reset: "refused".
     let mut stream = TcpStream::connect_timeout(&args.addr, timeout)
         .with_context(|| format!("cannot connect to {}", args.addr))?;
 
@@ -90,7 +91,11 @@ fn run(args: Args) -> anyhow::Result<()> {
 
 // ANCHOR: echo_one
 /// Sends one message and prints its echo.
-fn echo_one(stream: &mut TcpStream, message: &str, addr: SocketAddr) -> anyhow::Result<()> {
+fn echo_one(
+    stream: &mut TcpStream,
+    message: &str,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     // 2. `write` may send only part of the buffer (when a signal or the write timeout
     //    cuts it short); `write_all` loops until all of it is handed to the kernel
     //    (Python's `sendall`).
@@ -98,9 +103,10 @@ fn echo_one(stream: &mut TcpStream, message: &str, addr: SocketAddr) -> anyhow::
         .write_all(message.as_bytes())
         .with_context(|| format!("cannot send to {addr}"))?;
 
-    // 3. Read back exactly as many bytes as we sent. One `read` returns whatever has arrived
-    //    so far: the first half of the echo, say, if the server's reply came in two segments.
-    //    `read_exact` loops until the buffer is full, and fails if the stream ends first.
+    // 3. Read back exactly as many bytes as we sent. One `read` returns whatever has
+    //    arrived so far: the first half of the echo, say, if the server's reply came
+    //    in two segments. `read_exact` loops until the buffer is full, and fails if
+    //    the stream ends first.
     let mut echo = vec![0u8; message.len()];
     stream
         .read_exact(&mut echo)
@@ -112,18 +118,18 @@ fn echo_one(stream: &mut TcpStream, message: &str, addr: SocketAddr) -> anyhow::
 // ANCHOR_END: echo_one
 
 // ANCHOR: payload
-/// The generated payload: byte `i` is `i mod 251`. 251 is prime, so the pattern does not repeat
-/// at any power-of-two buffer size: a chunk that is lost, doubled or out of place shows up as a
-/// mismatch instead of lining up by accident.
+/// The generated payload: byte `i` is `i mod 251`. 251 is prime, so the pattern does
+/// not repeat at any power-of-two buffer size: a chunk that is lost, doubled or out of
+/// place shows up as a mismatch instead of lining up by accident.
 fn payload_byte(i: usize) -> u8 {
     (i % 251) as u8
 }
 // ANCHOR_END: payload
 
 // ANCHOR: together
-/// Which direction failed first. A failure in one direction causes one in the other (the
-/// reader stops, so the writer ends up blocked; we close the socket, so the other side
-/// fails), and only the first is the cause worth reporting.
+/// Which direction failed first. A failure in one direction causes one in the other
+/// (the reader stops, so the writer ends up blocked; we close the socket, so the other
+/// side fails), and only the first is the cause worth reporting.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Side {
     Writer,
@@ -131,9 +137,14 @@ enum Side {
 }
 
 /// Sends `size` bytes while a second thread reads the echo back and checks it.
-fn send_and_read_together(stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
-    // `try_clone` gives a second handle to the same socket: one thread writes through one,
-    // the other reads through the other. Reading and writing are independent directions.
+fn send_and_read_together(
+    stream: TcpStream,
+    size: usize,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    // `try_clone` gives a second handle to the same socket: one thread writes through
+    // one, the other reads through the other. Reading and writing are independent
+    // directions.
     let reader = stream
         .try_clone()
         .context("cannot clone the socket for the reader thread")?;
@@ -171,8 +182,8 @@ fn send_and_read_together(stream: TcpStream, size: usize, addr: SocketAddr) -> a
 }
 
 /// Records `side` as the first to fail (unless the other already was), then shuts the
-/// socket down in both directions, so that the other thread's blocked `write` or `read`
-/// returns at once instead of waiting for its timeout.
+/// socket down in both directions, so that the other thread's blocked `write` or
+/// `read` returns at once instead of waiting for its timeout.
 fn stop_both(stream: &TcpStream, first_failure: &OnceLock<Side>, side: Side) {
     let _ = first_failure.set(side);
     let _ = stream.shutdown(Shutdown::Both);
@@ -181,16 +192,20 @@ fn stop_both(stream: &TcpStream, first_failure: &OnceLock<Side>, side: Side) {
 
 /// Writes the payload in 64 KiB chunks, then half-closes: the server's `read` returns 0, it
 /// closes its side in turn, and our reader sees the end of the stream after the last byte.
-fn write_payload(mut stream: &TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
+fn write_payload(
+    mut stream: &TcpStream,
+    size: usize,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     let mut chunk = Vec::with_capacity(64 * 1024);
     let mut sent = 0;
     while sent < size {
         let end = (sent + 64 * 1024).min(size);
         chunk.clear();
         chunk.extend((sent..end).map(payload_byte));
-        stream
-            .write_all(&chunk)
-            .with_context(|| format!("cannot send to {addr} after {sent} of {size} bytes"))?;
+        stream.write_all(&chunk).with_context(|| {
+            format!("cannot send to {addr} after {sent} of {size} bytes")
+        })?;
         sent = end;
     }
     // ANCHOR: half_close
@@ -203,7 +218,11 @@ fn write_payload(mut stream: &TcpStream, size: usize, addr: SocketAddr) -> anyho
 
 // ANCHOR: verify
 /// Reads until the end of the stream, checking every byte against the payload.
-fn verify_echo(mut stream: &TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
+fn verify_echo(
+    mut stream: &TcpStream,
+    size: usize,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut received = 0;
     loop {
@@ -213,7 +232,8 @@ fn verify_echo(mut stream: &TcpStream, size: usize, addr: SocketAddr) -> anyhow:
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             Err(err) => {
                 return Err(err).with_context(|| {
-                    format!("cannot read the echo from {addr} after {received} of {size} bytes")
+                    let what = format!("the echo from {addr}");
+                    format!("cannot read {what} after {received} of {size} bytes")
                 });
             }
         };
@@ -239,12 +259,18 @@ fn verify_echo(mut stream: &TcpStream, size: usize, addr: SocketAddr) -> anyhow:
 // ANCHOR_END: verify
 
 // ANCHOR: single_thread
-/// The naive way: write everything, then read. Fine for a few kilobytes; a deadlock for a
-/// payload bigger than the buffers between us and the server can hold.
-fn send_then_read(stream: TcpStream, size: usize, addr: SocketAddr) -> anyhow::Result<()> {
-    // With a big payload this write times out: the server is blocked writing echoes that
-    // nobody reads, so it stopped reading what we write. Both sides wait for each other.
-    write_payload(&stream, size, addr).context("deadlock (run without --single-thread)")?;
+/// The naive way: write everything, then read. Fine for a few kilobytes; a deadlock
+/// for a payload bigger than the buffers between us and the server can hold.
+fn send_then_read(
+    stream: TcpStream,
+    size: usize,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    // With a big payload this write times out: the server is blocked writing echoes
+    // that nobody reads, so it stopped reading what we write. Both sides wait for each
+    // other.
+    write_payload(&stream, size, addr)
+        .context("deadlock (run without --single-thread)")?;
     verify_echo(&stream, size, addr)?;
     println!("sent {size} bytes, received {size} bytes: identical");
     Ok(())

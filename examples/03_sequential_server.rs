@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 03_sequential_server
-//! terminal 2:  nc 127.0.0.1 7878          (type a line: it comes back; keep it open)
+//! terminal 2:  nc -N 127.0.0.1 7878       (type a line: it comes back; keep it open)
 //! terminal 3:  cargo run --example 02_echo_client -- --timeout 60 hello
 //!              (waits: "hello" comes back only when you close terminal 2's nc with Ctrl-D;
 //!              `--timeout 60` gives you a minute for that instead of the client's 5 s)
@@ -39,18 +39,19 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     // ANCHOR: setup
-    // Ctrl-C only sets a flag and wakes the sockets we ask it to watch (see the chapter);
-    // the loop below decides when to stop.
+    // Ctrl-C only sets a flag and wakes the sockets we ask it to watch (see the
+    // chapter); the loop below decides when to stop.
     let shutdown = Shutdown::on_ctrl_c()?;
 
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter
+    // 01).
     cli::announce(&listener)?;
 
     // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us
-    // (from a socket the helper creates now, so that it works even when descriptors run
-    // out later).
+    // (from a socket the helper creates now, so that it works even when descriptors
+    // run out later).
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
@@ -58,17 +59,20 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     // ANCHOR: accept_loop
     let mut served: u64 = 0;
-    // 1. Wait for the next client (`None` once Ctrl-C has been pressed). Others who connect
-    //    meanwhile are queued by the kernel in the listen backlog: their handshake is done,
-    //    their bytes wait in its buffers.
+    // 1. Wait for the next client (`None` once Ctrl-C has been pressed). Others who
+    //    connect meanwhile are queued by the kernel in the listen backlog: their
+    //    handshake is done, their bytes wait in its buffers.
     while let Some((stream, peer)) = shutdown.accept(&listener) {
-        // 2. Serve this client to the end. Nobody else is served until `serve_echo` returns.
+        // 2. Serve this client to the end. Nobody else is served until `serve_echo`
+        //    returns.
         println!("connected: {peer}");
         match serve_echo(stream, peer, &shutdown) {
             Ok((echoed, End::ShuttingDown)) => {
                 println!("closed: {peer} ({echoed} bytes echoed; shutting down)");
             }
-            Ok((echoed, _)) => println!("disconnected: {peer} ({echoed} bytes echoed)"),
+            Ok((echoed, _)) => {
+                println!("disconnected: {peer} ({echoed} bytes echoed)")
+            }
             // 3. A client's error ends that client, never the server.
             Err(err) => eprintln!("error: {}", cli::one_line(&err)),
         }

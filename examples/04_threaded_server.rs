@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 04_threaded_server
-//! terminal 2:  nc 127.0.0.1 7878          (type a line: it comes back; keep it open)
+//! terminal 2:  nc -N 127.0.0.1 7878       (type a line: it comes back; keep it open)
 //! terminal 3:  cargo run --example 02_echo_client -- hello
 //!              ("hello" comes back at once, while terminal 2 is still connected)
 //! ```
@@ -49,8 +49,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     let _listener_watch = shutdown
@@ -58,8 +58,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot watch the listener for Ctrl-C")?;
 
     // ANCHOR: accept_loop
-    // How many clients are being served right now. Each client thread decrements it when it
-    // ends; an atomic counter needs no lock for that.
+    // How many clients are being served right now. Each client thread decrements it
+    // when it ends; an atomic counter needs no lock for that.
     let active = Arc::new(AtomicUsize::new(0));
     // The client threads, so that shutdown can wait for them to finish.
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
@@ -68,13 +68,13 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     while let Some((stream, peer)) = shutdown.accept(&listener) {
         served += 1;
-        // Forget the threads that have ended (their clients left), so the list does not grow
-        // with every client the server has ever had.
+        // Forget the threads that have ended (their clients left), so the list does
+        // not grow with every client the server has ever had.
         threads.retain(|thread| !thread.is_finished());
 
-        // 1. Bound how long this client can hold its thread: a read (or write) that waits
-        //    longer than this fails, and the thread ends. Without it, a client that connects
-        //    and goes silent keeps its thread and its socket forever.
+        // 1. Bound how long this client can hold its thread: a read (or write) that
+        //    waits longer than this fails, and the thread ends. Without it, a client
+        //    that connects and goes silent keeps its thread and its socket forever.
         let timeouts = stream
             .set_read_timeout(Some(args.idle_timeout))
             .and_then(|()| stream.set_write_timeout(Some(args.idle_timeout)));
@@ -89,23 +89,27 @@ fn run(args: Args) -> anyhow::Result<()> {
         let now_active = active.fetch_add(1, Ordering::SeqCst) + 1;
         println!("connected: {peer} ({now_active} active)");
 
-        // 2. One thread per client. A named thread shows up by name in panics, debuggers
-        //    and `top -H`. Linux keeps only the first 15 bytes of a thread's name
-        //    (pthread_setname_np(3)), so the name is the client's port, which tells the
-        //    clients apart: `client-51000`. `Builder::spawn` returns an error where
-        //    `thread::spawn` would panic: when the OS refuses another thread (out of
-        //    memory, or the user's thread limit).
+        // 2. One thread per client. A named thread shows up by name in panics,
+        //    debuggers and `top -H`. Linux keeps only the first 15 bytes of a thread's
+        //    name (pthread_setname_np(3)), so the name is the client's port, which
+        //    tells the clients apart: `client-51000`. `Builder::spawn` returns an
+        //    error where `thread::spawn` would panic: when the OS refuses another
+        //    thread (out of memory, or the user's thread limit).
         let (client_active, client_shutdown) = (Arc::clone(&active), shutdown.clone());
         let spawned = thread::Builder::new()
             .name(format!("client-{}", peer.port()))
-            .spawn(move || serve_client(stream, peer, &client_shutdown, &client_active));
+            .spawn(move || {
+                serve_client(stream, peer, &client_shutdown, &client_active)
+            });
         match spawned {
             Ok(thread) => threads.push(thread),
             Err(err) => {
-                // The closure, and with it `stream`, was dropped: this client is closed.
+                // The closure, and with it `stream`, was dropped: this client is
+                // closed.
                 let now_active = active.fetch_sub(1, Ordering::SeqCst) - 1;
                 eprintln!(
-                    "error: cannot start a thread for {peer}: {} (closed it; {now_active} active)",
+                    "error: cannot start a thread for {peer}: {} (closed it;\
+                        \x20{now_active} active)",
                     cli::describe_io(&err)
                 );
             }
@@ -114,11 +118,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     // ANCHOR_END: accept_loop
 
     // ANCHOR: shutdown
-    // 3. Ctrl-C: we no longer accept. The helper has stopped every client's reading; a reply
-    //    in flight is still written, and a client stuck in `write` is closed after the grace
-    //    period. Wait for every client thread to end before exiting.
-    // (How many are still running is a race with the clients being woken right now, so the
-    // line does not pretend to know.)
+    // 3. Ctrl-C: we no longer accept. The helper has stopped every client's reading; a
+    //    reply in flight is still written, and a client stuck in `write` is closed
+    //    after the grace period. Wait for every client thread to end before exiting.
+    // (How many are still running is a race with the clients being woken right now, so
+    // the line does not pretend to know.)
     println!("shutting down: stopped accepting, waiting for clients in flight");
     for thread in threads {
         // A panicking client thread has already printed its panic; nothing more to do.
@@ -130,9 +134,14 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: serve_client
-/// The body of a client's thread: echo, then say how it ended. Nothing here can stop the server:
-/// an error is this client's alone.
-fn serve_client(stream: TcpStream, peer: SocketAddr, shutdown: &Shutdown, active: &AtomicUsize) {
+/// The body of a client's thread: echo, then say how it ended. Nothing here can stop
+/// the server: an error is this client's alone.
+fn serve_client(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: &Shutdown,
+    active: &AtomicUsize,
+) {
     let result = serve_echo(stream, peer, shutdown);
     let left = active.fetch_sub(1, Ordering::SeqCst) - 1;
     match result {

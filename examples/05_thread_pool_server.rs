@@ -9,11 +9,11 @@
 //!
 //! ```text
 //! terminal 1:  cargo run --example 05_thread_pool_server -- --workers 1 --queue 1
-//! terminals 2, 3, 4:  nc 127.0.0.1 7878
+//! terminals 2, 3, 4:  nc -N 127.0.0.1 7878
 //!     (the first is served, the second waits in the queue, the third gets "server busy")
 //! ```
 //!
-//! `--mode lines` swaps the echo for seed 002's line handler: each line gets `hello LINE` back.
+//! `--mode lines` swaps the echo for python/socketserver_lines.py's handler: `hello LINE` back.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -61,7 +61,7 @@ struct Args {
 enum Mode {
     /// Echo every byte back (chapter 01's protocol).
     Echo,
-    /// Answer each line with `hello LINE` (seed 002's StreamRequestHandler).
+    /// Answer each line with `hello LINE` (python/socketserver_lines.py's handler).
     Lines,
 }
 
@@ -72,9 +72,10 @@ fn main() -> ExitCode {
 // ANCHOR: run
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter
+    // 01).
     cli::announce(&listener)?;
     println!("workers: {}, queue: {}", args.workers, args.queue);
 
@@ -85,7 +86,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         // Both handlers speak text (bytes, lines): a refused client gets a text line.
         refusals: Refusals::lines(),
     };
-    // The whole server is one call: the library runs the accept loop, the pool and Ctrl-C.
+    // The whole server is one call: the library runs the accept loop, the pool and
+    // Ctrl-C.
     let summary = match args.mode {
         Mode::Echo => server::serve(&listener, &shutdown, &config, echo),
         Mode::Lines => {
@@ -110,7 +112,11 @@ fn run(args: Args) -> anyhow::Result<()> {
 
 // ANCHOR: echo
 /// The echo handler: chapter 03's loop, reported in one line when the client was idle.
-fn echo(stream: TcpStream, peer: SocketAddr, shutdown: &Shutdown) -> anyhow::Result<()> {
+fn echo(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
     let (echoed, end) = serve_echo(stream, peer, shutdown)?;
     if end == End::Idle {
         println!("idle: closed {peer} ({echoed} bytes echoed)");
@@ -120,8 +126,9 @@ fn echo(stream: TcpStream, peer: SocketAddr, shutdown: &Shutdown) -> anyhow::Res
 // ANCHOR_END: echo
 
 // ANCHOR: lines
-/// Seed 002's line handler: `for line in self.rfile: self.wfile.write(b"hello " + line)`,
-/// with a limit on the line length, and on the time each line may take.
+/// The line handler of python/socketserver_lines.py: `for line in self.rfile:
+/// self.wfile.write(b"hello " + line)`, with a limit on the line length, and on the
+/// time each line may take.
 fn hello_lines(
     stream: TcpStream,
     peer: SocketAddr,
@@ -135,39 +142,51 @@ fn hello_lines(
         .context("cannot clone the client's socket")?;
     // BufReader reads big chunks from the socket and hands them out line by line: one
     // system call for many lines, instead of one per byte. Under it, each line gets
-    // `line_time` (the idle timeout), whole: a client trickling one byte at a time must not
-    // keep its worker for ever.
+    // `line_time` (the idle timeout), whole: a client trickling one byte at a time
+    // must not keep its worker for ever.
     let mut reader = BufReader::new(MessageDeadline::new(stream, line_time));
     let mut line = Vec::new();
     loop {
         line.clear();
         reader.get_mut().restart();
-        // `take` caps how much this one line may read. `BufRead::lines()` has no cap: a client
-        // that sends gigabytes without a newline would make it grow one String until the
-        // server runs out of memory. One byte over the limit tells "too long" from "just fits".
+        // `take` caps how much this one line may read. `BufRead::lines()` has no cap:
+        // a client that sends gigabytes without a newline would make it grow one
+        // String until the server runs out of memory. One byte over the limit tells
+        // "too long" from "just fits".
         let limit = max_line as u64 + 1;
         match reader.by_ref().take(limit).read_until(b'\n', &mut line) {
             Ok(0) => return Ok(()), // end of stream
             Ok(_) => {}
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 match line.len() {
                     0 => println!("idle: closed {peer}"),
-                    n => println!("too slow: closed {peer} ({n} bytes of a line, no end)"),
+                    n => println!(
+                        "too slow: closed {peer} ({n} bytes of a line, no end)"
+                    ),
                 }
                 return Ok(());
             }
-            Err(err) => return Err(err).with_context(|| format!("cannot read from {peer}")),
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot read from {peer}"));
+            }
         }
         let text = match line.strip_suffix(b"\n") {
             Some(text) => text,
             None if line.len() > max_line => {
-                // We cannot find the next line's start without reading the rest of this
-                // one: say why, and close (cleanly, so that the client gets to read why).
+                // We cannot find the next line's start without reading the rest of
+                // this one: say why, and close (cleanly, so that the client gets to
+                // read why).
                 let why = format!("error: line longer than {max_line} bytes\n");
                 server::say_and_close(writer, why.as_bytes());
                 bail!("{peer} sent a line longer than {max_line} bytes; closed it");
             }
-            None => &line[..], // the last line, without a newline, at the end of the stream
+            // the last line, without a newline, at the end of the stream
+            None => &line[..],
         };
         let text = String::from_utf8_lossy(text.strip_suffix(b"\r").unwrap_or(text));
         writer

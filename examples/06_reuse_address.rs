@@ -46,7 +46,12 @@ struct Checks {
 
 impl Checks {
     /// Prints `what: succeeded` or `what: failed: why`, and notes a difference from Linux.
-    fn outcome(&mut self, what: &str, result: &std::io::Result<Socket>, linux_succeeds: bool) {
+    fn outcome(
+        &mut self,
+        what: &str,
+        result: &std::io::Result<Socket>,
+        linux_succeeds: bool,
+    ) {
         let shown = match result {
             Ok(_) => "succeeded".to_string(),
             Err(err) => format!("failed: {}", describe(err)),
@@ -72,42 +77,53 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     // ANCHOR: step1
     println!("1. std's TcpListener::bind and SO_REUSEADDR");
-    let std_listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let std_listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let std_sets_it = SockRef::from(&std_listener).reuse_address()?;
     drop(std_listener);
     println!(
         "   std sets SO_REUSEADDR on this system: {}",
         yes_no(std_sets_it)
     );
-    println!("   (on Unix it does; on Windows it must not: there the option lets another program");
-    println!("   bind the same port and steal connections, and SO_EXCLUSIVEADDRUSE is the guard)");
-    println!("   so this demonstration builds its sockets with socket2, option by option");
+    println!(
+        "   (on Unix it does; on Windows it must not: there the option lets another\
+            \x20program"
+    );
+    println!(
+        "   bind the same port and steal connections, and SO_EXCLUSIVEADDRUSE is the\
+            \x20guard)"
+    );
+    println!(
+        "   so this demonstration builds its sockets with socket2, option by option"
+    );
     // ANCHOR_END: step1
 
     // ANCHOR: step2
     let addr = step_addr(args.addr, 0);
     println!("2. without SO_REUSEADDR, the server closes first");
-    let listener = listen(addr, false).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener =
+        listen(addr, false).with_context(|| format!("cannot listen on {addr}"))?;
     let port = local_addr(&listener)?.port();
     let addr = SocketAddr::new(addr.ip(), port);
     println!("   listening on {addr} (SO_REUSEADDR off)");
     let client = close_server_side_first(&listener, addr)?;
     drop(listener);
     println!(
-        "   the server closed its connection first, then the listener: nothing listens on {addr}"
+        "   the server closed its connection first, then the listener: nothing\
+            \x20listens on {addr}"
     );
     report_time_wait(addr, client);
     checks.outcome("rebind without SO_REUSEADDR", &listen(addr, false), false);
-    // The connection in TIME_WAIT remembers the setting of the socket it came from (off), and
-    // Linux refuses the bind unless *both* have SO_REUSEADDR.
+    // The connection in TIME_WAIT remembers the setting of the socket it came from
+    // (off), and Linux refuses the bind unless *both* have SO_REUSEADDR.
     checks.outcome("rebind with SO_REUSEADDR", &listen(addr, true), false);
     // ANCHOR_END: step2
 
     // ANCHOR: step3
     let addr = step_addr(args.addr, 1);
     println!("3. with SO_REUSEADDR on the old and the new listener");
-    let listener = listen(addr, true).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener =
+        listen(addr, true).with_context(|| format!("cannot listen on {addr}"))?;
     let port = local_addr(&listener)?.port();
     let addr = SocketAddr::new(addr.ip(), port);
     println!("   listening on {addr} (SO_REUSEADDR on)");
@@ -121,7 +137,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     // ANCHOR: step4
     let addr = step_addr(args.addr, 2);
     println!("4. a second listener while the first one still listens");
-    let first = listen(addr, true).with_context(|| format!("cannot listen on {addr}"))?;
+    let first =
+        listen(addr, true).with_context(|| format!("cannot listen on {addr}"))?;
     let addr = SocketAddr::new(addr.ip(), local_addr(&first)?.port());
     println!("   listening on {addr} (SO_REUSEADDR on)");
     checks.outcome(
@@ -150,7 +167,8 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: listen
-/// socket(), SO_REUSEADDR on or off, bind(), listen(): the steps std's `bind` does in one call.
+/// socket(), SO_REUSEADDR on or off, bind(), listen(): the steps std's `bind` does in
+/// one call.
 fn listen(addr: SocketAddr, reuse_address: bool) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(reuse_address)?; // must come before bind() to matter
@@ -161,10 +179,13 @@ fn listen(addr: SocketAddr, reuse_address: bool) -> std::io::Result<Socket> {
 // ANCHOR_END: listen
 
 // ANCHOR: close_first
-/// A client connects; the *server* closes the connection first, then the client. The side that
-/// closes first is the one that ends in TIME_WAIT: here, the server's, on the server's port.
-/// Returns the client's address.
-fn close_server_side_first(listener: &Socket, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+/// A client connects; the *server* closes the connection first, then the client. The
+/// side that closes first is the one that ends in TIME_WAIT: here, the server's, on
+/// the server's port. Returns the client's address.
+fn close_server_side_first(
+    listener: &Socket,
+    addr: SocketAddr,
+) -> anyhow::Result<SocketAddr> {
     let mut client = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .with_context(|| format!("cannot connect to {addr}"))?;
     client.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -195,10 +216,17 @@ fn reuse_port(addr: SocketAddr, checks: &mut Checks) -> anyhow::Result<()> {
             socket.listen(128)?;
             Ok(socket)
         };
-        let first = listen_reuse_port().with_context(|| format!("cannot listen on {addr}"))?;
-        println!("   SO_REUSEPORT is a different option: it lets listeners share a port (on");
-        println!("   Linux: processes of the same user, and the kernel spreads new connections");
-        println!("   among them; the BSDs allow the sharing but do not spread: FreeBSD has");
+        let first =
+            listen_reuse_port().with_context(|| format!("cannot listen on {addr}"))?;
+        println!(
+            "   SO_REUSEPORT is a different option: it lets listeners share a port (on"
+        );
+        println!(
+            "   Linux: processes of the same user, and the kernel spreads new connections"
+        );
+        println!(
+            "   among them; the BSDs allow the sharing but do not spread: FreeBSD has"
+        );
         println!("   SO_REUSEPORT_LB for that)");
         checks.outcome(
             "second listener, SO_REUSEPORT on both",
@@ -210,7 +238,9 @@ fn reuse_port(addr: SocketAddr, checks: &mut Checks) -> anyhow::Result<()> {
     #[cfg(not(all(unix, not(any(target_os = "solaris", target_os = "illumos")))))]
     {
         let _ = (addr, checks);
-        println!("   (SO_REUSEPORT, which lets listeners share a port, does not exist here)");
+        println!(
+            "   (SO_REUSEPORT, which lets listeners share a port, does not exist here)"
+        );
     }
     Ok(())
 }
@@ -219,7 +249,9 @@ fn reuse_port(addr: SocketAddr, checks: &mut Checks) -> anyhow::Result<()> {
 fn report_time_wait(server: SocketAddr, client: SocketAddr) {
     match wait_for_time_wait(server.port()) {
         Some(true) => {
-            println!("   the server's side of the connection is in TIME_WAIT: {server} -> {client}")
+            println!(
+                "   the server's side of the connection is in TIME_WAIT: {server} -> {client}"
+            )
         }
         Some(false) => println!("   (no connection in TIME_WAIT found on {server})"),
         None => println!("   (TIME_WAIT is not visible from here: try `netstat -an`)"),

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use socket_workbook::cli::Throttle;
-use socket_workbook::shutdown::{ACCEPT_PAUSE, DEFAULT_GRACE, ERROR_LINE_INTERVAL, Shutdown};
+use socket_workbook::shutdown::{
+    ACCEPT_PAUSE, DEFAULT_GRACE, ERROR_LINE_INTERVAL, Shutdown,
+};
 use socket_workbook::{cli, net};
 
 /// Non-blocking echo server: one thread, every client, no waiting.
@@ -103,9 +105,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             match accept_all(&listener, &mut clients) {
                 Ok(accepted) => progress = accepted,
                 Err(err) => {
-                    // Out of file descriptors, say: the client stays in the backlog, and
-                    // another `accept` now would fail the same way. Leave the listener
-                    // alone for a moment; print the error at most every few seconds.
+                    // Out of file descriptors, say: the client stays in the backlog,
+                    // and another `accept` now would fail the same way. Leave the
+                    // listener alone for a moment; print the error at most every few
+                    // seconds.
                     let why = cli::describe_io(&err);
                     accept_errors.eprintln(&format!("error: accept failed: {why}"));
                     accept_again = Instant::now() + ACCEPT_PAUSE;
@@ -134,8 +137,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             index += 1;
         }
 
-        // Nothing happened this pass: nap, or spin. The nap is where idle CPU goes to zero —
-        // and where a request that arrives just now waits until we wake up.
+        // Nothing happened this pass: nap, or spin. The nap is where idle CPU goes to
+        // zero — and where a request that arrives just now waits until we wake up.
         if !progress {
             match nap {
                 Some(nap) => {
@@ -152,16 +155,17 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: accept
-/// Accepts every client waiting in the backlog, until the OS says `WouldBlock`. Returns
-/// whether it accepted anyone, or the error that stopped it (those accepted before it are
-/// in `clients` all the same).
+/// Accepts every client waiting in the backlog, until the OS says `WouldBlock`.
+/// Returns whether it accepted anyone, or the error that stopped it (those accepted
+/// before it are in `clients` all the same).
 fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> io::Result<bool> {
     let mut progress = false;
     loop {
         match listener.accept() {
             Ok((stream, peer)) => {
                 progress = true;
-                // An accepted socket does not inherit non-blocking mode everywhere: set it.
+                // An accepted socket does not inherit non-blocking mode everywhere:
+                // set it.
                 if let Err(err) = stream.set_nonblocking(true) {
                     eprintln!(
                         "error: cannot make {peer} non-blocking: {}",
@@ -196,24 +200,28 @@ fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> io::Result<b
 fn flush(client: &mut Client) -> Step {
     while !client.pending.is_empty() {
         match client.stream.write(&client.pending) {
-            // A partial write is normal: the socket's send buffer had room for `n` bytes.
-            // Keep the rest for the next pass.
+            // A partial write is normal: the socket's send buffer had room for `n`
+            // bytes. Keep the rest for the next pass.
             Ok(n) => {
                 client.pending.drain(..n);
                 client.echoed += n as u64;
                 return Step::Progress;
             }
-            // The send buffer is full: the client is not reading fast enough. Not an error.
+            // The send buffer is full: the client is not reading fast enough. Not an
+            // error.
             Err(err) if err.kind() == ErrorKind::WouldBlock => return Step::Idle,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             Err(err) => {
                 let peer = client.peer;
-                return Step::Done(Err(err).with_context(|| format!("cannot write to {peer}")));
+                return Step::Done(
+                    Err(err).with_context(|| format!("cannot write to {peer}")),
+                );
             }
         }
     }
     if client.finished_reading {
-        return Step::Done(Ok(())); // everything echoed, and the client has closed its side
+        // everything echoed, and the client has closed its side
+        return Step::Done(Ok(()));
     }
     Step::Idle
 }
@@ -222,10 +230,10 @@ fn flush(client: &mut Client) -> Step {
 // ANCHOR: read
 /// Reads what has arrived, unless this client's pending echo is already at the limit.
 fn read_some(client: &mut Client, buf: &mut [u8], max_pending: usize) -> Step {
-    // Backpressure: a client that does not read its echoes stops being read. Its bytes then
-    // pile up in the kernel's buffers instead of our memory, until they are full and TCP's flow
-    // control makes the client's own `write` wait. Without this limit, one client that only
-    // sends would make `pending` — our memory — grow without end.
+    // Backpressure: a client that does not read its echoes stops being read. Its bytes
+    // then pile up in the kernel's buffers instead of our memory, until they are full
+    // and TCP's flow control makes the client's own `write` wait. Without this limit,
+    // one client that only sends would make `pending` — our memory — grow without end.
     let room = max_pending.saturating_sub(client.pending.len());
     if room == 0 || client.finished_reading {
         return Step::Idle;
@@ -234,7 +242,8 @@ fn read_some(client: &mut Client, buf: &mut [u8], max_pending: usize) -> Step {
     loop {
         match client.stream.read(&mut buf[..want]) {
             Ok(0) => {
-                // End of stream. Echo what is still pending, then close (`flush` does).
+                // End of stream. Echo what is still pending, then close (`flush`
+                // does).
                 client.finished_reading = true;
                 return if client.pending.is_empty() {
                     Step::Done(Ok(()))
@@ -242,19 +251,44 @@ fn read_some(client: &mut Client, buf: &mut [u8], max_pending: usize) -> Step {
                     Step::Progress
                 };
             }
-            Ok(n) => {
-                client.pending.extend_from_slice(&buf[..n]);
-                return Step::Progress;
-            }
+            Ok(n) => return echo_now(client, &buf[..n]),
             // Nothing has arrived: "not now", not an error.
             Err(err) if err.kind() == ErrorKind::WouldBlock => return Step::Idle,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             Err(err) => {
                 let peer = client.peer;
-                return Step::Done(Err(err).with_context(|| format!("cannot read from {peer}")));
+                return Step::Done(
+                    Err(err).with_context(|| format!("cannot read from {peer}")),
+                );
             }
         }
     }
+}
+
+/// Echoes what was just read: written at once when nothing is pending (the socket's
+/// send buffer almost always has room), and only what the socket does not take is kept
+/// for the next pass. Behind a backlog it just queues: a `write` now would only hear
+/// `WouldBlock`.
+fn echo_now(client: &mut Client, data: &[u8]) -> Step {
+    let mut written = 0;
+    if client.pending.is_empty() {
+        written = loop {
+            match client.stream.write(data) {
+                // Often all of it; a partial write leaves the rest for `flush`.
+                Ok(n) => break n,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => break 0,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    let peer = client.peer;
+                    let why = || format!("cannot write to {peer}");
+                    return Step::Done(Err(err).with_context(why));
+                }
+            }
+        };
+    }
+    client.echoed += written as u64;
+    client.pending.extend_from_slice(&data[written..]);
+    Step::Progress
 }
 // ANCHOR_END: read
 
@@ -275,10 +309,10 @@ fn report_gone(client: &Client, result: anyhow::Result<()>, left: usize) {
 }
 
 // ANCHOR: finish
-/// Ctrl-C: stop accepting and echoing. Each client gets the grace period for an orderly
-/// end (chapter 03): its pending echo, then our FIN, then we read and drop what it still
-/// sends until it closes too — closing while its data is arriving would reset the
-/// connection.
+/// Ctrl-C: stop accepting and echoing. Each client gets the grace period for an
+/// orderly end (chapter 03): its pending echo, then our FIN, then we read and drop
+/// what it still sends until it closes too — closing while its data is arriving would
+/// reset the connection.
 fn finish(mut clients: Vec<Client>) {
     println!("shutting down: {} client(s) connected", clients.len());
     let deadline = Instant::now() + DEFAULT_GRACE;
@@ -302,8 +336,9 @@ fn finish(mut clients: Vec<Client>) {
                 fin_sent[i] = true;
             }
             match client.stream.read(&mut buf) {
-                Ok(0) => ending[i] = false, // it closed too: an orderly end on both sides
-                Ok(_) => {}                 // dropped: no more echoes
+                // it closed too: an orderly end on both sides
+                Ok(0) => ending[i] = false,
+                Ok(_) => {} // dropped: no more echoes
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {}
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}
                 Err(_) => ending[i] = false,

@@ -25,7 +25,9 @@ use anyhow::Context;
 use clap::Parser;
 use polling::{AsRawSource, AsSource, Event, Events, PollMode, Poller};
 use socket_workbook::cli::Throttle;
-use socket_workbook::shutdown::{ACCEPT_PAUSE, DEFAULT_GRACE, ERROR_LINE_INTERVAL, Shutdown};
+use socket_workbook::shutdown::{
+    ACCEPT_PAUSE, DEFAULT_GRACE, ERROR_LINE_INTERVAL, Shutdown,
+};
 use socket_workbook::{cli, net};
 
 /// Poll server: one thread waits for readiness on every socket at once.
@@ -47,14 +49,14 @@ struct Args {
 ///
 /// This is the one place that keeps the contract of polling's `unsafe` `add`: delete a
 /// socket from the poller before dropping it. What breaks otherwise depends on the OS
-/// mechanism. A `poll()`-style backend keeps descriptor *numbers*: the next `accept` may
-/// reuse the closed socket's number, and the new socket would be watched under the old
-/// key. epoll (Linux) registers the open file instead, and forgets it when the file's
-/// last descriptor is closed (epoll(7), Q6): but if a duplicate (`try_clone`, `dup`,
-/// `fork`) keeps the file open, its events go on arriving under a key we believe gone.
-/// kqueue drops a descriptor's events on `close` (kqueue(2)). Owning the socket here, and
-/// deleting it from the poller in `Drop` (which runs before the fields, the socket
-/// included, are dropped), is right for them all.
+/// mechanism. A `poll()`-style backend keeps descriptor *numbers*: the next `accept`
+/// may reuse the closed socket's number, and the new socket would be watched under the
+/// old key. epoll (Linux) registers the open file instead, and forgets it when the
+/// file's last descriptor is closed (epoll(7), Q6): but if a duplicate (`try_clone`,
+/// `dup`, `fork`) keeps the file open, its events go on arriving under a key we
+/// believe gone. kqueue drops a descriptor's events on `close` (kqueue(2)). Owning the
+/// socket here, and deleting it from the poller in `Drop` (which runs before the
+/// fields, the socket included, are dropped), is right for them all.
 struct Registered<'p, S>
 where
     for<'a> &'a S: AsRawSource + AsSource,
@@ -70,8 +72,8 @@ where
     for<'a> &'a S: AsRawSource + AsSource,
 {
     fn new(poller: &'p Poller, socket: S, interest: Event) -> std::io::Result<Self> {
-        // SAFETY: the socket is owned by the returned value, whose `Drop` deletes it from the
-        // poller before the socket itself is dropped.
+        // SAFETY: the socket is owned by the returned value, whose `Drop` deletes it
+        // from the poller before the socket itself is dropped.
         unsafe { poller.add_with_mode(&socket, interest, PollMode::Level)? };
         Ok(Registered {
             poller,
@@ -84,7 +86,9 @@ where
     /// Changes what we wait for (readable, writable, both, or nothing), if it changed.
     fn set_interest(&mut self, readable: bool, writable: bool) -> std::io::Result<()> {
         let wanted = Event::new(self.key, readable, writable);
-        if (wanted.readable, wanted.writable) != (self.interest.readable, self.interest.writable) {
+        if (wanted.readable, wanted.writable)
+            != (self.interest.readable, self.interest.writable)
+        {
             self.poller
                 .modify_with_mode(&self.socket, wanted, PollMode::Level)?;
             self.interest = wanted;
@@ -104,7 +108,8 @@ where
 // ANCHOR_END: registered
 
 // ANCHOR: connection
-/// Everything the server knows about one client, in one place: the poller's key finds it.
+/// Everything the server knows about one client, in one place: the poller's key finds
+/// it.
 struct Connection<'p> {
     socket: Registered<'p, TcpStream>,
     peer: SocketAddr,
@@ -142,7 +147,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     // ANCHOR: setup
     // The poller: epoll on Linux, kqueue on macOS and the BSDs, IOCP on Windows.
     let poller = Arc::new(Poller::new().context("cannot create the poller")?);
-    // Ctrl-C must wake the thread sleeping in `wait`: `notify` makes `wait` return at once.
+    // Ctrl-C must wake the thread sleeping in `wait`: `notify` makes `wait` return at
+    // once.
     let notifier = Arc::clone(&poller);
     let _wake_on_ctrl_c = shutdown.on_trigger(move || {
         let _ = notifier.notify();
@@ -165,22 +171,22 @@ fn run(args: Args) -> anyhow::Result<()> {
     // ANCHOR: loop
     loop {
         // Ctrl-C: stop accepting and echoing. Each client gets the grace period for an
-        // orderly end (chapter 03): its pending echo, then our FIN, then we read and drop
-        // what it still sends until it closes too — closing with its data arriving would
-        // reset it.
+        // orderly end (chapter 03): its pending echo, then our FIN, then we read and
+        // drop what it still sends until it closes too — closing with its data
+        // arriving would reset it.
         if shutdown.is_triggered() && deadline.is_none() {
             deadline = Some(Instant::now() + DEFAULT_GRACE);
             listener = None; // leaves the poller, then closes
             println!("shutting down: {} client(s) connected", connections.len());
-            connections.retain(
-                |_, conn| match end_in_order(conn, Event::none(0), &mut buf) {
+            connections.retain(|_, conn| {
+                match end_in_order(conn, Event::none(0), &mut buf) {
                     Some(result) => {
                         report_closed(conn, result);
                         false // dropped: deleted from the poller, then closed
                     }
                     None => true,
-                },
-            );
+                }
+            });
         }
         if let Some(deadline) = deadline
             && (connections.is_empty() || Instant::now() >= deadline)
@@ -198,8 +204,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .context("cannot update the poller for the listener")?;
         }
 
-        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us, or
-        // a deadline comes). With nothing to do, this thread uses no CPU at all.
+        // Sleep until at least one registered socket is ready (or Ctrl-C notifies us,
+        // or a deadline comes). With nothing to do, this thread uses no CPU at all.
         events.clear();
         let waited = match [deadline, accept_again].into_iter().flatten().min() {
             None => poller.wait(&mut events, None),
@@ -217,13 +223,14 @@ fn run(args: Args) -> anyhow::Result<()> {
                     continue;
                 };
                 let (socket, keys) = (&listener.socket, &mut next_key);
-                let Some(err) = accept_all(&poller, socket, &mut connections, keys) else {
+                let Some(err) = accept_all(&poller, socket, &mut connections, keys)
+                else {
                     continue;
                 };
-                // Out of file descriptors, say. The client stays in the backlog, so the
-                // listener stays readable: level-triggered, `wait` would return at once,
-                // forever, and `accept` fail at once: a busy loop. So stop listening for
-                // a moment, and say so at most every few seconds.
+                // Out of file descriptors, say. The client stays in the backlog, so
+                // the listener stays readable: level-triggered, `wait` would return at
+                // once, forever, and `accept` fail at once: a busy loop. So stop
+                // listening for a moment, and say so at most every few seconds.
                 let line = format!("error: accept failed: {}", cli::describe_io(&err));
                 accept_errors.eprintln(&line);
                 listener
@@ -265,8 +272,8 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 // ANCHOR: accept
-/// The listener is readable: accept every waiting client and register each one. Returns
-/// the error that stopped it early, if one did.
+/// The listener is readable: accept every waiting client and register each one.
+/// Returns the error that stopped it early, if one did.
 fn accept_all<'p>(
     poller: &'p Poller,
     listener: &TcpListener,
@@ -285,9 +292,9 @@ fn accept_all<'p>(
         };
         let key = *next_key;
         *next_key += 1;
-        // Interested in reading only: asking for "writable" while there is nothing to write
-        // would wake us on every `wait`, since a socket with room in its send buffer is always
-        // writable.
+        // Interested in reading only: asking for "writable" while there is nothing to
+        // write would wake us on every `wait`, since a socket with room in its send
+        // buffer is always writable.
         let registered = stream
             .set_nonblocking(true)
             .and_then(|()| Registered::new(poller, stream, Event::readable(key)));
@@ -304,7 +311,9 @@ fn accept_all<'p>(
                 connections.insert(key, conn);
                 println!("connected: {peer} ({} clients)", connections.len());
             }
-            Err(err) => eprintln!("error: cannot register {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot register {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
 }
@@ -312,6 +321,11 @@ fn accept_all<'p>(
 
 // ANCHOR: serve
 /// Handles one readiness event of a client. Returns `Some` when the client is done.
+///
+/// The system calls per round trip are the point here: one `read` and one `write`,
+/// and no change of registration while the client keeps up. The poller is asked for
+/// "writable" only when a `write` would block, and told to stop once the backlog is
+/// written.
 fn serve(
     conn: &mut Connection,
     event: Event,
@@ -320,46 +334,92 @@ fn serve(
 ) -> Option<anyhow::Result<()>> {
     let peer = conn.peer;
     let stream = &conn.socket.socket;
-    // Writable: send what is pending. Level-triggered, so one `write` per event is enough:
-    // if more room remains, the next `wait` reports the socket writable again.
+    // Writable: we asked for it only because a backlog is pending. Level-triggered, so
+    // one `write` per event is enough: if room remains, the next `wait` reports it
+    // again.
     if event.writable && !conn.pending.is_empty() {
-        match (&*stream).write(&conn.pending) {
+        match write_some(stream, &conn.pending) {
             Ok(n) => {
                 conn.pending.drain(..n);
                 conn.echoed += n as u64;
             }
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-            Err(err) => return Some(Err(err).with_context(|| format!("cannot write to {peer}"))),
+            Err(err) => {
+                return Some(
+                    Err(err).with_context(|| format!("cannot write to {peer}")),
+                );
+            }
         }
     }
-    // Readable: read once. Readiness means a `read` will not block, not that it succeeds.
+    // Readable: read once. Readiness means a `read` will not block, not that it
+    // succeeds.
     let room = max_pending.saturating_sub(conn.pending.len());
     if event.readable && room > 0 && !conn.finished_reading {
         let want = room.min(buf.len());
         match (&*stream).read(&mut buf[..want]) {
             Ok(0) => conn.finished_reading = true,
-            Ok(n) => conn.pending.extend_from_slice(&buf[..n]),
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-            Err(err) => return Some(Err(err).with_context(|| format!("cannot read from {peer}"))),
+            // Echo at once: the socket is almost always writable, so asking the poller
+            // first would cost a `modify` and a `wait` for nothing. Only what the
+            // socket does not take now is kept, behind any backlog (bytes stay in
+            // order).
+            Ok(n) => {
+                let mut written = 0;
+                if conn.pending.is_empty() {
+                    match write_some(stream, &buf[..n]) {
+                        Ok(taken) => written = taken,
+                        Err(err) => {
+                            let why = || format!("cannot write to {peer}");
+                            return Some(Err(err).with_context(why));
+                        }
+                    }
+                }
+                conn.echoed += written as u64;
+                conn.pending.extend_from_slice(&buf[written..n]);
+            }
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::Interrupted
+                ) => {}
+            Err(err) => {
+                return Some(
+                    Err(err).with_context(|| format!("cannot read from {peer}")),
+                );
+            }
         }
     }
     if conn.finished_reading && conn.pending.is_empty() {
         return Some(Ok(())); // all echoed, and nothing more will be read
     }
     // Ask for what we can use next: more input only while there is room for its echo
-    // (backpressure, as in chapter 07), and "writable" only while output is pending.
+    // (backpressure, as in chapter 07), and "writable" only while a backlog is
+    // pending. `set_interest` calls the poller only when this differs from what is
+    // registered: for a client that keeps up, never.
     let want_read = !conn.finished_reading && conn.pending.len() < max_pending;
     let want_write = !conn.pending.is_empty();
     if let Err(err) = conn.socket.set_interest(want_read, want_write) {
-        return Some(Err(err).with_context(|| format!("cannot update the poller for {peer}")));
+        return Some(
+            Err(err).with_context(|| format!("cannot update the poller for {peer}")),
+        );
     }
     None
+}
+
+/// Writes what the socket takes now, without waiting: 0 when its send buffer is full.
+fn write_some(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
+    match (&*stream).write(data) {
+        Ok(n) => Ok(n),
+        // Full (`WouldBlock`), or a signal came first (`Interrupted`): nothing was
+        // written; the caller keeps the bytes and waits for "writable".
+        Err(err) if err.kind() == ErrorKind::WouldBlock => Ok(0),
+        Err(err) if err.kind() == ErrorKind::Interrupted => Ok(0),
+        Err(err) => Err(err),
+    }
 }
 // ANCHOR_END: serve
 
 // ANCHOR: end_in_order
-/// Shutting down: writes what is pending, then sends a FIN, then reads and drops what the
-/// client still sends until it closes too. Returns `Some` when the client is done.
+/// Shutting down: writes what is pending, then sends a FIN, then reads and drops what
+/// the client still sends until it closes too. Returns `Some` when the client is done.
 fn end_in_order(conn: &mut Connection, event: Event, buf: &mut [u8]) -> Outcome {
     let peer = conn.peer;
     let stream = &conn.socket.socket;

@@ -3,8 +3,8 @@
 //! Teaches datagrams: no connection, no accept, no stream — one socket, and every `recv_from`
 //! returns one whole datagram together with the address to answer. One thread serves every
 //! client without any concurrency machinery. It answers each datagram with the time, as text
-//! (like the seed's `time.ctime()`, with the time zone) or as the RFC 868 Time Protocol's four
-//! bytes.
+//! (like python/udp_time_server.py's `time.ctime()`, with the time zone) or as the RFC 868
+//! Time Protocol's four bytes.
 //!
 //! ```text
 //! terminal 1:  cargo run --example 09_udp_time_server
@@ -81,16 +81,16 @@ fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
 
     // ANCHOR: bind
-    // A UDP socket is bound, and that is all: no listen, no accept. Every client's datagrams
-    // arrive on this one socket.
-    let socket =
-        UdpSocket::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    // A UDP socket is bound, and that is all: no listen, no accept. Every client's
+    // datagrams arrive on this one socket.
+    let socket = UdpSocket::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = socket
         .local_addr()
         .context("cannot read the listening address")?;
     println!("listening on {local}");
-    // A blocking `recv_from` would sleep through Ctrl-C; with a timeout it returns now and
-    // then, and the loop looks at the flag.
+    // A blocking `recv_from` would sleep through Ctrl-C; with a timeout it returns now
+    // and then, and the loop looks at the flag.
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .context("cannot set the read timeout")?;
@@ -107,19 +107,26 @@ fn run(args: Args) -> anyhow::Result<()> {
     let (mut answered, mut dropped, mut ignored) = (0u64, 0u64, 0u64);
 
     // ANCHOR: loop
-    // One byte more than we accept: `recv_from` silently cuts a datagram to the buffer's size,
-    // so a request that fills the whole buffer was too big (and may have been longer still).
+    // One byte more than we accept: `recv_from` silently cuts a datagram to the
+    // buffer's size, so a request that fills the whole buffer was too big (and may
+    // have been longer still).
     let mut buf = vec![0u8; args.max_request + 1];
     while !shutdown.is_triggered() {
         let (size, peer) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
             // The timeout: nothing arrived; go and look at the flag.
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 continue;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            // Windows only: a datagram longer than `buf` is an error there (WSAEMSGSIZE),
-            // and we do not even learn who sent it. Same rule as below: not answered.
+            // Windows only: a datagram longer than `buf` is an error there
+            // (WSAEMSGSIZE), and we do not even learn who sent it. Same rule as below:
+            // not answered.
             Err(err) if net::is_datagram_too_big(&err) => {
                 ignored += 1;
                 if !args.quiet {
@@ -127,9 +134,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 }
                 continue;
             }
-            // Windows only: an earlier reply of ours came back as "port unreachable" (the
-            // client left). Linux and macOS never tell an unconnected socket. Not our
-            // problem.
+            // Windows only: an earlier reply of ours came back as "port unreachable"
+            // (the client left). Linux and macOS never tell an unconnected socket. Not
+            // our problem.
             Err(err) if net::is_port_unreachable(&err) => continue,
             Err(err) => {
                 // One client's trouble, or the system's: log it and go on.
@@ -138,10 +145,11 @@ fn run(args: Args) -> anyhow::Result<()> {
             }
         };
 
-        // Every datagram is a request, an empty one included (RFC 868 clients send nothing).
-        // Requests are not trusted: an oversized one is ignored, with one log line, and no
-        // answer — answering unchecked datagrams is how UDP servers get used to flood others.
-        // With --quiet, not even the line: a flood of them is counted in the last line.
+        // Every datagram is a request, an empty one included (RFC 868 clients send
+        // nothing). Requests are not trusted: an oversized one is ignored, with one
+        // log line, and no answer — answering unchecked datagrams is how UDP servers
+        // get used to flood others. With --quiet, not even the line: a flood of them
+        // is counted in the last line.
         if size > args.max_request {
             ignored += 1;
             if !args.quiet {
@@ -165,21 +173,29 @@ fn run(args: Args) -> anyhow::Result<()> {
             Format::Rfc868 => rfc868::encode(Timestamp::now()).to_vec(),
         };
         // One datagram out, to the address the request came from. No connection and no
-        // retransmission: if it is lost on the way, only the client can notice. (On Linux
-        // a UDP socket does have a send buffer, SO_SNDBUF: datagrams the network card has
-        // not sent yet count against it, and `send_to` sleeps while it is full.)
+        // retransmission: if it is lost on the way, only the client can notice. (On
+        // Linux a UDP socket does have a send buffer, SO_SNDBUF: datagrams the network
+        // card has not sent yet count against it, and `send_to` sleeps while it is
+        // full.)
         match socket.send_to(&reply, peer) {
             Ok(_) => {
                 answered += 1;
                 if !args.quiet {
-                    println!("answered: {peer} ({size} bytes in, {} out)", reply.len());
+                    println!(
+                        "answered: {peer} ({size} bytes in, {} out)",
+                        reply.len()
+                    );
                 }
             }
-            Err(err) => eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
     // ANCHOR_END: loop
 
-    println!("shutting down: answered {answered}, dropped {dropped}, ignored {ignored}");
+    println!(
+        "shutting down: answered {answered}, dropped {dropped}, ignored {ignored}"
+    );
     Ok(())
 }

@@ -62,10 +62,10 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     // ANCHOR: connect
-    // Bind to any local port of the server's address family, then `connect`. For UDP, connect
-    // sends nothing: it records the peer, so that `send` needs no address, the kernel drops
-    // datagrams from anyone else, and an ICMP error about our datagrams (port unreachable)
-    // is reported to us as an error on the next call.
+    // Bind to any local port of the server's address family, then `connect`. For UDP,
+    // connect sends nothing: it records the peer, so that `send` needs no address, the
+    // kernel drops datagrams from anyone else, and an ICMP error about our datagrams
+    // (port unreachable) is reported to us as an error on the next call.
     let any: SocketAddr = match args.addr {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -80,8 +80,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let mut wait = args.timeout;
     let mut waited = Duration::ZERO;
     let attempts = args.retries + 1;
-    // Room for a reply much larger than any we expect: a bigger datagram would be cut to fit,
-    // and `size == buf.len()` tells us that happened.
+    // Room for a reply much larger than any we expect: a bigger datagram would be cut
+    // to fit, and `size == buf.len()` tells us that happened.
     let mut buf = [0u8; 2048];
     for attempt in 1..=attempts {
         // Any datagram is a request; RFC 868 asks for an empty one.
@@ -90,11 +90,18 @@ fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot send to {}", args.addr))?;
         socket.set_read_timeout(Some(wait))?;
         match socket.recv(&mut buf) {
-            Ok(size) if size == buf.len() => bail!("the reply from {} was too long", args.addr),
+            Ok(size) if size == buf.len() => {
+                bail!("the reply from {} was too long", args.addr)
+            }
             Ok(size) => return print_reply(&buf[..size], args.format, args.addr),
-            // No datagram within `wait`: lost on the way there, lost on the way back, or the
-            // server is busy. We cannot tell which; we can only ask again.
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            // No datagram within `wait`: lost on the way there, lost on the way back,
+            // or the server is busy. We cannot tell which; we can only ask again.
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 waited += wait;
                 if attempt < attempts {
                     eprintln!(
@@ -107,8 +114,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                 wait *= 2;
             }
             // ICMP "port unreachable" came back: nothing listens there. No point
-            // retrying. Linux and macOS say ConnectionRefused, Windows ConnectionReset:
-            // we report both as what they mean.
+            // retrying. Linux and macOS say ConnectionRefused, Windows
+            // ConnectionReset: we report both as what they mean.
             Err(err) if net::is_port_unreachable(&err) => {
                 return Err(io::Error::from(ErrorKind::ConnectionRefused))
                     .with_context(|| format!("no time server at {}", args.addr));
@@ -119,7 +126,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                 bail!("the reply from {} was too long", args.addr)
             }
             Err(err) => {
-                return Err(err).with_context(|| format!("cannot receive from {}", args.addr));
+                return Err(err)
+                    .with_context(|| format!("cannot receive from {}", args.addr));
             }
         }
     }
@@ -138,7 +146,8 @@ fn print_reply(reply: &[u8], format: Format, addr: SocketAddr) -> anyhow::Result
         Format::Text => {
             let Some(line) = as_text(reply) else {
                 bail!(
-                    "{addr} sent {} bytes that are not a line of text: try --format rfc868",
+                    "{addr} sent {} bytes that are not a line of text: try --format\
+                        \x20rfc868",
                     reply.len()
                 );
             };
@@ -165,16 +174,16 @@ fn print_reply(reply: &[u8], format: Format, addr: SocketAddr) -> anyhow::Result
 
 /// The text of a time server's reply, if it is text: UTF-8 without control characters,
 /// with or without a line ending. A datagram is already a whole message, so servers
-/// differ: ours ends its line with `\n`, RFC 867 daytime servers often with `\r\n`, and a
-/// Python server that sends `time.ctime()` sends none.
+/// differ: ours ends its line with `\n`, RFC 867 daytime servers often with `\r\n`,
+/// and a Python server that sends `time.ctime()` sends none.
 fn as_text(reply: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(reply).ok()?;
     let line = text
         .strip_suffix("\r\n")
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(text);
-    // Control characters (escape sequences, a NUL) are not a time, and must not reach the
-    // terminal.
+    // Control characters (escape sequences, a NUL) are not a time, and must not reach
+    // the terminal.
     let control = line.chars().any(char::is_control);
     // Four bytes with no line ending are RFC 868's answer, even when they happen to be
     // valid UTF-8 (some values are): no text time is that short.

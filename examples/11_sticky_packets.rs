@@ -71,13 +71,15 @@ fn run(args: Args) -> anyhow::Result<()> {
         Mode::Split => (1500..=3000, 1024),
     };
     // ANCHOR: messages
-    // Message i is "#i:" and then letters, to a random length: readable, and every message
-    // differs, so the output can say which bytes came from which message.
+    // Message i is "#i:" and then letters, to a random length: readable, and every
+    // message differs, so the output can say which bytes came from which message.
     let messages: Vec<Vec<u8>> = (1..=args.messages)
         .map(|i| {
             let len: usize = rng.random_range(sizes.clone());
             let mut message = format!("#{i}:").into_bytes();
-            message.extend((0..len.saturating_sub(message.len())).map(|k| b'a' + (k % 26) as u8));
+            message.extend(
+                (0..len.saturating_sub(message.len())).map(|k| b'a' + (k % 26) as u8),
+            );
             message
         })
         .collect();
@@ -93,15 +95,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         messages.len()
     );
 
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
     println!("listening on {addr}");
 
     // ANCHOR: client
-    // The client: one `write_all` per message, as a program that believes in messages would.
+    // The client: one `write_all` per message, as a program that believes in messages
+    // would.
     let to_send = messages.clone();
     let client = thread::Builder::new()
         .name("client".into())
@@ -120,12 +123,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
 
     // ANCHOR: read_late
-    // What makes this reliable: the server reads *late*. It waits until the kernel holds every
-    // byte the client sent (peeking, which leaves them queued), as a busy server that gets to
-    // this socket a little later would find them. Then each `read` returns as much as the
-    // buffer holds, whatever the writes were.
-    // (Up to 64 KiB: more might not fit in the socket's receive buffer, and the client would
-    // block before it finished.)
+    // What makes this reliable: the server reads *late*. It waits until the kernel
+    // holds every byte the client sent (peeking, which leaves them queued), as a busy
+    // server that gets to this socket a little later would find them. Then each `read`
+    // returns as much as the buffer holds, whatever the writes were. (Up to 64 KiB:
+    // more might not fit in the socket's receive buffer, and the client would block
+    // before it finished.)
     let wait_for = total.min(64 * 1024);
     let mut all = vec![0u8; wait_for];
     loop {

@@ -108,8 +108,8 @@ fn main() -> ExitCode {
 
 fn serve(addr: SocketAddr, max_frame: usize, config: &Config) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = net::listen(addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     let frame_time = config.idle_timeout;
@@ -126,9 +126,9 @@ fn serve(addr: SocketAddr, max_frame: usize, config: &Config) -> anyhow::Result<
 }
 
 // ANCHOR: framed_echo
-/// Echoes frame after frame. A frame over the limit gets an error frame back, then a clean
-/// close; the client learns why, and the server goes on with everyone else. Each frame must
-/// be in, whole, within `frame_time` of the previous one.
+/// Echoes frame after frame. A frame over the limit gets an error frame back, then a
+/// clean close; the client learns why, and the server goes on with everyone else. Each
+/// frame must be in, whole, within `frame_time` of the previous one.
 fn framed_echo(
     stream: TcpStream,
     peer: SocketAddr,
@@ -138,8 +138,8 @@ fn framed_echo(
 ) -> anyhow::Result<()> {
     let _watch = shutdown.watch_stream(&stream)?;
     // Many small frames arrive in few segments: a BufReader turns them into few `read`
-    // calls. Under it, a deadline per frame (chapter 05): a read timeout alone would let a
-    // client that trickles a byte now and then keep its worker for ever.
+    // calls. Under it, a deadline per frame (chapter 05): a read timeout alone would
+    // let a client that trickles a byte now and then keep its worker for ever.
     let clone = stream.try_clone().context("cannot clone the socket")?;
     let mut reader = BufReader::new(MessageDeadline::new(clone, frame_time));
     let mut writer = stream;
@@ -149,21 +149,29 @@ fn framed_echo(
             Ok(Some(payload)) => write_frame(&mut writer, &payload)
                 .with_context(|| format!("cannot write to {peer}"))?,
             Ok(None) => return Ok(()), // closed between frames: all is well
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 let secs = frame_time.as_secs_f64();
                 println!("idle: closed {peer} (no whole frame in {secs} s)");
                 return Ok(());
             }
             Err(err) if err.kind() == ErrorKind::InvalidData => {
-                // The rest of the stream cannot be trusted (where would the next frame start?),
-                // so the connection ends here — after telling the client, in a frame.
+                // The rest of the stream cannot be trusted (where would the next frame
+                // start?), so the connection ends here — after telling the client, in
+                // a frame.
                 let mut last_words = Vec::new();
                 write_frame(&mut last_words, format!("error: {err}").as_bytes())?;
                 server::say_and_close(writer, &last_words);
-                return Err(err).with_context(|| format!("bad frame from {peer}; closed it"));
+                return Err(err)
+                    .with_context(|| format!("bad frame from {peer}; closed it"));
             }
             Err(err) => {
-                return Err(err).with_context(|| format!("cannot read a frame from {peer}"));
+                return Err(err)
+                    .with_context(|| format!("cannot read a frame from {peer}"));
             }
         }
     }
@@ -202,8 +210,8 @@ fn client(
 }
 
 // ANCHOR: random_frames
-/// Sends `count` frames of random sizes as one byte stream cut into random chunks, while a
-/// second thread reads the echoes and checks each one, in order.
+/// Sends `count` frames of random sizes as one byte stream cut into random chunks,
+/// while a second thread reads the echoes and checks each one, in order.
 fn random_frames(
     stream: TcpStream,
     addr: SocketAddr,
@@ -230,7 +238,8 @@ fn random_frames(
     let sender = thread::Builder::new()
         .name("sender".into())
         .spawn(move || -> std::io::Result<()> {
-            // Frame boundaries and write boundaries have nothing to do with each other.
+            // Frame boundaries and write boundaries have nothing to do with each
+            // other.
             let mut at = 0;
             while at < wire.len() {
                 let n = rng.random_range(1..=16 * 1024).min(wire.len() - at);
@@ -245,7 +254,9 @@ fn random_frames(
     for (i, expected) in frames.iter().enumerate() {
         let echo = read_frame(&mut reader, DEFAULT_MAX_FRAME)
             .with_context(|| format!("cannot read echo {} from {addr}", i + 1))?
-            .with_context(|| format!("{addr} closed the connection after {i} of {count} echoes"))?;
+            .with_context(|| {
+                format!("{addr} closed the connection after {i} of {count} echoes")
+            })?;
         if &echo != expected {
             if echo.starts_with(b"error: ") {
                 bail!("the server answered: {}", String::from_utf8_lossy(&echo));
@@ -264,8 +275,8 @@ fn random_frames(
         .map_err(|_| anyhow::anyhow!("the sending thread panicked"))?
         .with_context(|| format!("cannot send to {addr}"))?;
     println!(
-        "sent {count} frames ({total} bytes) in random chunks; all {count} echoed intact, in order \
-         (seed {seed})"
+        "sent {count} frames ({total} bytes) in random chunks; \
+         all {count} echoed intact, in order (seed {seed})"
     );
     Ok(())
 }

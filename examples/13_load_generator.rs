@@ -109,10 +109,10 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: pattern
-/// The byte at `offset` of the message of client `client` in round `round`. Every client and
-/// every round gets different bytes, so an echo that comes back on the wrong connection, out of
-/// order or stale cannot pass for the right one. (Not zeros: a server bug that returns a zeroed
-/// buffer would pass a test made of zeros.)
+/// The byte at `offset` of the message of client `client` in round `round`. Every
+/// client and every round gets different bytes, so an echo that comes back on the
+/// wrong connection, out of order or stale cannot pass for the right one. (Not zeros:
+/// a server bug that returns a zeroed buffer would pass a test made of zeros.)
 fn byte_at(client: u64, round: u64, offset: u64) -> u8 {
     (client.wrapping_mul(131) ^ round.wrapping_mul(31) ^ offset.wrapping_mul(7))
         .wrapping_add(offset >> 8) as u8
@@ -168,7 +168,8 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
                 let mut echo = vec![0u8; size];
                 let mut latencies = Vec::new(); // microseconds, one per round trip
                 for round in 0.. {
-                    if Instant::now() >= deadline || count.is_some_and(|c| round >= c) {
+                    let enough = count.is_some_and(|c| round >= c);
+                    if Instant::now() >= deadline || enough {
                         break;
                     }
                     for (i, byte) in message.iter_mut().enumerate() {
@@ -177,24 +178,31 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
                     let sent = Instant::now();
                     if framed {
                         write_frame(&mut writer, &message)?;
-                        echo = read_frame(&mut reader, size.max(1))?.with_context(|| {
-                            format!("{addr} closed the connection (client {client}, round {round})")
-                        })?;
+                        echo = read_frame(&mut reader, size.max(1))?.with_context(
+                            || {
+                                let at = format!("client {client}, round {round}");
+                                format!("{addr} closed the connection ({at})")
+                            },
+                        )?;
                     } else {
                         writer.write_all(&message)?;
-                        reader
-                            .read_exact(&mut echo)
-                            .map_err(|err| match err.kind() {
+                        reader.read_exact(&mut echo).map_err(|err| {
+                            match err.kind() {
                                 ErrorKind::UnexpectedEof => anyhow::anyhow!(
-                                    "{addr} closed the connection (client {client}, round {round})"
+                                    "{addr} closed the connection (client {client},\
+                                        \x20round {round})"
                                 ),
                                 _ => anyhow::Error::new(err),
-                            })?;
+                            }
+                        })?;
                     }
-                    latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                    if let Some(at) = (0..size).find(|&i| echo.get(i) != Some(&message[i])) {
+                    let micros = sent.elapsed().as_micros();
+                    latencies.push(micros.min(u32::MAX as u128) as u32);
+                    let differs = |i: &usize| echo.get(*i) != Some(&message[*i]);
+                    if let Some(at) = (0..size).find(differs) {
                         bail!(
-                            "echo from {addr} differs at byte {at} (client {client}, round {round})"
+                            "echo from {addr} differs at byte {at} (client {client},\
+                                \x20round {round})"
                         );
                     }
                     done.fetch_add(1, Ordering::Relaxed);
@@ -209,7 +217,9 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
         match worker.join() {
             Ok(Ok(mine)) => latencies.extend(mine),
             Ok(Err(err)) => failure = failure.or(Some(err)),
-            Err(_) => failure = failure.or(Some(anyhow::anyhow!("a client thread panicked"))),
+            Err(_) => {
+                failure = failure.or(Some(anyhow::anyhow!("a client thread panicked")))
+            }
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -223,13 +233,19 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
     if total == 0 {
         bail!("no round trip completed");
     }
-    let pct = |p: usize| f64::from(latencies[(total * p / 100).min(total - 1)]) / 1000.0;
+    // Nearest rank: the p-th percentile is the smallest sample with at least p% of all
+    // the samples at or below it, the ⌈p·n/100⌉-th in sorted order (p50 of 1..=100 is
+    // 50).
+    let pct =
+        |p: usize| f64::from(latencies[(total * p).div_ceil(100).max(1) - 1]) / 1000.0;
     let max = f64::from(latencies[total - 1]) / 1000.0;
     let rate = total as f64 / elapsed;
     let mode = if framed { "framed" } else { "pingpong" };
     if args.common.json {
         println!(
-            "{{\"mode\":\"{mode}\",\"addr\":\"{addr}\",\"clients\":{},\"size\":{},\"round_trips\":{total},\"secs\":{elapsed:.3},\"per_sec\":{rate:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{max:.3},\"verified\":true}}",
+            "{{\"mode\":\"{mode}\",\"addr\":\"{addr}\",\"clients\":{},\"size\":{},\"ro\
+                und_trips\":{total},\"secs\":{elapsed:.3},\"per_sec\":{rate:.1},\"p50_\
+                ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{max:.3},\"verified\":true}}",
             args.clients,
             args.size,
             pct(50),
@@ -237,7 +253,8 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "{mode}: {} client(s), {}-byte messages: {total} round trips in {elapsed:.2} s = {rate:.0}/s, all verified",
+            "{mode}: {} client(s), {}-byte messages: {total} round trips in\
+                \x20{elapsed:.2} s = {rate:.0}/s, all verified",
             args.clients, args.size
         );
         println!(
@@ -282,9 +299,9 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
         .map(|conn| -> anyhow::Result<_> {
             let stream = connect(addr)?;
             let mut writer = stream.try_clone()?;
-            // Which direction failed first: one failure causes the other (a reader that
-            // stops leaves the writer blocked), and only the first is the cause to
-            // report.
+            // Which direction failed first: one failure causes the other (a reader
+            // that stops leaves the writer blocked), and only the first is the cause
+            // to report.
             let first_failure = Arc::new(OnceLock::<Side>::new());
             let failed = Arc::clone(&first_failure);
             // The writer sends slices of these bytes; the reader compares the echo
@@ -301,7 +318,8 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
                             .with_context(|| format!("cannot send to {addr}"))?;
                         sent += CHUNK as u64;
                     }
-                    writer.shutdown(Shutdown::Write)?; // the echo ends after the last byte
+                    // the echo ends after the last byte
+                    writer.shutdown(Shutdown::Write)?;
                     Ok(sent)
                 })();
                 if result.is_err() {
@@ -320,20 +338,25 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
                         let n = match reader.read(&mut buf) {
                             Ok(0) => return Ok(got),
                             Ok(n) => n,
-                            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                            Err(err) if err.kind() == ErrorKind::Interrupted => {
+                                continue;
+                            }
                             Err(err) => {
-                                return Err(err)
-                                    .with_context(|| format!("cannot read from {addr}"));
+                                return Err(err).with_context(|| {
+                                    format!("cannot read from {addr}")
+                                });
                             }
                         };
-                        // One slice comparison (a `memcmp`, many bytes per instruction);
-                        // only a mismatch pays for finding the first differing byte.
+                        // One slice comparison (a `memcmp`, many bytes per
+                        // instruction); only a mismatch pays for finding the first
+                        // differing byte.
                         let at = (got % PERIOD) as usize;
                         let want = &expected[at..at + n];
                         if buf[..n] != *want {
                             let i = (0..n).find(|&i| buf[i] != want[i]).unwrap_or(0);
                             bail!(
-                                "echo from {addr} differs at byte {} of connection {conn}",
+                                "echo from {addr} differs at byte {} of connection\
+                                    \x20{conn}",
                                 got + i as u64
                             );
                         }
@@ -379,12 +402,15 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
     let mb_s = total as f64 / elapsed / 1e6;
     if args.common.json {
         println!(
-            "{{\"mode\":\"stream\",\"addr\":\"{addr}\",\"connections\":{},\"bytes\":{total},\"secs\":{elapsed:.3},\"mb_per_sec\":{mb_s:.1},\"verified\":true}}",
+            "{{\"mode\":\"stream\",\"addr\":\"{addr}\",\"connections\":{},\"bytes\":{t\
+                otal},\"secs\":{elapsed:.3},\"mb_per_sec\":{mb_s:.1},\"verified\":true\
+                }}",
             args.connections
         );
     } else {
         println!(
-            "stream: {} connection(s): {total} bytes echoed in {elapsed:.2} s = {mb_s:.1} MB/s, all verified",
+            "stream: {} connection(s): {total} bytes echoed in {elapsed:.2} s =\
+                \x20{mb_s:.1} MB/s, all verified",
             args.connections
         );
     }
@@ -415,8 +441,9 @@ fn hold(args: &Hold) -> anyhow::Result<()> {
     let mut streams = Vec::with_capacity(args.connections);
     for n in 0..args.connections {
         let began = Instant::now();
-        let stream = connect(addr)
-            .with_context(|| format!("after {n} of {} connections", args.connections))?;
+        let stream = connect(addr).with_context(|| {
+            format!("after {n} of {} connections", args.connections)
+        })?;
         slowest = slowest.max(began.elapsed());
         streams.push(stream);
     }
@@ -439,12 +466,16 @@ fn hold(args: &Hold) -> anyhow::Result<()> {
     let served = streams.len();
     if args.common.json {
         println!(
-            "{{\"mode\":\"hold\",\"addr\":\"{addr}\",\"connections\":{served},\"open_secs\":{opening:.3},\"slowest_connect_ms\":{:.1},\"total_secs\":{total:.3},\"verified\":true}}",
+            "{{\"mode\":\"hold\",\"addr\":\"{addr}\",\"connections\":{served},\"open_s\
+                ecs\":{opening:.3},\"slowest_connect_ms\":{:.1},\"total_secs\":{total:\
+                .3},\"verified\":true}}",
             slowest.as_secs_f64() * 1000.0
         );
     } else {
         println!(
-            "hold: {served} connections opened in {opening:.2} s (slowest connect {:.1} ms), all held at once and each echoed once: {total:.2} s in all, all verified",
+            "hold: {served} connections opened in {opening:.2} s (slowest connect\
+                \x20{:.1} ms), all held at once and each echoed once: {total:.2} s in\
+                \x20all, all verified",
             slowest.as_secs_f64() * 1000.0
         );
     }

@@ -1,7 +1,7 @@
 //! # 14 — a chat room: broadcast to many clients
 //!
 //! Teaches broadcasting: every line one client sends goes to every other client. The naive
-//! way — loop over the clients and `send` to each (seed 004) — lets one client that stops
+//! way — loop over the clients and `send` to each (python/chat_server.py) — lets one client that stops
 //! reading block the whole room. Here every client has a bounded *outbox* drained by a writer
 //! thread of its own, and the room has a flow-control policy: while a member's outbox is full,
 //! whoever sends to it waits (so the sender's reads pause, and TCP slows the sender down); a
@@ -13,7 +13,7 @@
 //! terminal 1:  cargo run --example 14_chat_room -- server
 //! terminal 2:  cargo run --example 14_chat_room -- client --nick ada
 //! terminal 3:  cargo run --example 14_chat_room -- client --nick bob
-//!              (or: nc 127.0.0.1 7878, and type your nickname first)
+//!              (or: nc -N 127.0.0.1 7878, and type your nickname first)
 //! ```
 //!
 //! Type in terminal 2: it appears in terminal 3 as `ada: …`. `/who` lists who is here, `/quit`
@@ -139,7 +139,8 @@ struct OutboxState {
 impl Outbox {
     /// Queues `line`, waiting while the outbox is full. The policy in three rules:
     /// - a member that keeps reading loses nothing: the sender waits for room instead;
-    /// - the sender's reads pause meanwhile: TCP slows the sender down, not the reader;
+    /// - the sender's reads pause meanwhile: TCP slows the sender down, not the
+    ///   reader;
     /// - a member that takes no line for `stall` while lines wait for it is cut off.
     fn push(&self, line: &Arc<str>) {
         let mut state = self.lock();
@@ -155,8 +156,9 @@ impl Outbox {
                 self.changed.notify_all();
                 return;
             }
-            // Full. Wait for the writer to take a line, but not longer than `stall` after
-            // its last progress: lines waiting that long mean the member stopped reading.
+            // Full. Wait for the writer to take a line, but not longer than `stall`
+            // after its last progress: lines waiting that long mean the member stopped
+            // reading.
             let deadline = state.progress + self.stall;
             let now = Instant::now();
             if now >= deadline {
@@ -182,8 +184,8 @@ impl Outbox {
         }
     }
 
-    /// The writer's side: the next line to send, waiting for one; `None` once the outbox
-    /// is closed and empty.
+    /// The writer's side: the next line to send, waiting for one; `None` once the
+    /// outbox is closed and empty.
     fn next_line(&self) -> Option<Arc<str>> {
         let mut state = self.lock();
         loop {
@@ -208,9 +210,9 @@ impl Outbox {
         self.changed.notify_all();
     }
 
-    /// The member stopped reading: forget its lines, wake whoever waits on them, and shut
-    /// the socket down, which ends its writer (the write fails) and its reader (the read
-    /// returns 0).
+    /// The member stopped reading: forget its lines, wake whoever waits on them, and
+    /// shut the socket down, which ends its writer (the write fails) and its reader
+    /// (the read returns 0).
     fn cut_off(&self) {
         {
             let mut state = self.lock();
@@ -284,8 +286,8 @@ impl SharedRoom {
         names.join(", ")
     }
 
-    /// Removes `nick` (if it is still the member that owns `outbox`), and returns who is
-    /// left to be told.
+    /// Removes `nick` (if it is still the member that owns `outbox`), and returns who
+    /// is left to be told.
     fn remove(&self, nick: &str, outbox: &Arc<Outbox>) -> Vec<Arc<Outbox>> {
         let mut room = self.lock();
         if room
@@ -302,8 +304,8 @@ impl SharedRoom {
 
 fn server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = net::listen(addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     let _watch = shutdown
@@ -324,13 +326,16 @@ fn server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
     while let Some((stream, peer)) = shutdown.accept(&listener) {
         threads.retain(|thread| !thread.is_finished());
         let (room, shutdown) = (room.clone(), shutdown.clone());
-        let spawned = thread::Builder::new()
-            .name(format!("chat {peer}"))
-            .spawn(move || {
-                if let Err(err) = serve_member(stream, peer, &room, &shutdown, rules) {
-                    eprintln!("error: {}", cli::one_line(&err));
-                }
-            });
+        let spawned =
+            thread::Builder::new()
+                .name(format!("chat {peer}"))
+                .spawn(move || {
+                    if let Err(err) =
+                        serve_member(stream, peer, &room, &shutdown, rules)
+                    {
+                        eprintln!("error: {}", cli::one_line(&err));
+                    }
+                });
         match spawned {
             Ok(thread) => threads.push(thread),
             Err(err) => eprintln!(
@@ -377,20 +382,22 @@ fn serve_member(
     shutdown: &Shutdown,
     rules: Rules,
 ) -> anyhow::Result<()> {
-    // Out of file descriptors, this is where it shows: say so (which needs none), close.
+    // Out of file descriptors, this is where it shows: say so (which needs none),
+    // close.
     let _watch = shutdown.watch_stream(&stream).inspect_err(|_| {
         let _ = write_line_frame(&mut &stream, BUSY);
     })?;
-    // Every write to this client is bounded: one that moves no byte for the stall timeout
-    // fails, so no thread of ours waits for ever on a client that stopped reading.
+    // Every write to this client is bounded: one that moves no byte for the stall
+    // timeout fails, so no thread of ours waits for ever on a client that stopped
+    // reading.
     stream.set_write_timeout(Some(rules.stall))?;
     // A small kernel send buffer per client: with the outbox, it bounds what a client
     // that stops reading holds. We ask for 64 KiB; Linux doubles the request (room for
     // its bookkeeping, socket(7)) and reports 131072. Left alone, Linux would grow the
     // buffer up to `tcp_wmem`'s maximum (4 MiB by default).
     SockRef::from(&stream).set_send_buffer_size(64 * 1024)?;
-    // One socket, shared by this thread, the writer and the room: no `try_clone`, which
-    // would cost a file descriptor per copy.
+    // One socket, shared by this thread, the writer and the room: no `try_clone`,
+    // which would cost a file descriptor per copy.
     let stream = Arc::new(stream);
     let mut reader = BufReader::new(DeadlineReader {
         stream: Arc::clone(&stream),
@@ -407,7 +414,9 @@ fn serve_member(
     let nick = match read_line_frame(&mut reader, MAX_NICK + 1) {
         Ok(Some(line)) => valid_nick(&line),
         Err(err) if err.kind() == ErrorKind::InvalidData => None, // longer than that
-        Err(err) if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+        Err(err)
+            if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) =>
+        {
             let secs = rules.nick_timeout.as_secs_f64();
             refuse(
                 &format!("* no nickname within {secs} s: goodbye"),
@@ -428,8 +437,8 @@ fn serve_member(
     reader.get_mut().deadline = None;
     stream.set_read_timeout(None)?;
 
-    // 2. The outbox and its writer thread, before joining: a member is in the room only
-    //    once something drains its outbox.
+    // 2. The outbox and its writer thread, before joining: a member is in the room
+    //    only once something drains its outbox.
     let outbox = Arc::new(Outbox {
         stream: Arc::clone(&stream),
         capacity: rules.outbox,
@@ -452,8 +461,9 @@ fn serve_member(
         }
     };
 
-    // 3. Join: unique nicknames only. Who is told of the arrival is decided together with
-    //    the arrival itself, so that the greeting's "here:" and the notices agree.
+    // 3. Join: unique nicknames only. Who is told of the arrival is decided together
+    //    with the arrival itself, so that the greeting's "here:" and the notices
+    //    agree.
     let joined = {
         let mut room = room.lock();
         if room.members.contains_key(&nick) {
@@ -493,7 +503,9 @@ fn serve_member(
                     tell("* commands: /who, /quit");
                 }
                 // Rule: control characters are shown, not obeyed (see `inert`).
-                Ok(text) => room.say(&format!("{nick}: {}", inert(&text)), Some(&nick)),
+                Ok(text) => {
+                    room.say(&format!("{nick}: {}", inert(&text)), Some(&nick))
+                }
                 // Rule: invalid UTF-8 is not passed on; the sender is told, and stays.
                 Err(_) => {
                     println!("rejected: a line from {nick} is not UTF-8");
@@ -501,7 +513,8 @@ fn serve_member(
                 }
             },
             Ok(None) => break "left",
-            // Rule: a line over the limit ends the connection (where would the next go?)
+            // Rule: a line over the limit ends the connection (where would the next
+            // go?)
             Err(err) if err.kind() == ErrorKind::InvalidData => {
                 println!("dropped: {nick} (a line over {} bytes)", rules.max_line);
                 tell(&format!(
@@ -546,15 +559,20 @@ fn spawn_writer(outbox: Arc<Outbox>, nick: &str) -> io::Result<JoinHandle<()>> {
         .spawn(move || {
             while let Some(line) = outbox.next_line() {
                 if let Err(err) = (&*outbox.stream).write_all(line.as_bytes()) {
-                    // The write timeout: not one byte accepted for `stall`. Not reading.
-                    if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                    // The write timeout: not one byte accepted for `stall`. Not
+                    // reading.
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut
+                    ) {
                         outbox.cut_off();
                     }
                     break; // otherwise: disconnected, or already cut off
                 }
             }
-            // Closed and sent, or failed: nothing more goes in (a sender waiting for room
-            // moves on), and our side of the socket closes, which also wakes the reader.
+            // Closed and sent, or failed: nothing more goes in (a sender waiting for
+            // room moves on), and our side of the socket closes, which also wakes the
+            // reader.
             {
                 let mut state = outbox.lock();
                 state.open = false;
@@ -584,8 +602,8 @@ fn finish_writer(outbox: &Outbox, writer: JoinHandle<()>, limit: Duration) {
 // ANCHOR_END: writer
 
 // ANCHOR: inert
-/// Untrusted text, made safe to show on a terminal: every control character (C0 such as
-/// CR, ESC, NUL and BEL; DEL; the C1 range U+0080–U+009F) is shown as a Rust escape
+/// Untrusted text, made safe to show on a terminal: every control character (C0 such
+/// as CR, ESC, NUL and BEL; DEL; the C1 range U+0080–U+009F) is shown as a Rust escape
 /// (`\r`, `\u{1b}`, …) instead of being sent on for the reader's terminal to obey.
 fn inert(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {
@@ -625,7 +643,8 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
     let mut writer = stream.try_clone()?;
 
     // The server asks for the nickname, then greets us (or refuses): two capped lines,
-    // due within 5 s each (a server answers at once): one that never does cannot hang us.
+    // due within 5 s each (a server answers at once): one that never does cannot hang
+    // us.
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut greeting = || -> anyhow::Result<String> {
         match read_line_frame(&mut reader, CLIENT_MAX_LINE)? {
@@ -634,7 +653,8 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
         }
     };
     greeting().context("the server sent no greeting")?;
-    write_line_frame(&mut writer, nick.as_bytes()).context("cannot send the nickname")?;
+    write_line_frame(&mut writer, nick.as_bytes())
+        .context("cannot send the nickname")?;
     let hello = greeting().context("no answer to the nickname")?;
     if !hello.starts_with("* hello ") {
         bail!("{}", hello.trim_start_matches("* "));
@@ -642,9 +662,9 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
     println!("{hello}");
     stream.set_read_timeout(None)?; // from now on, the room may be quiet for hours
 
-    // Printing runs on its own thread, so that messages appear while we wait for stdin.
-    // What the room sends is made inert too: this client does not trust the server
-    // either.
+    // Printing runs on its own thread, so that messages appear while we wait for
+    // stdin. What the room sends is made inert too: this client does not trust the
+    // server either.
     let printer = thread::Builder::new()
         .name("printer".into())
         .spawn(move || {

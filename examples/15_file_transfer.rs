@@ -104,19 +104,25 @@ fn main() -> ExitCode {
 /// filesystems (`NAME_MAX`). The filesystem has the last word: see `check_target`.
 const MAX_NAME: usize = 255;
 
-/// A name is accepted only if it is exactly one ordinary path component: no `/` or `\`,
-/// no `..` or `.`, not absolute, not empty. Anything else could write outside the
-/// directory (`../../home/you/.bashrc`, `/etc/passwd`) or somewhere unexpected inside it
-/// (`a/b`). And no control characters: the name is printed in logs and terminals, where a
-/// newline forges a log line and an escape sequence (`ESC [2J`) rewrites the screen.
+/// A name is accepted only if it is exactly one ordinary path component: no `/` or
+/// `\`, no `..` or `.`, not absolute, not empty. Anything else could write outside the
+/// directory (`../../home/you/.bashrc`, `/etc/passwd`) or somewhere unexpected inside
+/// it (`a/b`). And no control characters: the name is printed in logs and terminals,
+/// where a newline forges a log line and an escape sequence (`ESC [2J`) rewrites the
+/// screen.
 fn valid_name(name: &str) -> Result<&str, String> {
     let mut components = Path::new(name).components();
     let single = matches!(
         (components.next(), components.next()),
         (Some(Component::Normal(part)), None) if part == name
     );
-    // `{name:?}` prints the name quoted and escaped (`"a\nb"`): harmless in any message.
-    if name.is_empty() || name.len() > MAX_NAME || !single || name.contains(['/', '\\']) {
+    // `{name:?}` prints the name quoted and escaped (`"a\nb"`): harmless in any
+    // message.
+    if name.is_empty()
+        || name.len() > MAX_NAME
+        || !single
+        || name.contains(['/', '\\'])
+    {
         return Err(format!("the name {name:?} is not a plain file name"));
     }
     if name.chars().any(char::is_control) {
@@ -137,8 +143,8 @@ fn receive(
         bail!("{} is not a directory (create it first)", dir.display());
     }
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = net::listen(addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     println!("saving into {}", dir.display());
@@ -179,9 +185,9 @@ fn refuse(stream: TcpStream, why: &str) {
 
 // ANCHOR: frame_clock
 /// The receiving side of the connection, where every frame must arrive whole within
-/// `frame_timeout` of [`restart`](Self::restart): a peer is alive if whole frames arrive,
-/// not bytes. A read timeout alone bounds each `read`, so a sender that trickles a
-/// byte now and then would hold a worker forever.
+/// `frame_timeout` of [`restart`](Self::restart): a peer is alive if whole frames
+/// arrive, not bytes. A read timeout alone bounds each `read`, so a sender that
+/// trickles a byte now and then would hold a worker forever.
 struct FrameClock {
     stream: TcpStream,
     frame_timeout: Duration,
@@ -215,8 +221,8 @@ impl Read for FrameClock {
         let Some(left) = left.filter(|left| !left.is_zero()) else {
             return Err(expired());
         };
-        // Each `read` waits only for the time left to the whole frame. (A socket timeout
-        // is `WouldBlock` on Unix, `TimedOut` on Windows.)
+        // Each `read` waits only for the time left to the whole frame. (A socket
+        // timeout is `WouldBlock` on Unix, `TimedOut` on Windows.)
         self.stream.set_read_timeout(Some(left))?;
         use ErrorKind::{TimedOut, WouldBlock};
         match self.stream.read(buf) {
@@ -228,8 +234,9 @@ impl Read for FrameClock {
 // ANCHOR_END: frame_clock
 
 // ANCHOR: header
-/// Reads the header: the name frame, then the size frame. `Ok(None)` if the sender closed
-/// before sending anything; `Err(why)`, in words for the sender, if it is not a header.
+/// Reads the header: the name frame, then the size frame. `Ok(None)` if the sender
+/// closed before sending anything; `Err(why)`, in words for the sender, if it is not a
+/// header.
 fn read_header(reader: &mut impl Read) -> Result<Option<(Vec<u8>, u64)>, String> {
     let malformed = |part: &str, err: io::Error| {
         format!("malformed header: the {part}: {}", cli::describe_io(&err))
@@ -251,10 +258,10 @@ fn read_header(reader: &mut impl Read) -> Result<Option<(Vec<u8>, u64)>, String>
 /// Whether the file can be saved as `target`, asked of the filesystem before any data
 /// comes.
 fn check_target(target: &Path, name: &str, overwrite: bool) -> Result<(), String> {
-    // `symlink_metadata` looks at the name itself, without following a symbolic link: a
-    // file, a directory, a link (even one pointing nowhere) all count. `target.exists()`
-    // follows links, and calls a dangling one "nothing there": the upload would be taken
-    // in full, and only the final rename would fail.
+    // `symlink_metadata` looks at the name itself, without following a symbolic link:
+    // a file, a directory, a link (even one pointing nowhere) all count.
+    // `target.exists()` follows links, and calls a dangling one "nothing there": the
+    // upload would be taken in full, and only the final rename would fail.
     match std::fs::symlink_metadata(target) {
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
         // The filesystem refuses the name itself (too long for it, say): say so now.
@@ -270,9 +277,9 @@ fn check_target(target: &Path, name: &str, overwrite: bool) -> Result<(), String
     }
 }
 
-/// The temporary file's prefix: `.NAME.partial-`, with at most 32 bytes of the name, so
-/// that the temporary name stays short: every name that `valid_name` accepts, up to 255
-/// bytes, must leave room for the random suffix.
+/// The temporary file's prefix: `.NAME.partial-`, with at most 32 bytes of the name,
+/// so that the temporary name stays short: every name that `valid_name` accepts, up to
+/// 255 bytes, must leave room for the random suffix.
 fn partial_prefix(name: &str) -> String {
     let mut end = name.len().min(32);
     while !name.is_char_boundary(end) {
@@ -294,7 +301,8 @@ fn receive_one(
     frame_timeout: Duration,
 ) -> anyhow::Result<()> {
     let _watch = shutdown.watch_stream(&stream)?;
-    let mut reader = BufReader::new(FrameClock::new(stream.try_clone()?, frame_timeout));
+    let mut reader =
+        BufReader::new(FrameClock::new(stream.try_clone()?, frame_timeout));
     let mut writer = stream;
 
     // 1. The header, checked before a single byte of data is accepted. Every "no" is a
@@ -331,8 +339,9 @@ fn receive_one(
         bail!("refused {name} from {peer}: {why}");
     }
 
-    // 2. A temporary file in the target directory (so that the final rename stays on one
-    //    filesystem, and is atomic). If anything below fails, dropping it deletes it.
+    // 2. A temporary file in the target directory (so that the final rename stays on
+    //    one filesystem, and is atomic). If anything below fails, dropping it deletes
+    //    it.
     let mut partial = match NamedTempFile::with_prefix_in(partial_prefix(&name), dir) {
         Ok(partial) => partial,
         Err(err) => {
@@ -353,14 +362,16 @@ fn receive_one(
         reader.get_mut().restart();
         let chunk = match read_frame(&mut reader, CHUNK) {
             Ok(Some(chunk)) if received + chunk.len() as u64 <= size => chunk,
-            Ok(Some(_)) => bail!("{peer} sent more than the {size} bytes it announced for {name}"),
+            Ok(Some(_)) => {
+                bail!("{peer} sent more than the {size} bytes it announced for {name}")
+            }
             Ok(None) => bail!(
-                "the transfer of {name} from {peer} was interrupted after {received} of {size} \
-                 bytes; nothing saved"
+                "the transfer of {name} from {peer} was interrupted \
+                 after {received} of {size} bytes; nothing saved"
             ),
             Err(err) => bail!(
-                "the transfer of {name} from {peer} was interrupted after {received} of {size} \
-                 bytes: {}; nothing saved",
+                "the transfer of {name} from {peer} was interrupted \
+                 after {received} of {size} bytes: {}; nothing saved",
                 cli::describe_io(&err)
             ),
         };
@@ -378,7 +389,8 @@ fn receive_one(
     let sent_sum = read_frame(&mut reader, 32)?.context("no checksum")?;
     let our_sum = hasher.finalize();
     if sent_sum.as_slice() != our_sum.as_slice() {
-        drop(partial); // deleted before the sender is told: "nothing saved" is then true
+        // Deleted before the sender is told: "nothing saved" is then true.
+        drop(partial);
         refuse(
             writer,
             "checksum mismatch: the file was damaged on the way; nothing saved",
@@ -414,7 +426,8 @@ fn receive_one(
 
 // ANCHOR: send
 fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<()> {
-    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file =
+        File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file
         .metadata()
         .with_context(|| format!("cannot read the size of {}", path.display()))?
@@ -424,7 +437,9 @@ fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<(
         None => path
             .file_name()
             .and_then(|n| n.to_str())
-            .with_context(|| format!("{} has no usable file name: use --name", path.display()))?
+            .with_context(|| {
+                format!("{} has no usable file name: use --name", path.display())
+            })?
             .to_string(),
     };
 
@@ -451,12 +466,17 @@ fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<(
                 "{} shrank while being sent ({sent} of {size} bytes)",
                 path.display()
             ),
-            Ok(n) => n.min((size - sent) as usize), // a file that grows: send what we announced
+            // a file that grows: send what we announced
+            Ok(n) => n.min((size - sent) as usize),
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("cannot read {}", path.display()));
+            }
         };
         hasher.update(&buf[..n]);
-        write_frame(&mut writer, &buf[..n]).with_context(|| format!("cannot send to {addr}"))?;
+        write_frame(&mut writer, &buf[..n])
+            .with_context(|| format!("cannot send to {addr}"))?;
         sent += n as u64;
         progress.inc(n as u64);
     }
@@ -468,7 +488,8 @@ fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<(
     let verdict = expect_ok(&mut reader, addr)?;
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "sent: {name} ({size} bytes) in {secs:.2} s ({:.1} MB/s); {verdict}, sha256 {}",
+        "sent: {name} ({size} bytes) in {secs:.2} s ({:.1} MB/s); \
+         {verdict}, sha256 {}",
         size as f64 / secs / 1e6,
         hex(&sum)
     );
@@ -495,9 +516,9 @@ fn progress_bar(size: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(size);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    ) {
         bar.set_style(style);
     }
     bar

@@ -85,10 +85,10 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: keepalive
-/// Turns on TCP keepalive: after `idle` without traffic the kernel sends empty probes, and
-/// after a few unanswered ones it resets the connection. It detects a dead *host* or a cut
-/// link — the peer's kernel stops answering — but not a hung *program*: a stopped process's
-/// kernel still answers the probes.
+/// Turns on TCP keepalive: after `idle` without traffic the kernel sends empty probes,
+/// and after a few unanswered ones it resets the connection. It detects a dead *host*
+/// or a cut link — the peer's kernel stops answering — but not a hung *program*: a
+/// stopped process's kernel still answers the probes.
 fn enable_keepalive(stream: &TcpStream, idle: Duration) -> anyhow::Result<()> {
     // The kernel counts keepalive times in whole seconds (and refuses 0).
     let idle = Duration::from_secs(idle.as_secs_f64().ceil().max(1.0) as u64);
@@ -101,10 +101,14 @@ fn enable_keepalive(stream: &TcpStream, idle: Duration) -> anyhow::Result<()> {
 }
 // ANCHOR_END: keepalive
 
-fn server(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Result<()> {
+fn server(
+    addr: SocketAddr,
+    interval: Duration,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {}", addr))?;
+    let listener = net::listen(addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {}", addr))?;
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
     cli::announce(&listener)?;
     println!(
@@ -195,11 +199,15 @@ fn read_by(
     }
 }
 
-/// `write_all` with a deadline. A peer that stops reading fills its receive buffer, then
-/// our send buffer, and then `write` blocks: without a bound, forever. A write timeout
-/// alone bounds each `write` call, and `write_all` may make many; so each call gets the
-/// time left.
-fn write_by(stream: &mut TcpStream, payload: &[u8], deadline: Instant) -> io::Result<()> {
+/// `write_all` with a deadline. A peer that stops reading fills its receive buffer,
+/// then our send buffer, and then `write` blocks: without a bound, forever. A write
+/// timeout alone bounds each `write` call, and `write_all` may make many; so each call
+/// gets the time left.
+fn write_by(
+    stream: &mut TcpStream,
+    payload: &[u8],
+    deadline: Instant,
+) -> io::Result<()> {
     let mut frame = Vec::new();
     write_frame(&mut frame, payload)?; // the frame in memory first: one buffer to send
     let mut rest = frame.as_slice();
@@ -220,9 +228,9 @@ fn write_by(stream: &mut TcpStream, payload: &[u8], deadline: Instant) -> io::Re
 // ANCHOR_END: deadlines
 
 // ANCHOR: answer
-/// One client: answer every heartbeat. Drop the client when no *complete* frame has come
-/// for `timeout`, whatever it does meanwhile, or when an answer cannot be sent within
-/// `timeout`.
+/// One client: answer every heartbeat. Drop the client when no *complete* frame has
+/// come for `timeout`, whatever it does meanwhile, or when an answer cannot be sent
+/// within `timeout`.
 fn answer(
     stream: TcpStream,
     peer: SocketAddr,
@@ -232,7 +240,8 @@ fn answer(
     let _watch = shutdown
         .watch_stream(&stream)
         .with_context(|| format!("cannot serve {peer}"))?;
-    enable_keepalive(&stream, timeout).with_context(|| format!("cannot serve {peer}"))?;
+    enable_keepalive(&stream, timeout)
+        .with_context(|| format!("cannot serve {peer}"))?;
     let mut stream = stream;
     // Bytes that do not make a whole frame yet wait here, across reads (chapter 12).
     let mut decoder = FrameDecoder::new(MAX_FRAME);
@@ -255,7 +264,9 @@ fn answer(
                 Ok(()) => {}
                 Err(err) if timed_out(&err) => {
                     let secs = timeout.as_secs_f64();
-                    println!("dropped: {peer} (not reading: an answer waited {secs} s)");
+                    println!(
+                        "dropped: {peer} (not reading: an answer waited {secs} s)"
+                    );
                     return Ok(());
                 }
                 Err(_) if shutdown.is_triggered() => return Ok(()),
@@ -279,10 +290,13 @@ fn answer(
                 let secs = timeout.as_secs_f64();
                 let why = match decoder.buffered() {
                     0 => format!("no heartbeat for {secs} s"),
-                    n => format!("no complete heartbeat for {secs} s, {n} bytes of one"),
+                    n => {
+                        format!("no complete heartbeat for {secs} s, {n} bytes of one")
+                    }
                 };
                 println!("dropped: {peer} ({why})");
-                return Ok(()); // closing tells the client, if it is still there to hear it
+                // closing tells the client, if it is still there to hear it
+                return Ok(());
             }
             Got::Nothing => {} // interrupted by a signal: the deadline is still ahead
         }
@@ -291,9 +305,13 @@ fn answer(
 // ANCHOR_END: answer
 
 // ANCHOR: client
-/// Connects, sends heartbeats, and starts over with a growing pause whenever the server is
-/// unreachable or stops answering. Runs until Ctrl-C.
-fn client(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Result<()> {
+/// Connects, sends heartbeats, and starts over with a growing pause whenever the
+/// server is unreachable or stops answering. Runs until Ctrl-C.
+fn client(
+    addr: SocketAddr,
+    interval: Duration,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let mut backoff = interval;
     while !shutdown.is_triggered() {
@@ -311,13 +329,16 @@ fn client(addr: SocketAddr, interval: Duration, timeout: Duration) -> anyhow::Re
                     backoff = interval;
                 }
             }
-            Err(err) => println!("cannot connect to {addr}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                println!("cannot connect to {addr}: {}", cli::describe_io(&err))
+            }
         }
         if shutdown.is_triggered() {
             break;
         }
-        // Wait longer after every failure (up to 30 s), so that many clients of a server that
-        // is struggling do not all hammer it at once the moment it is back.
+        // Wait longer after every failure (up to 30 s), so that many clients of a
+        // server that is struggling do not all hammer it at once the moment it is
+        // back.
         println!("reconnecting in {} s", backoff.as_secs_f64());
         shutdown.wait_timeout(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -340,7 +361,8 @@ fn heartbeats(
     let mut stream = stream;
     let mut decoder = FrameDecoder::new(MAX_FRAME);
     let first_sent = Instant::now();
-    // The same rule as the server's: the server is alive if a complete frame came lately.
+    // The same rule as the server's: the server is alive if a complete frame came
+    // lately.
     let mut last_answer = first_sent;
     let stopped = || {
         let secs = timeout.as_secs_f64();
@@ -368,7 +390,9 @@ fn heartbeats(
                 if !*answered {
                     *answered = true;
                     let rtt = last_answer.duration_since(first_sent).as_micros();
-                    println!("the server answers: first heartbeat answered in {rtt} µs");
+                    println!(
+                        "the server answers: first heartbeat answered in {rtt} µs"
+                    );
                 }
             }
             if time_left(last_answer + timeout).is_none() {
@@ -377,7 +401,8 @@ fn heartbeats(
             if time_left(next).is_none() {
                 break;
             }
-            match read_by(&mut stream, &mut decoder, next.min(last_answer + timeout))? {
+            match read_by(&mut stream, &mut decoder, next.min(last_answer + timeout))?
+            {
                 Got::Bytes | Got::Nothing => {}
                 Got::End if shutdown.is_triggered() => {
                     return Ok("disconnected (shutting down)".into());

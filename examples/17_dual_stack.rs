@@ -21,7 +21,9 @@
 //! `client --addr 127.0.0.1:7001 --addr 127.0.0.1:7878` with and without `--happy-eyeballs`.
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs,
+};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -127,9 +129,9 @@ fn main() -> ExitCode {
 // ---------------------------------------------------------------------------------------------
 
 // ANCHOR: listen
-/// socket(), the options, bind(), listen(), one step at a time, so that `IPV6_V6ONLY` is
-/// set *before* bind(), the only time it counts. Returns the listener and a line saying
-/// which clients can reach it.
+/// socket(), the options, bind(), listen(), one step at a time, so that `IPV6_V6ONLY`
+/// is set *before* bind(), the only time it counts. Returns the listener and a line
+/// saying which clients can reach it.
 fn listen(addr: SocketAddr, v6only: bool) -> anyhow::Result<(TcpListener, String)> {
     // 1. The socket's family follows the address: AF_INET for IPv4, AF_INET6 for IPv6.
     let domain = Domain::for_address(addr);
@@ -138,10 +140,11 @@ fn listen(addr: SocketAddr, v6only: bool) -> anyhow::Result<(TcpListener, String
     socket.set_reuse_address(true)?; // as in chapter 06
 
     // 2. An IPv6 socket on `[::]` also receives IPv4 connections unless IPV6_V6ONLY is
-    //    on, and its default differs: off on Linux (the sysctl net.ipv6.bindv6only), on
-    //    on Windows and FreeBSD, always on on OpenBSD. std's `TcpListener::bind` leaves
-    //    it at the default, so the same program would be dual-stack on one system and not
-    //    on another. We read the default, then set the option ourselves.
+    //    on, and its default differs: off on Linux (the sysctl net.ipv6.bindv6only),
+    //    on on Windows and FreeBSD, always on on OpenBSD. std's `TcpListener::bind`
+    //    leaves it at the default, so the same program would be dual-stack on one
+    //    system and not on another. We read the default, then set the option
+    //    ourselves.
     let reach = if addr.is_ipv6() {
         let default = on_off(socket.only_v6()?);
         socket.set_only_v6(v6only).with_context(|| {
@@ -172,9 +175,9 @@ fn on_off(value: bool) -> &'static str {
 
 // ANCHOR: peer
 /// How the server sees a client. A dual-stack socket reports an IPv4 client as an
-/// IPv4-mapped IPv6 address, `::ffff:127.0.0.1` (RFC 4291, 2.5.5.2); `to_canonical` turns
-/// it back into `127.0.0.1`, which is what logs, allow-lists and rate limits should
-/// compare.
+/// IPv4-mapped IPv6 address, `::ffff:127.0.0.1` (RFC 4291, 2.5.5.2); `to_canonical`
+/// turns it back into `127.0.0.1`, which is what logs, allow-lists and rate limits
+/// should compare.
 fn describe_peer(peer: SocketAddr) -> String {
     let canonical = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     if canonical != peer {
@@ -197,7 +200,8 @@ fn server(addr: SocketAddr, v6only: bool) -> anyhow::Result<()> {
     let _watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
-    // One short line per client and nothing to read: serving them in turn is enough (03).
+    // One short line per client and nothing to read: serving them in turn is enough
+    // (03).
     while let Some((mut stream, peer)) = shutdown.accept(&listener) {
         println!("connected: {}", describe_peer(peer));
         // Tell the client the address exactly as `accept` gave it to us.
@@ -300,7 +304,9 @@ fn client(
         .read_line(&mut line)
         .with_context(|| format!("cannot read from {addr}"))?;
     if line.is_empty() {
-        bail!("{addr} closed the connection without a line (not this chapter's server?)");
+        bail!(
+            "{addr} closed the connection without a line (not this chapter's server?)"
+        );
     }
     println!("the server sees us as {}", line.trim_end());
     Ok(())
@@ -319,8 +325,8 @@ fn resolve(target: &str) -> anyhow::Result<Vec<SocketAddr>> {
     }
     let addrs: Vec<SocketAddr> = match target.to_socket_addrs() {
         Ok(addrs) => addrs.collect(),
-        // The resolver's own words ("Name or service not known" from glibc); they differ
-        // between systems, so we keep them as they are and add our hint.
+        // The resolver's own words ("Name or service not known" from glibc); they
+        // differ between systems, so we keep them as they are and add our hint.
         Err(err) => bail!(
             "cannot resolve {target}: {err} (is the name right, and can this \
              machine reach its DNS server?)"
@@ -347,8 +353,8 @@ fn log(started: Instant, what: &str) {
 // ANCHOR: one_after_another
 /// Tries each address in turn, each for at most `timeout`. std's
 /// `TcpStream::connect("host:port")` does the same, but with no timeout at all: an
-/// address that does not answer holds it for the kernel's whole SYN retry schedule (over
-/// two minutes on Linux) before the next is tried.
+/// address that does not answer holds it for the kernel's whole SYN retry schedule
+/// (over two minutes on Linux) before the next is tried.
 fn one_after_another(
     addrs: &[SocketAddr],
     timeout: Duration,
@@ -376,9 +382,10 @@ fn one_after_another(
 // ANCHOR_END: one_after_another
 
 // ANCHOR: race
-/// Happy Eyeballs (RFC 8305, section 5): start with the first address; whenever `delay`
-/// passes without a connection, or the attempts running so far have all failed, start the
-/// next one. The first attempt to connect wins; the others are dropped.
+/// Happy Eyeballs (RFC 8305, section 5): start with the first address; whenever
+/// `delay` passes without a connection, or the attempts running so far have all
+/// failed, start the next one. The first attempt to connect wins; the others are
+/// dropped.
 fn race(
     addrs: &[SocketAddr],
     delay: Duration,
@@ -406,9 +413,10 @@ fn race(
             thread::spawn(move || {
                 // When this attempt loses, the receiver is gone, `send` fails, and the
                 // stream it carries is dropped: closed. A blocking connect cannot be
-                // cancelled from outside, so a slow loser finishes (or times out) in the
-                // background.
-                let _ = report.send((addr, TcpStream::connect_timeout(&addr, timeout)));
+                // cancelled from outside, so a slow loser finishes (or times out) in
+                // the background.
+                let _ =
+                    report.send((addr, TcpStream::connect_timeout(&addr, timeout)));
             });
             next += 1;
             running += 1;
@@ -440,7 +448,8 @@ fn race(
                 log(started, &format!("{addr}: {}", words(&err)));
                 failures.push((addr, err));
                 if running == 0 && next == addrs.len() {
-                    // List them in the order they were tried, not the order they failed.
+                    // List them in the order they were tried, not the order they
+                    // failed.
                     failures.sort_by_key(|(a, _)| addrs.iter().position(|x| x == a));
                     return Err(all_failed(failures));
                 }
@@ -473,7 +482,8 @@ fn timed_out(err: &io::Error) -> bool {
 }
 
 // ANCHOR: all_failed
-/// One line for "nothing worked": every address with what happened to it, and one hint.
+/// One line for "nothing worked": every address with what happened to it, and one
+/// hint.
 fn all_failed(failures: Vec<(SocketAddr, io::Error)>) -> anyhow::Error {
     if let [(_, err)] = failures.as_slice() {
         return anyhow!(cli::describe_io(err)); // one address: as in chapter 02
@@ -499,11 +509,11 @@ fn all_failed(failures: Vec<(SocketAddr, io::Error)>) -> anyhow::Error {
 // ---------------------------------------------------------------------------------------------
 
 // ANCHOR: blackhole
-/// A listener that never accepts, with its queue filled by our own connections. When the
-/// queue of a listening socket is full, Linux *drops* new SYNs without a word (the client
-/// retries after 1 s, 3 s, 7 s…), exactly what a client sees from a host that is down or
-/// a firewall that drops packets; some systems answer with a reset instead, and the
-/// demonstration stops.
+/// A listener that never accepts, with its queue filled by our own connections. When
+/// the queue of a listening socket is full, Linux *drops* new SYNs without a word (the
+/// client retries after 1 s, 3 s, 7 s…), exactly what a client sees from a host that
+/// is down or a firewall that drops packets; some systems answer with a reset instead,
+/// and the demonstration stops.
 fn blackhole(addr: SocketAddr) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener = (|| -> io::Result<TcpListener> {
@@ -538,7 +548,9 @@ fn blackhole(addr: SocketAddr) -> anyhow::Result<()> {
             ),
         }
     }
-    println!("never accepting: our connections fill its queue, new ones get no answer");
+    println!(
+        "never accepting: our connections fill its queue, new ones get no answer"
+    );
     while !shutdown.wait_timeout(Duration::from_secs(60)) {}
     println!("shutting down: done");
     Ok(())

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use socket_workbook::echo::{FIRST_BUFFER, STREAM_BUFFER};
 use socket_workbook::shutdown::{DRAIN_LIMIT, DRAIN_QUIET};
 use socket_workbook::{cli, net};
 use socket2::SockRef;
@@ -94,9 +95,10 @@ const GRACE: Duration = Duration::from_secs(1);
 // ANCHOR: main
 fn main() -> ExitCode {
     let args = Args::parse();
-    // 1. The runtime: worker threads, each running tasks, and one reactor (chapter 08's poll
-    //    loop: epoll, kqueue or IOCP) that wakes a task when its socket is ready.
-    //    `#[tokio::main]` writes these lines for you; we write them to choose the thread count.
+    // 1. The runtime: worker threads, each running tasks, and one reactor (chapter
+    //    08's poll loop: epoll, kqueue or IOCP) that wakes a task when its socket is
+    //    ready. `#[tokio::main]` writes these lines for you; we write them to choose
+    //    the thread count.
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = args.workers {
         builder.worker_threads(workers);
@@ -137,19 +139,21 @@ fn main() -> ExitCode {
             }
         }
     });
-    // Dropping a runtime waits for every `spawn_blocking` job to finish; bound that wait.
+    // Dropping a runtime waits for every `spawn_blocking` job to finish; bound that
+    // wait.
     runtime.shutdown_timeout(GRACE);
     cli::report(result)
 }
 // ANCHOR_END: main
 
 // ANCHOR: listen
-/// Listens through chapter 06's `net::listen` (SO_REUSEADDR, a long backlog), announces the
-/// address, and hands the socket to tokio. A tokio listener must be non-blocking: its `accept`
-/// tries, gets `WouldBlock`, and *waits for readiness* instead of blocking the thread.
+/// Listens through chapter 06's `net::listen` (SO_REUSEADDR, a long backlog),
+/// announces the address, and hands the socket to tokio. A tokio listener must be
+/// non-blocking: its `accept` tries, gets `WouldBlock`, and *waits for readiness*
+/// instead of blocking the thread.
 fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = net::listen(addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     cli::announce(&listener)?;
     listener
         .set_nonblocking(true)
@@ -159,14 +163,15 @@ fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 // ANCHOR_END: listen
 
 // ANCHOR: shutdown
-/// Ctrl-C as a value every task can wait for: a `watch` channel that flips to `true` once.
-/// Each task holds a receiver and puts `changed()` into its `select!` beside its socket.
+/// Ctrl-C as a value every task can wait for: a `watch` channel that flips to `true`
+/// once. Each task holds a receiver and puts `changed()` into its `select!` beside its
+/// socket.
 fn ctrl_c_signal() -> watch::Receiver<bool> {
     let (tell, told) = watch::channel(false);
     tokio::spawn(async move {
-        // `tokio::signal::ctrl_c` installs a SIGINT handler (Windows: a console handler) and
-        // completes when the signal comes. If it cannot be installed we never shut down
-        // gracefully, so say so.
+        // `tokio::signal::ctrl_c` installs a SIGINT handler (Windows: a console
+        // handler) and completes when the signal comes. If it cannot be installed we
+        // never shut down gracefully, so say so.
         if let Err(err) = tokio::signal::ctrl_c().await {
             eprintln!("error: cannot watch for Ctrl-C: {}", cli::describe_io(&err));
             return;
@@ -178,8 +183,9 @@ fn ctrl_c_signal() -> watch::Receiver<bool> {
 
 /// Resolves once Ctrl-C has been pressed (at once if it already was).
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    // `wait_for` checks the current value first, so a task started after Ctrl-C sees it too.
-    // An error means the sender is gone, which never happens before the end of `main`.
+    // `wait_for` checks the current value first, so a task started after Ctrl-C sees
+    // it too. An error means the sender is gone, which never happens before the end of
+    // `main`.
     let _ = shutdown.wait_for(|&pressed| pressed).await;
 }
 // ANCHOR_END: shutdown
@@ -193,23 +199,26 @@ async fn echo_server(
 ) -> anyhow::Result<()> {
     let listener = listen(addr)?;
     let mut shutdown = ctrl_c_signal();
-    // Every connection's task, so that Ctrl-C can wait for them (and abort stragglers).
+    // Every connection's task, so that Ctrl-C can wait for them (and abort
+    // stragglers).
     let mut tasks = JoinSet::new();
     let mut served: u64 = 0;
     let mut accept_errors = cli::Throttle::new(Duration::from_secs(5));
     loop {
-        // 3. `select!` waits for whichever comes first: a new connection, or Ctrl-C. This is
-        //    chapter 08's "register the listener and the waker, wait, look at what is ready".
+        // 3. `select!` waits for whichever comes first: a new connection, or Ctrl-C.
+        //    This is chapter 08's "register the listener and the waker, wait, look at
+        //    what is ready".
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(connection) => connection,
                 Err(err) => {
-                    // Out of descriptors, or a connection reset while queued: this client's
-                    // problem, or a moment's. Out of descriptors the listener stays ready, so
-                    // pause (no busy loop) and print one line per 5 s at most (no log flood),
-                    // as chapter 08's server does.
+                    // Out of descriptors, or a connection reset while queued: this
+                    // client's problem, or a moment's. Out of descriptors the listener
+                    // stays ready, so pause (no busy loop) and print one line per 5 s
+                    // at most (no log flood), as chapter 08's server does.
                     let why = cli::describe_io(&err);
-                    accept_errors.eprintln(&format!("error: cannot accept on {addr}: {why}"));
+                    let line = format!("error: cannot accept on {addr}: {why}");
+                    accept_errors.eprintln(&line);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -217,17 +226,21 @@ async fn echo_server(
             () = stopped(&mut shutdown) => break,
         };
         served += 1;
-        // Forget the tasks that have ended, so the set does not grow with every client.
+        // Forget the tasks that have ended, so the set does not grow with every
+        // client.
         while tasks.try_join_next().is_some() {}
         println!("connected: {peer} ({} active)", tasks.len() + 1);
-        // 4. One task per connection: its state and its buffer, not a thread's stack. The task owns its stream; `shutdown.clone()` is its own receiver.
+        // 4. One task per connection: its state and its buffer, not a thread's stack.
+        //    The task owns its stream; `shutdown.clone()` is its own receiver.
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
             match serve_echo(stream, idle, work, inline, shutdown).await {
                 Ok((echoed, End::Closed)) => {
                     println!("disconnected: {peer} ({echoed} bytes echoed)");
                 }
-                Ok((echoed, End::Idle)) => println!("idle: closed {peer} ({echoed} bytes echoed)"),
+                Ok((echoed, End::Idle)) => {
+                    println!("idle: closed {peer} ({echoed} bytes echoed)")
+                }
                 Ok((echoed, End::ShuttingDown)) => {
                     println!("closed: {peer} ({echoed} bytes echoed; shutting down)");
                 }
@@ -238,8 +251,9 @@ async fn echo_server(
             }
         });
     }
-    // 5. Ctrl-C: no more accepting. Every task has seen the same signal and is finishing; give
-    //    them a grace period, then abort whoever is left (dropping a task closes its socket).
+    // 5. Ctrl-C: no more accepting. Every task has seen the same signal and is
+    //    finishing; give them a grace period, then abort whoever is left (dropping a
+    //    task closes its socket).
     while tasks.try_join_next().is_some() {}
     println!(
         "shutting down: stopped accepting, waiting for {} connection(s)",
@@ -268,7 +282,8 @@ enum End {
 }
 
 // ANCHOR: serve_echo
-/// One connection's task: chapter 03's echo loop, with `.await` where the thread would block.
+/// One connection's task: chapter 03's echo loop, with `.await` where the thread would
+/// block.
 async fn serve_echo(
     mut stream: TcpStream,
     idle: Duration,
@@ -279,13 +294,16 @@ async fn serve_echo(
     if let Some(work) = work {
         blocking_work(work, inline).await;
     }
-    // 64 KiB per connection: large enough that a stream moves in few system calls.
-    let mut buf = vec![0u8; 64 * 1024];
+    // Chapter 03's buffer policy: 4 KiB to start, so a thousand idle connections cost
+    // a thousand small buffers; the first read that fills it shows a client that
+    // streams, and it gets 64 KiB, so a stream moves in few system calls.
+    let mut buf = vec![0u8; FIRST_BUFFER];
     let mut echoed = 0u64;
     loop {
-        // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is first. The
-        //    losing branches are simply dropped: a `read` that has not completed has taken no
-        //    bytes (tokio documents `read` as cancel-safe), so nothing is lost.
+        // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is first.
+        //    The losing branches are simply dropped: a `read` that has not completed
+        //    has taken no bytes (tokio documents `read` as cancel-safe), so nothing is
+        //    lost.
         let n = tokio::select! {
             read = timeout(idle, stream.read(&mut buf)) => match read {
                 Err(_elapsed) => return Ok((echoed, End::Idle)),
@@ -295,19 +313,23 @@ async fn serve_echo(
             },
             () = stopped(&mut shutdown) => break,
         };
-        // 7. Write it all back. While the client is not reading, this `.await` parks the
-        //    task (not a thread) until the socket is writable again — bounded by the same
-        //    idle timeout, so a client that never reads cannot hold us forever.
+        // 7. Write it all back. While the client is not reading, this `.await` parks
+        //    the task (not a thread) until the socket is writable again — bounded by
+        //    the same idle timeout, so a client that never reads cannot hold us
+        //    forever.
         match timeout(idle, stream.write_all(&buf[..n])).await {
             Ok(result) => result?,
             Err(_elapsed) => return Ok((echoed, End::Idle)),
         }
         echoed += n as u64;
+        if n == buf.len() && buf.len() < STREAM_BUFFER {
+            buf.resize(STREAM_BUFFER, 0);
+        }
     }
-    // 8. Ctrl-C: the last reply is written. End it the way chapter 03 does: our FIN, then read
-    //    and drop what the client still sends until its own FIN or a short quiet. Closing with
-    //    its data still arriving would make our kernel answer with a reset (RST), and the
-    //    client could lose the replies it had not read yet.
+    // 8. Ctrl-C: the last reply is written. End it the way chapter 03 does: our FIN,
+    //    then read and drop what the client still sends until its own FIN or a short
+    //    quiet. Closing with its data still arriving would make our kernel answer with
+    //    a reset (RST), and the client could lose the replies it had not read yet.
     stream.shutdown().await?;
     let drain = async {
         loop {
@@ -323,13 +345,15 @@ async fn serve_echo(
 // ANCHOR_END: serve_echo
 
 // ANCHOR: blocking_work
-/// A blocking call inside async code. `std::thread::sleep` stands for any call that blocks the
-/// thread instead of returning a future: std file or socket I/O, `ToSocketAddrs`, a long CPU
-/// loop. Inside a task it blocks the *worker thread*, and every task queued on that worker
-/// waits with it. `spawn_blocking` moves it to a separate pool of threads meant for waiting.
+/// A blocking call inside async code. `std::thread::sleep` stands for any call that
+/// blocks the thread instead of returning a future: std file or socket I/O,
+/// `ToSocketAddrs`, a long CPU loop. Inside a task it blocks the *worker thread*, and
+/// every task queued on that worker waits with it. `spawn_blocking` moves it to a
+/// separate pool of threads meant for waiting.
 async fn blocking_work(work: Duration, inline: bool) {
     if inline {
-        std::thread::sleep(work); // the mistake: this worker runs nothing else meanwhile
+        // the mistake: this worker runs nothing else meanwhile
+        std::thread::sleep(work);
     } else {
         // The task awaits the result; its worker thread runs other tasks meanwhile.
         let _ = tokio::task::spawn_blocking(move || std::thread::sleep(work)).await;
@@ -347,9 +371,9 @@ struct Rules {
 }
 
 // ANCHOR: room
-/// Everyone in the room, by nickname: the sending end of each member's bounded outbox, and a
-/// way to tell its reader to stop. A std `Mutex` is right here: it is never held across an
-/// `.await`, only for the moment it takes to copy the list.
+/// Everyone in the room, by nickname: the sending end of each member's bounded outbox,
+/// and a way to tell its reader to stop. A std `Mutex` is right here: it is never held
+/// across an `.await`, only for the moment it takes to copy the list.
 #[derive(Clone, Default)]
 struct Room(Arc<Mutex<BTreeMap<String, Member>>>);
 
@@ -366,11 +390,12 @@ impl Room {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Sends `line` to every member but `from`. The flow-control policy of chapter 14: when a
-    /// member's outbox is full, `send(...).await` waits, so the *sender* is slowed down (its
-    /// reading pauses) and nobody's lines are thrown away. A member that stops reading
-    /// altogether is dropped by its own writer after `stall_timeout` of no progress, which
-    /// closes its outbox and releases whoever waits on it.
+    /// Sends `line` to every member but `from`. The flow-control policy of chapter 14:
+    /// when a member's outbox is full, `send(...).await` waits, so the *sender* is
+    /// slowed down (its reading pauses) and nobody's lines are thrown away. A member
+    /// that stops reading altogether is dropped by its own writer after
+    /// `stall_timeout` of no progress, which closes its outbox and releases whoever
+    /// waits on it.
     async fn say(&self, line: &str, from: Option<&str>) {
         let line: Arc<str> = Arc::from(format!("{line}\n"));
         // Copy the senders out, so the lock is not held while we wait.
@@ -439,7 +464,8 @@ async fn chat_server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
 }
 
 // ANCHOR: serve_member
-/// One member: nickname, join, then lines until it leaves. Its writer is a second task.
+/// One member: nickname, join, then lines until it leaves. Its writer is a second
+/// task.
 async fn serve_member(
     stream: TcpStream,
     peer: SocketAddr,
@@ -447,17 +473,20 @@ async fn serve_member(
     mut shutdown: watch::Receiver<bool>,
     rules: Rules,
 ) -> std::io::Result<()> {
-    // 1. A small kernel send buffer, as in chapter 14: with the outbox it bounds what a member
-    //    that stops reading can hold of ours (Linux would otherwise let it grow to megabytes,
-    //    `tcp_wmem`'s maximum, before a write ever waited). Then split the socket: the read
-    //    half stays here, the write half goes to the writer task.
+    // 1. A small kernel send buffer, as in chapter 14: with the outbox it bounds what
+    //    a member that stops reading can hold of ours (Linux would otherwise let it
+    //    grow to megabytes, `tcp_wmem`'s maximum, before a write ever waited). Then
+    //    split the socket: the read half stays here, the write half goes to the writer
+    //    task.
     SockRef::from(&stream).set_send_buffer_size(64 * 1024)?;
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     writer.write_all(b"* welcome! your nickname?\n").await?;
 
     // 2. The nickname, within `nick_timeout`, capped like every line.
-    let nick = match timeout(rules.nick_timeout, read_line(&mut reader, MAX_NICK + 2)).await {
+    let nick = match timeout(rules.nick_timeout, read_line(&mut reader, MAX_NICK + 2))
+        .await
+    {
         Err(_elapsed) => {
             println!(
                 "refused: {peer} (no nickname within {:?})",
@@ -524,7 +553,8 @@ async fn serve_member(
     let reason = loop {
         let line = tokio::select! {
             line = read_line(&mut reader, rules.max_line) => line,
-            () = kicked.notified() => break None, // its writer dropped it: already announced
+            // its writer dropped it: already announced
+            () = kicked.notified() => break None,
             () = stopped(&mut shutdown) => break None,
         };
         match line {
@@ -548,7 +578,10 @@ async fn serve_member(
             }
             Ok(Line::TooLong) => {
                 println!("dropped: {nick} (a line over {} bytes)", rules.max_line);
-                let notice = format!("* line longer than {} bytes: disconnected", rules.max_line);
+                let notice = format!(
+                    "* line longer than {} bytes: disconnected",
+                    rules.max_line
+                );
                 room.tell(&nick, &notice).await;
                 break Some("was disconnected (line too long)");
             }
@@ -560,9 +593,10 @@ async fn serve_member(
         }
     };
 
-    // 5. Leave: out of the room, which closes the outbox; the writer sends what is queued.
-    //    On Ctrl-C the member stays in the room until the server has queued its last notice
-    //    and closed every outbox itself, so nobody misses "server shutting down".
+    // 5. Leave: out of the room, which closes the outbox; the writer sends what is
+    //    queued. On Ctrl-C the member stays in the room until the server has queued
+    //    its last notice and closed every outbox itself, so nobody misses "server
+    //    shutting down".
     let was_member = !*shutdown.borrow() && room.lock().remove(&nick).is_some();
     let _ = writer.await;
     if let (true, Some(reason)) = (was_member, reason) {
@@ -574,8 +608,9 @@ async fn serve_member(
 // ANCHOR_END: serve_member
 
 // ANCHOR: writer
-/// The member's writer task: lines from its outbox to its socket. A write that makes no
-/// progress for `stall_timeout` means the member stopped reading: it is dropped, with a notice.
+/// The member's writer task: lines from its outbox to its socket. A write that makes
+/// no progress for `stall_timeout` means the member stopped reading: it is dropped,
+/// with a notice.
 async fn write_outbox(
     mut socket: OwnedWriteHalf,
     mut queued: mpsc::Receiver<Arc<str>>,
@@ -586,7 +621,8 @@ async fn write_outbox(
     while let Some(line) = queued.recv().await {
         match timeout(rules.stall_timeout, socket.write_all(line.as_bytes())).await {
             Ok(Ok(())) => {}
-            Ok(Err(_gone)) => break, // reset or closed: its reader sees the same and leaves
+            // reset or closed: its reader sees the same and leaves
+            Ok(Err(_gone)) => break,
             Err(_stalled) => {
                 let secs = rules.stall_timeout.as_secs_f64();
                 println!("dropped: {nick} (not reading: no line taken for {secs} s)");
@@ -618,8 +654,9 @@ enum Line {
 }
 
 // ANCHOR: read_line
-/// Reads one `\n`-terminated line of at most `max` bytes (`\r\n` accepted). `take` caps how
-/// much `read_until` may buffer, so a client cannot make us allocate without bound.
+/// Reads one `\n`-terminated line of at most `max` bytes (`\r\n` accepted). `take`
+/// caps how much `read_until` may buffer, so a client cannot make us allocate without
+/// bound.
 async fn read_line(
     reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
     max: usize,

@@ -19,8 +19,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 // ANCHOR: report
-/// Ends `main`: `Ok` is exit code 0; an error is printed as one `error: …` line on stderr and
-/// gives exit code 1 (the program cannot go on). Bad arguments never get here: clap exits with 2.
+/// Ends `main`: `Ok` is exit code 0; an error is printed as one `error: …` line on
+/// stderr and gives exit code 1 (the program cannot go on). Bad arguments never get
+/// here: clap exits with 2.
 pub fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -31,8 +32,8 @@ pub fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// The error and its causes on one line, outermost first (`cannot connect to ADDR: connection
-/// refused (hint)`), with every I/O error described by [`describe_io`].
+/// The error and its causes on one line, outermost first (`cannot connect to ADDR:
+/// connection refused (hint)`), with every I/O error described by [`describe_io`].
 pub fn one_line(err: &anyhow::Error) -> String {
     err.chain()
         .map(|cause| match cause.downcast_ref::<io::Error>() {
@@ -47,9 +48,10 @@ pub fn one_line(err: &anyhow::Error) -> String {
 // ANCHOR: describe_io
 /// An I/O error in plain words, followed by a hint where one helps.
 ///
-/// The OS's own text (`Address already in use (os error 98)`) differs between Linux, macOS and
-/// Windows; the [`ErrorKind`] does not, so we word the common ones ourselves. An error that a
-/// program built with its own message (`io::Error::new`) keeps that message.
+/// The OS's own text (`Address already in use (os error 98)`) differs between Linux,
+/// macOS and Windows; the [`ErrorKind`] does not, so we word the common ones
+/// ourselves. An error that a program built with its own message (`io::Error::new`)
+/// keeps that message.
 pub fn describe_io(err: &io::Error) -> String {
     let kind = err.kind();
     let what = if err.get_ref().is_some() {
@@ -69,7 +71,9 @@ pub fn describe_io(err: &io::Error) -> String {
             // A blocking socket with a read or write timeout reports the timeout as
             // `WouldBlock` on Unix and as `TimedOut` on Windows: the same event.
             ErrorKind::TimedOut | ErrorKind::WouldBlock => "timed out".to_string(),
-            ErrorKind::UnexpectedEof => "connection closed before all data arrived".to_string(),
+            ErrorKind::UnexpectedEof => {
+                "connection closed before all data arrived".to_string()
+            }
             ErrorKind::HostUnreachable => "host unreachable".to_string(),
             ErrorKind::NetworkUnreachable => "network unreachable".to_string(),
             _ => err.to_string(),
@@ -87,13 +91,21 @@ fn hint(kind: ErrorKind) -> Option<&'static str> {
     Some(match kind {
         ErrorKind::AddrInUse => "is another server running on it?",
         ErrorKind::AddrNotAvailable => "is that IP address one of this machine's?",
-        ErrorKind::PermissionDenied => "ports below 1024 need privileges; try a higher port",
+        ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges; try a higher port"
+        }
         ErrorKind::ConnectionRefused => "is the server running, and on this port?",
         ErrorKind::ConnectionReset => "the peer closed the connection abruptly",
-        ErrorKind::BrokenPipe => "the peer closed the connection before we finished writing",
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => "is the peer alive and reading?",
+        ErrorKind::BrokenPipe => {
+            "the peer closed the connection before we finished writing"
+        }
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+            "is the peer alive and reading?"
+        }
         ErrorKind::UnexpectedEof => "the peer closed the connection early",
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => "check the address and route",
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+            "check the address and route"
+        }
         _ => return None,
     })
 }
@@ -107,12 +119,12 @@ fn is_too_many_open_files(err: &io::Error) -> bool {
 }
 
 // ANCHOR: throttle
-/// Rate-limits a recurring error line, so that an error that repeats many times a second
-/// (an `accept` failing for want of file descriptors, say) cannot flood the terminal or a
-/// log.
+/// Rate-limits a recurring error line, so that an error that repeats many times a
+/// second (an `accept` failing for want of file descriptors, say) cannot flood the
+/// terminal or a log.
 ///
-/// The first occurrence is printed at once; later ones at most once per `interval`, each
-/// saying how many were held back since the last line.
+/// The first occurrence is printed at once; later ones at most once per `interval`,
+/// each saying how many were held back since the last line.
 #[derive(Debug)]
 pub struct Throttle {
     interval: Duration,
@@ -130,8 +142,9 @@ impl Throttle {
         }
     }
 
-    /// Whether this occurrence is to be printed: `Some(n)`, with `n` the occurrences held
-    /// back since the last printed one, or `None` to hold this one back (and count it).
+    /// Whether this occurrence is to be printed: `Some(n)`, with `n` the occurrences
+    /// held back since the last printed one, or `None` to hold this one back (and
+    /// count it).
     pub fn allow(&mut self) -> Option<u64> {
         let now = std::time::Instant::now();
         match self.last_printed {
@@ -146,9 +159,9 @@ impl Throttle {
         }
     }
 
-    /// Prints `line` on stderr if [`allow`](Self::allow) lets it through, with the number
-    /// of repeats held back: `error: accept failed: … (and 49 more like it in the last 5
-    /// s)`.
+    /// Prints `line` on stderr if [`allow`](Self::allow) lets it through, with the
+    /// number of repeats held back: `error: accept failed: … (and 49 more like it in
+    /// the last 5 s)`.
     pub fn eprintln(&mut self, line: &str) {
         match self.allow() {
             Some(0) => eprintln!("{line}"),
@@ -215,7 +228,8 @@ mod tests {
 
     #[test]
     fn running_out_of_file_descriptors_says_what_to_do() {
-        let emfile = io::Error::from_raw_os_error(if cfg!(windows) { 10024 } else { 24 });
+        let emfile =
+            io::Error::from_raw_os_error(if cfg!(windows) { 10024 } else { 24 });
         assert_eq!(
             describe_io(&emfile),
             "too many open files (raise the limit: `ulimit -n`)"

@@ -24,17 +24,17 @@ pub const DEFAULT_MAX_FRAME: usize = 8 * 1024 * 1024;
 pub const HEADER_LEN: usize = 4;
 
 // ANCHOR: write_frame
-/// Writes one frame: the 4-byte big-endian length, then the payload, handed to the socket
-/// as one buffer in one `write_all`.
+/// Writes one frame: the 4-byte big-endian length, then the payload, handed to the
+/// socket as one buffer in one `write_all`.
 ///
 /// One buffer matters. Two writes — the 4-byte header, then the payload — can meet
-/// Nagle's algorithm on our side (the payload waits until the header is acknowledged) and
-/// delayed ACK on the peer's (it holds the ACK back, hoping to piggyback it on a reply
-/// that cannot come before the payload does): every small request then costs tens of
-/// milliseconds. How long the peer holds it depends on its system: on Linux at least
-/// 40 ms and at most 200 ms (`TCP_DELACK_MIN` and `TCP_DELACK_MAX` in the kernel's
-/// `include/net/tcp.h`; 44 ms measured on loopback, chapter 12); on Windows 200 ms by
-/// default (Microsoft's `TcpDelAckTicks` documentation).
+/// Nagle's algorithm on our side (the payload waits until the header is acknowledged)
+/// and delayed ACK on the peer's (it holds the ACK back, hoping to piggyback it on a
+/// reply that cannot come before the payload does): every small request then costs
+/// tens of milliseconds. How long the peer holds it depends on its system: on Linux at
+/// least 40 ms and at most 200 ms (`TCP_DELACK_MIN` and `TCP_DELACK_MAX` in the
+/// kernel's `include/net/tcp.h`; 44 ms measured on loopback, chapter 12); on Windows
+/// 200 ms by default (Microsoft's `TcpDelAckTicks` documentation).
 pub fn write_frame(writer: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     let len = u32::try_from(payload.len()).map_err(|_| {
         io::Error::new(
@@ -53,12 +53,13 @@ pub fn write_frame(writer: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 // ANCHOR_END: write_frame
 
 // ANCHOR: read_frame
-/// Reads the next frame. `Ok(None)` is a clean end of the stream *between* frames; a stream that
-/// ends inside a frame is an `UnexpectedEof` error, and a header announcing more than `max`
-/// bytes is an `InvalidData` error — raised before anything is allocated for it.
+/// Reads the next frame. `Ok(None)` is a clean end of the stream *between* frames; a
+/// stream that ends inside a frame is an `UnexpectedEof` error, and a header
+/// announcing more than `max` bytes is an `InvalidData` error — raised before anything
+/// is allocated for it.
 pub fn read_frame(reader: &mut impl Read, max: usize) -> io::Result<Option<Vec<u8>>> {
-    // 1. The header, by hand rather than with `read_exact`: zero bytes here is a clean end,
-    //    one to three bytes is a stream cut inside a frame.
+    // 1. The header, by hand rather than with `read_exact`: zero bytes here is a clean
+    //    end, one to three bytes is a stream cut inside a frame.
     let mut header = [0u8; HEADER_LEN];
     let mut got = 0;
     while got < HEADER_LEN {
@@ -67,7 +68,9 @@ pub fn read_frame(reader: &mut impl Read, max: usize) -> io::Result<Option<Vec<u
             Ok(0) => {
                 return Err(io::Error::new(
                     ErrorKind::UnexpectedEof,
-                    format!("the stream ended inside a frame header ({got} of 4 bytes)"),
+                    format!(
+                        "the stream ended inside a frame header ({got} of 4 bytes)"
+                    ),
                 ));
             }
             Ok(n) => got += n,
@@ -104,8 +107,8 @@ fn check_len(len: usize, max: usize) -> io::Result<()> {
 }
 
 // ANCHOR: decoder
-/// An incremental frame decoder for non-blocking code: push in the bytes that arrived, in
-/// pieces of any size, and take out every frame that is complete.
+/// An incremental frame decoder for non-blocking code: push in the bytes that arrived,
+/// in pieces of any size, and take out every frame that is complete.
 #[derive(Debug)]
 pub struct FrameDecoder {
     buffer: Vec<u8>,
@@ -126,8 +129,8 @@ impl FrameDecoder {
         self.buffer.extend_from_slice(bytes);
     }
 
-    /// The next complete frame, `Ok(None)` if more bytes are needed first, or an error for a
-    /// header over the limit (known as soon as its 4 bytes are in).
+    /// The next complete frame, `Ok(None)` if more bytes are needed first, or an error
+    /// for a header over the limit (known as soon as its 4 bytes are in).
     pub fn next_frame(&mut self) -> io::Result<Option<Vec<u8>>> {
         let Some(header) = self.buffer.first_chunk::<HEADER_LEN>() else {
             return Ok(None);
@@ -138,8 +141,8 @@ impl FrameDecoder {
             return Ok(None);
         }
         let payload = self.buffer[HEADER_LEN..HEADER_LEN + len].to_vec();
-        // Moving the rest to the front costs a copy of what is left, which stays small when
-        // frames are taken out as they complete.
+        // Moving the rest to the front costs a copy of what is left, which stays small
+        // when frames are taken out as they complete.
         self.buffer.drain(..HEADER_LEN + len);
         Ok(Some(payload))
     }
@@ -163,10 +166,14 @@ impl FrameDecoder {
 // ANCHOR_END: decoder
 
 // ANCHOR: lines
-/// Reads the next line (without its `\n`, and without a `\r` before it). `Ok(None)` at a clean
-/// end of the stream; a line over `max` bytes is an `InvalidData` error after reading at most
-/// `max + 1` bytes of it; a last line without `\n` is an `UnexpectedEof` error.
-pub fn read_line_frame(reader: &mut impl BufRead, max: usize) -> io::Result<Option<Vec<u8>>> {
+/// Reads the next line (without its `\n`, and without a `\r` before it). `Ok(None)` at
+/// a clean end of the stream; a line over `max` bytes is an `InvalidData` error after
+/// reading at most `max + 1` bytes of it; a last line without `\n` is an
+/// `UnexpectedEof` error.
+pub fn read_line_frame(
+    reader: &mut impl BufRead,
+    max: usize,
+) -> io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
     // `take` caps this one line; `BufRead::lines` has no cap at all (chapter 05).
     let n = reader.take(max as u64 + 1).read_until(b'\n', &mut line)?;
@@ -189,8 +196,8 @@ pub fn read_line_frame(reader: &mut impl BufRead, max: usize) -> io::Result<Opti
     Ok(Some(line))
 }
 
-/// Writes `payload` and a `\n`, in one `write_all`. A payload containing `\n` would become two
-/// lines on the other side, so it is refused.
+/// Writes `payload` and a `\n`, in one `write_all`. A payload containing `\n` would
+/// become two lines on the other side, so it is refused.
 pub fn write_line_frame(writer: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     if payload.contains(&b'\n') {
         return Err(io::Error::new(
@@ -324,7 +331,8 @@ mod tests {
     #[test]
     fn a_huge_header_is_an_error_after_four_bytes() {
         // Only the header is there: reading any further would be a bug (and would hit EOF).
-        let err = read_frame(&mut Cursor::new(vec![0xFF; 4]), DEFAULT_MAX_FRAME).unwrap_err();
+        let err = read_frame(&mut Cursor::new(vec![0xFF; 4]), DEFAULT_MAX_FRAME)
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData);
         assert_eq!(
             err.to_string(),
@@ -416,7 +424,8 @@ mod tests {
 
         let long = read_line_frame(&mut Cursor::new(vec![b'x'; 100]), 8).unwrap_err();
         assert_eq!(long.kind(), ErrorKind::InvalidData);
-        let cut = read_line_frame(&mut Cursor::new(b"no newline".to_vec()), 64).unwrap_err();
+        let cut =
+            read_line_frame(&mut Cursor::new(b"no newline".to_vec()), 64).unwrap_err();
         assert_eq!(cut.kind(), ErrorKind::UnexpectedEof);
     }
 }

@@ -24,17 +24,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 pub const BACKLOG: i32 = 4096;
 
 // ANCHOR: listen
-/// Creates a TCP socket for `addr`, sets `SO_REUSEADDR` where that is right, binds, and listens
-/// with a [backlog](BACKLOG) of `backlog` connections.
+/// Creates a TCP socket for `addr`, sets `SO_REUSEADDR` where that is right, binds,
+/// and listens with a [backlog](BACKLOG) of `backlog` connections.
 pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     // 1. socket(): the address family follows the address (IPv4 or IPv6).
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
 
-    // 2. SO_REUSEADDR, before bind. On Unix it lets a restarted server bind its port while
-    //    connections of its previous run linger in TIME_WAIT (it never allows two *listening*
-    //    sockets on one port). On Windows it means something else and dangerous — another
-    //    program could bind the same port and steal connections — so it stays off there, as
-    //    in std.
+    // 2. SO_REUSEADDR, before bind. On Unix it lets a restarted server bind its port
+    //    while connections of its previous run linger in TIME_WAIT (it never allows
+    //    two *listening* sockets on one port). On Windows it means something else and
+    //    dangerous — another program could bind the same port and steal connections —
+    //    so it stays off there, as in std.
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
 
@@ -47,17 +48,17 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 
 // ANCHOR: udp_errors
 /// Windows' error number for a datagram longer than the buffer given to
-/// `recv`/`recv_from` (WSAEMSGSIZE). std has no `ErrorKind` for it, so we recognise the
-/// number.
+/// `recv`/`recv_from` (WSAEMSGSIZE). std has no `ErrorKind` for it, so we recognise
+/// the number.
 const WSAEMSGSIZE: i32 = 10040;
 
 /// Whether a failed UDP receive means "that datagram was longer than your buffer".
 ///
 /// Linux and macOS never fail for this: they cut the datagram to the buffer and return
-/// `Ok` with the buffer full, which is why chapters 09 and 10 receive into a buffer one
-/// byte larger than they accept. Windows keeps the first bytes but fails the call with
-/// WSAEMSGSIZE (Microsoft's `recvfrom` documentation), and std then returns the error
-/// without the sender's address.
+/// `Ok` with the buffer full, which is why chapters 09 and 10 receive into a buffer
+/// one byte larger than they accept. Windows keeps the first bytes but fails the call
+/// with WSAEMSGSIZE (Microsoft's `recvfrom` documentation), and std then returns the
+/// error without the sender's address.
 pub fn is_datagram_too_big(err: &io::Error) -> bool {
     cfg!(windows) && err.raw_os_error() == Some(WSAEMSGSIZE)
 }
@@ -68,8 +69,8 @@ pub fn is_datagram_too_big(err: &io::Error) -> bool {
 /// Linux and macOS report it as `ConnectionRefused` (ECONNREFUSED), and only on a
 /// *connected* UDP socket. Windows reports it as `ConnectionReset` (WSAECONNRESET), on
 /// connected and unconnected sockets alike (Microsoft's `recvfrom` documentation; the
-/// `SIO_UDP_CONNRESET` ioctl turns it off). A UDP socket gets neither error for any other
-/// reason, so both kinds mean the same here.
+/// `SIO_UDP_CONNRESET` ioctl turns it off). A UDP socket gets neither error for any
+/// other reason, so both kinds mean the same here.
 pub fn is_port_unreachable(err: &io::Error) -> bool {
     matches!(
         err.kind(),

@@ -44,16 +44,17 @@ pub struct Reservation<'pool> {
 
 // ANCHOR: new
 impl ThreadPool {
-    /// Starts `workers` threads (named `worker-0`, `worker-1`, …) sharing a queue that holds up
-    /// to `queue` jobs waiting for a free worker. With `queue` 0 a job is accepted only when a
-    /// worker is idle and waiting for it.
+    /// Starts `workers` threads (named `worker-0`, `worker-1`, …) sharing a queue that
+    /// holds up to `queue` jobs waiting for a free worker. With `queue` 0 a job is
+    /// accepted only when a worker is idle and waiting for it.
     ///
     /// Fails if a thread cannot be started; the threads already started are stopped.
     pub fn new(workers: usize, queue: usize) -> io::Result<ThreadPool> {
         assert!(workers > 0, "a thread pool needs at least one worker");
         // The channel itself is unbounded; the reservations are what bound it.
         let (sender, receiver) = mpsc::channel::<Job>();
-        // One receiver, shared: whichever idle worker holds the lock takes the next job.
+        // One receiver, shared: whichever idle worker holds the lock takes the next
+        // job.
         let receiver = Arc::new(Mutex::new(receiver));
         let mut pool = ThreadPool {
             sender: Some(sender),
@@ -62,10 +63,12 @@ impl ThreadPool {
             capacity: workers + queue,
         };
         for id in 0..workers {
-            let (receiver, pending) = (Arc::clone(&receiver), Arc::clone(&pool.pending));
+            let (receiver, pending) =
+                (Arc::clone(&receiver), Arc::clone(&pool.pending));
             let worker = thread::Builder::new()
                 .name(format!("worker-{id}"))
-                .spawn(move || work(id, &receiver, &pending))?; // on error, `pool` is dropped
+                // on error, `pool` is dropped
+                .spawn(move || work(id, &receiver, &pending))?;
             pool.workers.push(worker);
         }
         Ok(pool)
@@ -78,11 +81,12 @@ impl ThreadPool {
     }
 
     // ANCHOR: try_reserve
-    /// Takes a place for one job, or returns `None` at once when every worker is busy and the
-    /// queue is full. Never blocks: the caller decides what to do with work that does not fit
-    /// (tell a client "busy", say).
+    /// Takes a place for one job, or returns `None` at once when every worker is busy
+    /// and the queue is full. Never blocks: the caller decides what to do with work
+    /// that does not fit (tell a client "busy", say).
     pub fn try_reserve(&self) -> Option<Reservation<'_>> {
-        // Compare-and-swap: take a place only if one is free, even with many callers at once.
+        // Compare-and-swap: take a place only if one is free, even with many callers
+        // at once.
         self.pending
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |pending| {
                 (pending < self.capacity).then_some(pending + 1)
@@ -138,19 +142,21 @@ impl Drop for Reservation<'_> {
 /// A worker's life: take a job, run it, repeat, until the queue is closed and empty.
 fn work(id: usize, receiver: &Mutex<Receiver<Job>>, pending: &AtomicUsize) {
     loop {
-        // Hold the lock only while waiting for a job, not while running it: the lock guard is a
-        // temporary that is dropped at the end of this statement.
+        // Hold the lock only while waiting for a job, not while running it: the lock
+        // guard is a temporary that is dropped at the end of this statement.
         let job = match receiver.lock() {
             Ok(receiver) => receiver.recv(),
-            // Another worker panicked while holding the lock; the receiver is still sound.
+            // Another worker panicked while holding the lock; the receiver is still
+            // sound.
             Err(poisoned) => poisoned.into_inner().recv(),
         };
         let Ok(job) = job else {
-            return; // the sender is gone and the queue is empty: the pool is shutting down
+            // the sender is gone and the queue is empty: the pool is shutting down
+            return;
         };
-        // A panic in one job must not cost the pool a worker: catch it here, report it, and
-        // go on with the next job. (`AssertUnwindSafe`: the job owns its data, and whatever it
-        // shared is behind locks that poisoning protects.)
+        // A panic in one job must not cost the pool a worker: catch it here, report
+        // it, and go on with the next job. (`AssertUnwindSafe`: the job owns its data,
+        // and whatever it shared is behind locks that poisoning protects.)
         if panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
             eprintln!("error: a job panicked in worker-{id}; the worker goes on");
         }
@@ -162,7 +168,8 @@ fn work(id: usize, receiver: &Mutex<Receiver<Job>>, pending: &AtomicUsize) {
 
 // ANCHOR: drop
 impl Drop for ThreadPool {
-    /// Closes the queue and waits for the workers: every job queued so far is still run.
+    /// Closes the queue and waits for the workers: every job queued so far is still
+    /// run.
     fn drop(&mut self) {
         drop(self.sender.take());
         for worker in self.workers.drain(..) {
@@ -188,7 +195,8 @@ mod tests {
         let most = Arc::new(AtomicUsize::new(0));
         let (done_tx, done_rx) = channel();
         for n in 0..30 {
-            let (running, most, done_tx) = (running.clone(), most.clone(), done_tx.clone());
+            let (running, most, done_tx) =
+                (running.clone(), most.clone(), done_tx.clone());
             pool.try_execute(move || {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);

@@ -10,13 +10,14 @@
 use jiff::Timestamp;
 
 // ANCHOR: offset
-/// Seconds from 1900-01-01 to 1970-01-01 (the Unix epoch): 70 years, 17 of them leap years.
+/// Seconds from 1900-01-01 to 1970-01-01 (the Unix epoch): 70 years, 17 of them leap
+/// years.
 pub const SECONDS_1900_TO_1970: i64 = (70 * 365 + 17) * 86_400;
 // ANCHOR_END: offset
 
 // ANCHOR: encode
-/// The four bytes an RFC 868 server sends for `now`: seconds since 1900, big-endian ("network
-/// byte order"), wrapped to 32 bits.
+/// The four bytes an RFC 868 server sends for `now`: seconds since 1900, big-endian
+/// ("network byte order"), wrapped to 32 bits.
 pub fn encode(now: Timestamp) -> [u8; 4] {
     let since_1900 = now.as_second() + SECONDS_1900_TO_1970;
     // Truncating to 32 bits *is* the protocol: after 2036 the count starts again at 0.
@@ -25,10 +26,12 @@ pub fn encode(now: Timestamp) -> [u8; 4] {
 // ANCHOR_END: encode
 
 // ANCHOR: decode
-/// The time that four RFC 868 bytes stand for (in the era 1968–2104; see the module docs).
+/// The time that four RFC 868 bytes stand for (in the era 1968–2104; see the module
+/// docs).
 pub fn decode(bytes: [u8; 4]) -> Timestamp {
     let value = i64::from(u32::from_be_bytes(bytes));
-    // Top bit set: 1968-01-20 up to the wrap in 2036. Clear: after the wrap, one era later.
+    // Top bit set: 1968-01-20 up to the wrap in 2036. Clear: after the wrap, one era
+    // later.
     let era = if value >= 1 << 31 { 0 } else { 1 << 32 };
     Timestamp::from_second(value + era - SECONDS_1900_TO_1970)
         .expect("an RFC 868 value is always a valid timestamp")

@@ -2,7 +2,7 @@
 //!
 //! Python's `socketserver.ThreadingTCPServer(address, Handler).serve_forever()` runs the accept
 //! loop and calls `Handler.handle()` for each client on a new thread. [`serve`] plays the same
-//! role, with the three things the seeds' version lacks: a bound on the threads (a
+//! role, with the three things python/socketserver_upper.py lacks: a bound on the threads (a
 //! [`ThreadPool`]), an answer for clients that do not fit ("server busy"), and a clean Ctrl-C
 //! shutdown. You give it a bound listener and a [`Handler`] — any closure
 //! `Fn(TcpStream, SocketAddr, &Shutdown) -> anyhow::Result<()>` is one — and it does the rest.
@@ -33,9 +33,10 @@ use crate::shutdown::Shutdown;
 // ANCHOR: handler
 /// What the server does with one client: Python's `BaseRequestHandler.handle`.
 ///
-/// It gets the client's stream (with read and write timeouts already set), the client's
-/// address, and the shutdown handle (to [watch](Shutdown::watch_stream) the stream, so that a
-/// Ctrl-C wakes a blocked read). An error ends this client only; the server logs it.
+/// It gets the client's stream (with read and write timeouts already set), the
+/// client's address, and the shutdown handle (to [watch](Shutdown::watch_stream) the
+/// stream, so that a Ctrl-C wakes a blocked read). An error ends this client only; the
+/// server logs it.
 pub trait Handler: Send + Sync + 'static {
     fn handle(
         &self,
@@ -48,7 +49,10 @@ pub trait Handler: Send + Sync + 'static {
 /// Any suitable closure is a handler.
 impl<F> Handler for F
 where
-    F: Fn(TcpStream, SocketAddr, &Shutdown) -> anyhow::Result<()> + Send + Sync + 'static,
+    F: Fn(TcpStream, SocketAddr, &Shutdown) -> anyhow::Result<()>
+        + Send
+        + Sync
+        + 'static,
 {
     fn handle(
         &self,
@@ -92,8 +96,9 @@ pub const BUSY_LINE: &str = "server busy, try again later\n";
 pub const SHUTTING_DOWN_LINE: &str = "server shutting down\n";
 
 /// The bytes a client gets instead of service. They must be in the protocol the client
-/// speaks: a framed client (chapter 12) that received the text line `server busy…` would
-/// read its first four bytes, `serv`, as the length of a 1,936,028,278-byte frame.
+/// speaks: a framed client (chapter 12) that received the text line `server busy…`
+/// would read its first four bytes, `serv`, as the length of a 1,936,028,278-byte
+/// frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusals {
     /// When every worker is busy and the queue is full.
@@ -103,8 +108,8 @@ pub struct Refusals {
 }
 
 impl Refusals {
-    /// Text lines, [`BUSY_LINE`] and [`SHUTTING_DOWN_LINE`]: for line and byte protocols
-    /// (what `nc` shows).
+    /// Text lines, [`BUSY_LINE`] and [`SHUTTING_DOWN_LINE`]: for line and byte
+    /// protocols (what `nc` shows).
     pub fn lines() -> Refusals {
         Refusals {
             busy: BUSY_LINE.as_bytes().to_vec(),
@@ -143,10 +148,10 @@ const REFUSALS_LINGERING: usize = 64;
 const REFUSAL_TICK: Duration = Duration::from_millis(10);
 
 // ANCHOR: serve
-/// Serves clients from `listener` with `handler` on a pool of `config.workers` threads,
-/// until `shutdown` is triggered; then lets the clients being served finish (the shutdown
-/// helper's grace period), tells queued ones that the server is shutting down, and
-/// returns.
+/// Serves clients from `listener` with `handler` on a pool of `config.workers`
+/// threads, until `shutdown` is triggered; then lets the clients being served finish
+/// (the shutdown helper's grace period), tells queued ones that the server is shutting
+/// down, and returns.
 pub fn serve(
     listener: &TcpListener,
     shutdown: &Shutdown,
@@ -159,7 +164,8 @@ pub fn serve(
     let pool = ThreadPool::new(config.workers, config.queue);
     let pool = pool.context("cannot start the worker threads")?;
     let refusals = config.refusals.clone();
-    let refuser = Refuser::start(refusals).context("cannot start the refusing thread")?;
+    let refuser =
+        Refuser::start(refusals).context("cannot start the refusing thread")?;
     let handler = Arc::new(handler);
     let counts = Arc::new(Counts::default());
 
@@ -175,8 +181,8 @@ pub fn serve(
             continue;
         }
         // 1. A place in the pool (a free worker, or room in the queue)? Only then does
-        //    the client's socket move into a job; otherwise we still hold it and can say
-        //    "busy".
+        //    the client's socket move into a job; otherwise we still hold it and can
+        //    say "busy".
         let Some(place) = pool.try_reserve() else {
             counts.busy.fetch_add(1, Ordering::SeqCst);
             println!("busy: {peer} turned away (every worker busy, queue full)");
@@ -192,16 +198,17 @@ pub fn serve(
             refuser.handle().clone(),
         );
         // 2. The job runs on a worker, now or when one becomes free.
-        let job = move || run_one(&*handler, stream, peer, &shutdown, &counts, &refuser);
+        let job =
+            move || run_one(&*handler, stream, peer, &shutdown, &counts, &refuser);
         place.execute(job);
     }
 
     // 3. Shutdown: no more accepting. Dropping the pool lets the workers finish the
-    //    clients they are serving (woken by the helper) and run every queued job, which
-    //    now sees the shutdown and hands its client to the refusing thread; then the
-    //    workers are joined. Dropping the refuser lets it finish its lingering closes:
-    //    200 ms at most, however many there are, because they linger side by side, not
-    //    one after another.
+    //    clients they are serving (woken by the helper) and run every queued job,
+    //    which now sees the shutdown and hands its client to the refusing thread; then
+    //    the workers are joined. Dropping the refuser lets it finish its lingering
+    //    closes: 200 ms at most, however many there are, because they linger side by
+    //    side, not one after another.
     drop(pool);
     drop(refuser);
     Ok(Summary {
@@ -235,9 +242,9 @@ fn run_one(
 ) {
     let waiting = counts.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
     if shutdown.is_triggered() {
-        // Queued, never served: say why we close, rather than just closing. The refusing
-        // thread does the lingering, so that this worker goes on with the next one at
-        // once.
+        // Queued, never served: say why we close, rather than just closing. The
+        // refusing thread does the lingering, so that this worker goes on with the
+        // next one at once.
         counts.turned_away.fetch_add(1, Ordering::SeqCst);
         println!("closed: {peer} (queued; shutting down)");
         refuser.refuse(stream, Why::ShuttingDown);
@@ -259,24 +266,24 @@ fn run_one(
 // ANCHOR_END: run_one
 
 // ANCHOR: say_and_close
-/// Tells a client why it is being closed (`last_words`: a line, or a frame), then closes
-/// *cleanly*. Handlers use it too, for a last error message.
+/// Tells a client why it is being closed (`last_words`: a line, or a frame), then
+/// closes *cleanly*. Handlers use it too, for a last error message.
 ///
 /// Why not just write and close? Closing a socket that still has unread bytes in its
-/// receive buffer (the client may have sent its request already) makes the kernel send a
-/// reset (RST) instead of a FIN (RFC 1122, 4.2.2.13, says a TCP should; Linux does). What
-/// a reset does to the client depends on the client's system:
+/// receive buffer (the client may have sent its request already) makes the kernel send
+/// a reset (RST) instead of a FIN (RFC 1122, 4.2.2.13, says a TCP should; Linux does).
+/// What a reset does to the client depends on the client's system:
 ///
 /// - Linux: bytes that had arrived before the reset are still returned by `read`; the
-///   reset shows on the *next* read, as `connection reset by peer` instead of a clean end
-///   of stream. A client that reads to the end reports an error after our line.
+///   reset shows on the *next* read, as `connection reset by peer` instead of a clean
+///   end of stream. A client that reads to the end reports an error after our line.
 /// - Windows: once the reset is in, `recv` fails with WSAECONNRESET (Microsoft's
 ///   `closesocket` documentation), and the line the client had not read yet is lost.
 ///
-/// So: write the line, then half-close, so that our FIN follows it (a Linux client that
-/// got the FIN sees a clean end of stream, even if a reset comes later), then read and
-/// discard until the client closes too, or for a short while at most, and then close.
-/// Apache calls this a "lingering close". The test
+/// So: write the line, then half-close, so that our FIN follows it (a Linux client
+/// that got the FIN sees a clean end of stream, even if a reset comes later), then
+/// read and discard until the client closes too, or for a short while at most, and
+/// then close. Apache calls this a "lingering close". The test
 /// `linux_returns_data_received_before_a_reset_and_a_fin_first_hides_the_reset` in
 /// `tests/05_thread_pool_server.rs` shows both Linux cases.
 pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
@@ -299,12 +306,13 @@ pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
 // ANCHOR: deadline
 /// A reader that gives each whole *message* a time limit, not each `read`.
 ///
-/// A read timeout bounds one `read`. A client that sends one byte every few seconds never
-/// trips it, and keeps its worker for as long as it likes without ever finishing a request:
-/// a "trickler" (chapter 04's slowloris). This reader sets the socket's read timeout to the
-/// time left before a deadline, before every read, so the whole message must be in before
-/// the deadline; [`restart`](Self::restart) gives the next message its time. Past the
-/// deadline, reads fail with `TimedOut`, as an idle client's do.
+/// A read timeout bounds one `read`. A client that sends one byte every few seconds
+/// never trips it, and keeps its worker for as long as it likes without ever finishing
+/// a request: a "trickler" (chapter 04's slowloris). This reader sets the socket's
+/// read timeout to the time left before a deadline, before every read, so the whole
+/// message must be in before the deadline; [`restart`](Self::restart) gives the next
+/// message its time. Past the deadline, reads fail with `TimedOut`, as an idle
+/// client's do.
 pub struct MessageDeadline {
     stream: TcpStream,
     limit: Duration,
@@ -352,16 +360,17 @@ enum Why {
 }
 
 // ANCHOR: refuser
-/// Turns clients away without ever making the caller wait, and closes them on a thread of
-/// its own.
+/// Turns clients away without ever making the caller wait, and closes them on a thread
+/// of its own.
 ///
 /// [`say_and_close`] lingers up to 200 ms on *one* client. A thread that did that for
-/// each refused client in turn would need 13 s for 64 of them, under a flood, and Ctrl-C
-/// would wait for it. So a refused socket is made non-blocking (chapter 07 in miniature):
-/// the caller writes the words and the FIN at once, which never waits, and hands the
-/// socket to the refusing thread. That thread keeps every refused client in one list and
-/// drains them all every 10 ms, until each has closed or had its 200 ms. However many
-/// clients are refused, each is done within about 200 ms, all on this one thread.
+/// each refused client in turn would need 13 s for 64 of them, under a flood, and
+/// Ctrl-C would wait for it. So a refused socket is made non-blocking (chapter 07 in
+/// miniature): the caller writes the words and the FIN at once, which never waits, and
+/// hands the socket to the refusing thread. That thread keeps every refused client in
+/// one list and drains them all every 10 ms, until each has closed or had its 200 ms.
+/// However many clients are refused, each is done within about 200 ms, all on this one
+/// thread.
 struct Refuser {
     handle: Option<RefuserHandle>,
     thread: Option<thread::JoinHandle<()>>,
@@ -399,8 +408,8 @@ impl Refuser {
 }
 
 impl RefuserHandle {
-    /// Tells the client `why`, sends our FIN, and hands the socket to the refusing thread
-    /// for its lingering close. Never blocks.
+    /// Tells the client `why`, sends our FIN, and hands the socket to the refusing
+    /// thread for its lingering close. Never blocks.
     fn refuse(&self, mut stream: TcpStream, why: Why) {
         let words = match why {
             Why::Busy => &self.refusals.busy,
@@ -419,10 +428,10 @@ impl RefuserHandle {
             stream,
             deadline: Instant::now() + REFUSAL_LINGER,
         };
-        // If the refusing thread is 64 clients behind, this one is closed now instead: it
-        // has its words and our FIN already (a Linux client reads them, then a clean end
-        // of stream, as the test of the lingering close shows), and the flood costs no
-        // more sockets.
+        // If the refusing thread is 64 clients behind, this one is closed now instead:
+        // it has its words and our FIN already (a Linux client reads them, then a
+        // clean end of stream, as the test of the lingering close shows), and the
+        // flood costs no more sockets.
         let _ = self.sender.try_send(lingering);
     }
 }
@@ -457,9 +466,9 @@ fn linger_all(receiver: &Receiver<Lingering>) {
             }
             lingering.push_back(client);
         }
-        // 2. Once a tick (not for every new client: under a flood, that would be a read
-        //    per lingering client per refused one), drain every lingering client, and
-        //    close those that closed or whose time is up.
+        // 2. Once a tick (not for every new client: under a flood, that would be a
+        //    read per lingering client per refused one), drain every lingering client,
+        //    and close those that closed or whose time is up.
         let now = Instant::now();
         if now >= next_sweep {
             lingering.retain_mut(|c| now < c.deadline && drain(&mut c.stream));
@@ -469,11 +478,12 @@ fn linger_all(receiver: &Receiver<Lingering>) {
 }
 
 /// Reads and discards what a lingering client sent. `false` once it has closed (or
-/// failed): dropping the socket then closes it with nothing unread, so without a reset.
+/// failed): dropping the socket then closes it with nothing unread, so without a
+/// reset.
 fn drain(stream: &mut TcpStream) -> bool {
     let mut sink = [0u8; 4096];
-    // A bounded number of reads per tick: a client that sends as fast as it can must not
-    // keep this thread from the others.
+    // A bounded number of reads per tick: a client that sends as fast as it can must
+    // not keep this thread from the others.
     for _ in 0..16 {
         match stream.read(&mut sink) {
             Ok(0) => return false,
@@ -523,7 +533,9 @@ mod tests {
         let shutdown = Shutdown::with_grace(Duration::from_millis(300));
         let (tx, rx) = channel();
         let handle = shutdown.clone();
-        thread::spawn(move || tx.send(serve(&listener, &handle, &config, handler).unwrap()));
+        thread::spawn(move || {
+            tx.send(serve(&listener, &handle, &config, handler).unwrap())
+        });
         (addr, shutdown, rx)
     }
 
@@ -537,7 +549,11 @@ mod tests {
     }
 
     /// A handler that greets, then waits for the client to close.
-    fn greeter(mut stream: TcpStream, _: SocketAddr, shutdown: &Shutdown) -> anyhow::Result<()> {
+    fn greeter(
+        mut stream: TcpStream,
+        _: SocketAddr,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<()> {
         let _watch = shutdown.watch_stream(&stream)?;
         stream.write_all(b"hello\n")?;
         let _ = stream.read(&mut [0u8; 16])?;

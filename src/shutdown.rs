@@ -31,7 +31,8 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{
-    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown as Direction, SocketAddr, TcpListener, TcpStream,
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown as Direction, SocketAddr, TcpListener,
+    TcpStream,
 };
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,10 +155,12 @@ impl Shutdown {
     }
 
     // ANCHOR: on_ctrl_c
-    /// A handle triggered by Ctrl-C (SIGINT on Unix). A second Ctrl-C exits at once with code
-    /// 130, the shell's code for "killed by SIGINT", for when a shutdown itself hangs.
+    /// A handle triggered by Ctrl-C (SIGINT on Unix). A second Ctrl-C exits at once
+    /// with code 130, the shell's code for "killed by SIGINT", for when a shutdown
+    /// itself hangs.
     ///
-    /// Fails if a Ctrl-C handler is installed already: there can be only one per process.
+    /// Fails if a Ctrl-C handler is installed already: there can be only one per
+    /// process.
     pub fn on_ctrl_c() -> anyhow::Result<Self> {
         let shutdown = Shutdown::new();
         let handle = shutdown.clone();
@@ -179,21 +182,23 @@ impl Shutdown {
     }
 
     // ANCHOR: trigger
-    /// Begins the shutdown: sets the flag, wakes everything watched, and closes watched streams
-    /// that are still open after the grace period. Calling it again does nothing.
+    /// Begins the shutdown: sets the flag, wakes everything watched, and closes
+    /// watched streams that are still open after the grace period. Calling it again
+    /// does nothing.
     pub fn trigger(&self) {
         let entries: Vec<Arc<Entry>> = {
             let watched = self.inner.lock();
             // The flag changes under the lock, so a socket is either in this list (and
-            // woken below) or registers later, sees the flag, and is woken there: never
-            // missed.
+            // woken below) or registers later, sees the flag, and is woken there:
+            // never missed.
             if self.inner.triggered.swap(true, Ordering::SeqCst) {
                 return;
             }
             watched.items.values().cloned().collect()
         };
-        // The wake-ups run without the big lock: other threads may watch or stop watching
-        // meanwhile. (Each entry's own lock keeps its `Watch` from vanishing mid-wake.)
+        // The wake-ups run without the big lock: other threads may watch or stop
+        // watching meanwhile. (Each entry's own lock keeps its `Watch` from vanishing
+        // mid-wake.)
         self.inner.wakeup.notify_all();
         for entry in &entries {
             entry.wake(Stage::Now);
@@ -202,22 +207,23 @@ impl Shutdown {
         // Streams are woken in two steps, by a timer thread. First, after
         // READ_WAKE_DELAY, a thread still blocked in `read` gets `shutdown(Read)`. (A
         // thread that is busy echoing sees the flag before that and ends its client
-        // itself, in an orderly way; once our `shutdown(Read)` is applied, Linux resets a
-        // connection on which data arrives after our FIN.) Then, after the grace period,
-        // a thread blocked in `write` to a client that stopped reading gets
-        // `shutdown(Both)`, which fails its `write`.
+        // itself, in an orderly way; once our `shutdown(Read)` is applied, Linux
+        // resets a connection on which data arrives after our FIN.) Then, after the
+        // grace period, a thread blocked in `write` to a client that stopped reading
+        // gets `shutdown(Both)`, which fails its `write`.
         let inner = Arc::clone(&self.inner);
-        let spawned = thread::Builder::new()
-            .name("shutdown-grace".into())
-            .spawn(move || {
-                thread::sleep(READ_WAKE_DELAY);
-                inner.wake_all(Stage::Read);
-                thread::sleep(inner.grace.saturating_sub(READ_WAKE_DELAY));
-                inner.wake_all(Stage::Both);
-            });
+        let spawned =
+            thread::Builder::new()
+                .name("shutdown-grace".into())
+                .spawn(move || {
+                    thread::sleep(READ_WAKE_DELAY);
+                    inner.wake_all(Stage::Read);
+                    thread::sleep(inner.grace.saturating_sub(READ_WAKE_DELAY));
+                    inner.wake_all(Stage::Both);
+                });
         if let Err(err) = spawned {
-            // No timer: wake the readers now. Writers stuck on a client that never reads
-            // stay stuck until their write timeout, if they have one.
+            // No timer: wake the readers now. Writers stuck on a client that never
+            // reads stay stuck until their write timeout, if they have one.
             eprintln!("warning: cannot start the shutdown grace timer: {err}");
             self.inner.wake_all(Stage::Read);
         }
@@ -225,23 +231,24 @@ impl Shutdown {
     // ANCHOR_END: trigger
 
     // ANCHOR: accept
-    /// One step of an accept loop: waits for the next client, or returns `None` once shutdown
-    /// has begun (the listener must be [watched](Self::watch_listener), or a blocked `accept`
-    /// would sleep through it).
+    /// One step of an accept loop: waits for the next client, or returns `None` once
+    /// shutdown has begun (the listener must be [watched](Self::watch_listener), or a
+    /// blocked `accept` would sleep through it).
     ///
-    /// An error from `accept` itself loses that one client, never the server. Out of file
-    /// descriptors (`EMFILE`), `accept` fails at once, again and again, as long as the
-    /// clients wait in the backlog: so after such an error the loop pauses
-    /// ([`ACCEPT_PAUSE`]), and the error line is printed at most once every few seconds
-    /// with a count of the repeats. Once descriptors are free again, the next attempt
-    /// succeeds: nothing else is needed.
+    /// An error from `accept` itself loses that one client, never the server. Out of
+    /// file descriptors (`EMFILE`), `accept` fails at once, again and again, as long
+    /// as the clients wait in the backlog: so after such an error the loop pauses
+    /// ([`ACCEPT_PAUSE`]), and the error line is printed at most once every few
+    /// seconds with a count of the repeats. Once descriptors are free again, the next
+    /// attempt succeeds: nothing else is needed.
     pub fn accept(&self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
         loop {
             if self.is_triggered() {
                 return None;
             }
             match listener.accept() {
-                // Woken for shutdown? The "client" may be our own wake-up call: drop it.
+                // Woken for shutdown? The "client" may be our own wake-up call: drop
+                // it.
                 Ok(_) if self.is_triggered() => return None,
                 Ok(accepted) => return Some(accepted),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -253,11 +260,13 @@ impl Shutdown {
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .eprintln(&format!("error: accept failed: {line}"));
-                    // A client that gave up while waiting in the backlog is that client's
-                    // problem alone: go on at once. Anything else is a shortage: pause.
+                    // A client that gave up while waiting in the backlog is that
+                    // client's problem alone: go on at once. Anything else is a
+                    // shortage: pause.
                     let per_client = matches!(
                         err.kind(),
-                        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                        io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::ConnectionReset
                     );
                     if !per_client {
                         self.wait_timeout(ACCEPT_PAUSE);
@@ -401,10 +410,10 @@ impl Item {
     fn wake(&self, stage: Stage) {
         match (self, stage) {
             // Errors are ignored: the listener may be closed already, or its backlog
-            // full, and in either case nobody is left blocked in its `accept`. (On Linux,
-            // `shutdown` on the listener wakes `accept` too, with `EINVAL`; but POSIX
-            // specifies `shutdown` for connected sockets only, and Windows answers
-            // WSAENOTCONN. Connecting works everywhere.)
+            // full, and in either case nobody is left blocked in its `accept`. (On
+            // Linux, `shutdown` on the listener wakes `accept` too, with `EINVAL`; but
+            // POSIX specifies `shutdown` for connected sockets only, and Windows
+            // answers WSAENOTCONN. Connecting works everywhere.)
             (Item::Listener { addr, waker }, Stage::Now) => {
                 let _ = waker.connect(&SockAddr::from(*addr));
             }
@@ -477,17 +486,18 @@ pub const DRAIN_LIMIT: Duration = Duration::from_millis(800);
 
 /// Ends a connection in an orderly way, once the replies are written: sends a FIN
 /// (`shutdown(Write)`), then reads and drops what the client still sends, until the
-/// client closes its side too, or stays quiet for [`DRAIN_QUIET`], or [`DRAIN_LIMIT`] is
-/// over. Returns how many bytes were dropped.
+/// client closes its side too, or stays quiet for [`DRAIN_QUIET`], or [`DRAIN_LIMIT`]
+/// is over. Returns how many bytes were dropped.
 ///
-/// Why drain: a client may still be sending when we decide to stop (it has not seen our
-/// FIN yet). Closing a socket with unread data in its receive buffer, or receiving data
-/// once it is closed, makes the kernel answer with a reset (RST) instead of an orderly
-/// end (Linux does so; RFC 1122 §4.2.2.13 allows it): the client would see "connection
-/// reset" or "broken pipe" and could lose the replies still on their way. Reading on for
-/// a moment lets the client read our FIN and stop. (Shutting down our *read* side instead
-/// would not help: Linux keeps accepting data after `shutdown(Read)`, and once a FIN is
-/// sent too, resets the connection when more data comes.)
+/// Why drain: a client may still be sending when we decide to stop (it has not seen
+/// our FIN yet). Closing a socket with unread data in its receive buffer, or receiving
+/// data once it is closed, makes the kernel answer with a reset (RST) instead of an
+/// orderly end (Linux does so; RFC 1122 §4.2.2.13 allows it): the client would see
+/// "connection reset" or "broken pipe" and could lose the replies still on their way.
+/// Reading on for a moment lets the client read our FIN and stop. (Shutting down our
+/// *read* side instead would not help: Linux keeps accepting data after
+/// `shutdown(Read)`, and once a FIN is sent too, resets the connection when more data
+/// comes.)
 pub fn close_gracefully(stream: &TcpStream) -> u64 {
     // The FIN goes out after everything already written: the client reads all its
     // replies, then the end of the stream.
@@ -543,7 +553,8 @@ mod tests {
         });
         thread::sleep(Duration::from_millis(100)); // let it block in accept
         shutdown.trigger();
-        let (accepted, triggered) = done_rx.recv_timeout(LIMIT).expect("accept never woke");
+        let (accepted, triggered) =
+            done_rx.recv_timeout(LIMIT).expect("accept never woke");
         assert!(accepted && triggered);
     }
 
@@ -553,7 +564,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let _watch = shutdown.watch_listener(&listener).unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (_stream, peer) = shutdown.accept(&listener).expect("a client was waiting");
+        let (_stream, peer) =
+            shutdown.accept(&listener).expect("a client was waiting");
         assert_eq!(peer, client.local_addr().unwrap());
 
         let trigger = shutdown.clone();
@@ -719,7 +731,8 @@ mod tests {
     }
 
     #[test]
-    fn closing_gracefully_sends_the_reply_then_a_fin_and_drains_what_is_still_coming() {
+    fn closing_gracefully_sends_the_reply_then_a_fin_and_drains_what_is_still_coming()
+    {
         let shutdown = Shutdown::new();
         let (client, server) = pair();
         let server = shutdown.watch_owned(server);

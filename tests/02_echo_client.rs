@@ -26,7 +26,10 @@ enum Behaviour {
 }
 
 /// Serves one client with `behaviour` on `bind`; the receiver gets every byte the client sent.
-fn one_client_server(bind: &str, behaviour: Behaviour) -> (SocketAddr, Receiver<Vec<u8>>) {
+fn one_client_server(
+    bind: &str,
+    behaviour: Behaviour,
+) -> (SocketAddr, Receiver<Vec<u8>>) {
     let listener = TcpListener::bind(bind).unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -301,7 +304,10 @@ fn works_over_ipv6_loopback_where_the_machine_has_it() {
     let refused = run(EXAMPLE, &["--addr", &closed.to_string(), "hi"], b"");
     assert_eq!(refused.code(), Some(1));
     assert_eq!(refused.stderr.len(), 1);
-    assert!(refused.stderr[0].contains(&format!("cannot connect to {closed}: connection refused")));
+    assert!(
+        refused.stderr[0]
+            .contains(&format!("cannot connect to {closed}: connection refused"))
+    );
 }
 
 #[test]

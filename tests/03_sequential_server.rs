@@ -171,7 +171,9 @@ fn ctrl_c_while_a_client_never_reads_exits_0_within_the_grace_period() {
     let mut stalls = 0;
     while stalls < 3 {
         match stuck.write(&chunk) {
-            Ok(0) => unreachable!("a blocking write of a non-empty buffer never returns 0"),
+            Ok(0) => {
+                unreachable!("a blocking write of a non-empty buffer never returns 0")
+            }
             Ok(_written) => stalls = 0,
             Err(_) => stalls += 1,
         }

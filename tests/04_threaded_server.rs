@@ -96,7 +96,8 @@ fn a_client_that_resets_mid_message_leaves_the_others_undisturbed() {
 
 #[test]
 fn an_idle_client_is_closed_after_the_timeout_while_an_active_one_is_served() {
-    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--idle-timeout", "1"]);
+    let (server, addr) =
+        Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--idle-timeout", "1"]);
     let mut idle = connect(addr);
     let idle_addr = idle.local_addr().unwrap();
     let active = thread::spawn(move || {
@@ -156,7 +157,9 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
         assert_eq!(echo(client, b"held"), b"held");
     }
     common::exhaust_fds(server.pid(), 0);
-    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || {
+        drop(held)
+    });
 }
 
 /// Issue 11: the shutdown helper woke a blocked `accept` by connecting to the listener, which
@@ -220,7 +223,9 @@ fn each_client_thread_is_named_after_its_port() {
     let port = client.local_addr().unwrap().port();
     let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
         .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter_map(|task| {
+            std::fs::read_to_string(task.ok()?.path().join("comm")).ok()
+        })
         .map(|name| name.trim_end().to_string())
         .collect();
     assert!(
@@ -308,4 +313,53 @@ fn measure_idle_client_cost_and_short_lived_clients() {
             total as f64 / took.as_secs_f64()
         );
     }
+}
+
+/// Not a test but a measurement for chapters 03 and 04 (Linux only): one client streams
+/// `MEGABYTES` (default 1,000) through the echo loop while reading the echo; prints MB/s and
+/// the server's CPU-seconds per GB (from `/proc/PID/stat`: steadier than MB/s on a busy
+/// machine). Compare two builds in the same run, alternating.
+///
+/// ```text
+/// cargo test --release --test 04_threaded_server -- --ignored --nocapture stream
+/// ```
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a measurement; run it explicitly"]
+fn measure_stream_cpu_per_gigabyte() {
+    let megabytes: usize = std::env::var("MEGABYTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000);
+    let total = megabytes * 1_000_000;
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let mut stream = connect(addr);
+    let mut writer = stream.try_clone().unwrap();
+    let chunk = pattern(64 * 1024);
+    let ticks_before = common::cpu_ticks(server.pid());
+    let started = Instant::now();
+    let sender = thread::spawn(move || {
+        let mut sent = 0;
+        while sent < total {
+            let n = chunk.len().min(total - sent);
+            writer.write_all(&chunk[..n]).unwrap();
+            sent += n;
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0;
+    while received < total {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "the server closed after {received} bytes");
+        received += n;
+    }
+    sender.join().unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let cpu = (common::cpu_ticks(server.pid()) - ticks_before) as f64 / 100.0;
+    let gigabytes = total as f64 / 1e9;
+    println!(
+        "{megabytes} MB echoed in {secs:.2} s: {:.0} MB/s, server {:.2} CPU-s per GB",
+        megabytes as f64 / secs,
+        cpu / gigabytes
+    );
 }

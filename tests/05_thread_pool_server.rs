@@ -177,7 +177,8 @@ fn proc_status(pid: u32, name: &str) -> usize {
 /// with a bounded number of sockets.
 #[cfg(target_os = "linux")]
 #[test]
-fn a_flood_is_told_busy_at_once_with_bounded_threads_and_ctrl_c_exits_within_two_seconds() {
+fn a_flood_is_told_busy_at_once_with_bounded_threads_and_ctrl_c_exits_within_two_seconds()
+ {
     let args = ["--addr", "127.0.0.1:0", "--workers", "2", "--queue", "2"];
     let (server, addr) = Proc::server(EXAMPLE, &args);
     let mut held: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();

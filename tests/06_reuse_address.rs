@@ -33,7 +33,10 @@ fn the_rebind_fails_in_time_wait_without_reuseaddr_and_succeeds_with_it() {
     assert_eq!(done.code(), Some(0), "{done:?}");
     assert!(done.stderr.is_empty(), "{:?}", done.stderr);
 
-    assert!(step(&done.stdout, 1).contains(&"   std sets SO_REUSEADDR on this system: yes".into()));
+    assert!(
+        step(&done.stdout, 1)
+            .contains(&"   std sets SO_REUSEADDR on this system: yes".into())
+    );
 
     let two = step(&done.stdout, 2);
     assert!(
@@ -42,7 +45,9 @@ fn the_rebind_fails_in_time_wait_without_reuseaddr_and_succeeds_with_it() {
         "{two:?}"
     );
     for rebind in ["without SO_REUSEADDR", "with SO_REUSEADDR"] {
-        let line = format!("   rebind {rebind}: failed: address already in use (as on Linux)");
+        let line = format!(
+            "   rebind {rebind}: failed: address already in use (as on Linux)"
+        );
         assert!(two.contains(&line), "missing {line:?} in {two:?}");
     }
 
@@ -57,8 +62,7 @@ fn the_rebind_fails_in_time_wait_without_reuseaddr_and_succeeds_with_it() {
     assert!(three.contains(&line), "missing {line:?} in {three:?}");
 
     let four = step(&done.stdout, 4);
-    let refused =
-        "   second listener, SO_REUSEADDR on both: failed: address already in use (as on Linux)";
+    let refused = "   second listener, SO_REUSEADDR on both: failed: address already in use (as on Linux)";
     assert!(four.contains(&refused.to_string()), "{four:?}");
     let shared = "   second listener, SO_REUSEPORT on both: succeeded (as on Linux)";
     assert!(four.contains(&shared.to_string()), "{four:?}");
@@ -153,7 +157,10 @@ fn connect_burst(listener: TcpListener, count: usize) -> Vec<Duration> {
                 let mut held = Vec::new();
                 for _ in 0..count / threads {
                     let began = Instant::now();
-                    held.push(TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect failed"));
+                    held.push(
+                        TcpStream::connect_timeout(&addr, TIMEOUT)
+                            .expect("connect failed"),
+                    );
                     times.push(began.elapsed());
                 }
                 (times, held)
@@ -204,7 +211,8 @@ fn measure_a_burst_of_5000_connects_against_both_backlogs() {
         ),
         (
             "socket_workbook::net::listen (backlog 4096)",
-            socket_workbook::net::listen("127.0.0.1:0".parse().unwrap(), 4096).unwrap(),
+            socket_workbook::net::listen("127.0.0.1:0".parse().unwrap(), 4096)
+                .unwrap(),
         ),
     ] {
         let before = listen_counters();
@@ -251,7 +259,8 @@ fn measure_syn_retransmissions_against_a_full_accept_queue() {
     use socket2::{Domain, Socket, Type};
     use std::os::fd::AsRawFd;
 
-    let listener = socket_workbook::net::listen("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+    let listener =
+        socket_workbook::net::listen("127.0.0.1:0".parse().unwrap(), 1).unwrap();
     let addr = listener.local_addr().unwrap();
     let _queued: Vec<TcpStream> = (0..2)
         .map(|_| TcpStream::connect_timeout(&addr, TIMEOUT).unwrap())

@@ -44,7 +44,8 @@ fn hold_and_echo(addr: std::net::SocketAddr, count: usize) -> usize {
     let mut handles = Vec::new();
     let mut base = 0;
     while !streams.is_empty() {
-        let batch: Vec<TcpStream> = streams.drain(..per_thread.min(streams.len())).collect();
+        let batch: Vec<TcpStream> =
+            streams.drain(..per_thread.min(streams.len())).collect();
         let first = base;
         base += batch.len();
         handles.push(thread::spawn(move || {
@@ -69,7 +70,9 @@ fn two_thousand_connections_are_held_and_each_echoes() {
     // Our 2000 sockets, the server's 2000, and some to spare, in each process.
     let limit = raise_fd_limit(COUNT as u64 + 200);
     if limit < COUNT as u64 + 200 {
-        eprintln!("skipped: the open-files hard limit is {limit}, too low for {COUNT} connections");
+        eprintln!(
+            "skipped: the open-files hard limit is {limit}, too low for {COUNT} connections"
+        );
         return;
     }
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
@@ -130,7 +133,9 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
         assert_eq!(echo(client, b"held"), b"held");
     }
     common::exhaust_fds(server.pid(), 0);
-    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || {
+        drop(held)
+    });
 }
 
 /// Issue 12: Ctrl-C while a client is still sending ends its stream in order, not with a reset.
@@ -211,4 +216,102 @@ fn measure_ten_thousand_connections() {
         took.as_secs_f64()
     );
     assert_eq!(ok, count);
+}
+
+/// Not a test but a measurement for the chapter (Linux, needs `strace`): the server's system
+/// calls per round trip, with `CLIENTS` clients (default 10) each echoing 64-byte messages
+/// one at a time. It also checks the one figure that does not depend on timing: a client
+/// that keeps up never changes its registration, so `epoll_ctl` (which `polling` also
+/// calls twice per `wait`, for its own timer and notifier) stays well under one per round
+/// trip. The first version asked for "writable" after every read and dropped it after every
+/// write: two more `epoll_ctl` per round trip.
+///
+/// ```text
+/// cargo test --release --test 08_poll_server -- --ignored --nocapture system_calls
+/// CLIENTS=50 cargo test --release --test 08_poll_server -- --ignored --nocapture system_calls
+/// ```
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a measurement; run it explicitly"]
+fn measure_system_calls_per_round_trip() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    const ROUND_TRIPS: usize = 2000;
+    let clients: usize = std::env::var("CLIENTS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(10);
+    if Command::new("strace").arg("-V").output().is_err() {
+        println!("skipped: strace is not installed (apt-get install strace)");
+        return;
+    }
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let summary = std::env::temp_dir().join(format!("08-strace-{}.txt", server.pid()));
+    let mut strace = Command::new("strace")
+        .args(["-f", "-c", "-o"])
+        .arg(&summary)
+        .args(["-p", &server.pid().to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start strace");
+    // strace says "Process N attached" once it traces the server.
+    let mut line = String::new();
+    let mut stderr = BufReader::new(strace.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("attached"), "strace: {line}");
+
+    let talkers: Vec<_> = (0..clients)
+        .map(|_| {
+            let mut stream = connect(addr);
+            stream.set_nodelay(true).unwrap();
+            thread::spawn(move || {
+                let message = [b'x'; 64];
+                for _ in 0..ROUND_TRIPS {
+                    assert_eq!(echo(&mut stream, &message), message);
+                }
+            })
+        })
+        .collect();
+    for talker in talkers {
+        talker.join().unwrap();
+    }
+    // SIGINT makes strace detach and write its summary.
+    let status = Command::new("kill")
+        .args(["-INT", &strace.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    strace.wait().unwrap();
+    let table = std::fs::read_to_string(&summary).unwrap();
+    let _ = std::fs::remove_file(&summary);
+    // A row: % time, seconds, usecs/call, calls, [errors,] name.
+    let calls = |name: &str| -> u64 {
+        let row = table
+            .lines()
+            .find(|l| l.split_whitespace().last() == Some(name));
+        row.and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+            .unwrap_or(0)
+    };
+    let round_trips = (clients * ROUND_TRIPS) as f64;
+    let per = |name: &str| calls(name) as f64 / round_trips;
+    println!(
+        "{clients} clients, {round_trips} round trips of 64 bytes; per round trip:"
+    );
+    for name in [
+        "recvfrom",
+        "sendto",
+        "epoll_ctl",
+        "epoll_pwait",
+        "timerfd_settime",
+        "read",
+        "total",
+    ] {
+        println!("  {name:<16} {:.3}", per(name));
+    }
+    assert!(
+        per("epoll_ctl") < 1.0,
+        "epoll_ctl per round trip: {:.2}",
+        per("epoll_ctl")
+    );
 }

@@ -29,7 +29,8 @@ fn the_text_reply_is_the_local_time_with_the_current_year() {
 
 #[test]
 fn the_rfc868_reply_is_within_two_seconds_of_the_clock() {
-    let (_server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--format", "rfc868"]);
+    let (_server, addr) =
+        Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--format", "rfc868"]);
     let client = udp_client(addr);
     client.send(&[]).unwrap(); // RFC 868 clients send an empty datagram
     let mut buf = [0u8; 16];

@@ -28,7 +28,8 @@ fn prints_the_time_from_the_server() {
 
 #[test]
 fn decodes_rfc868_into_a_date_within_two_seconds() {
-    let (_server, addr) = Proc::server(SERVER, &["--addr", "127.0.0.1:0", "--format", "rfc868"]);
+    let (_server, addr) =
+        Proc::server(SERVER, &["--addr", "127.0.0.1:0", "--format", "rfc868"]);
     let done = run(
         EXAMPLE,
         &["--addr", &addr.to_string(), "--format", "rfc868"],
@@ -166,7 +167,9 @@ fn a_text_client_against_an_rfc868_server_says_what_to_try() {
 }
 
 /// A stand-in time server that answers one request with `reply`, whatever it is.
-fn answers_once_with(reply: &'static [u8]) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+fn answers_once_with(
+    reply: &'static [u8],
+) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
     let fake = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = fake.local_addr().unwrap();
     let answerer = std::thread::spawn(move || {
@@ -192,7 +195,8 @@ fn a_text_reply_without_a_line_ending_is_printed() {
 #[test]
 fn a_text_reply_ending_in_crlf_is_printed_without_it() {
     // RFC 867 daytime servers often end their line with CR LF.
-    let (addr, answerer) = answers_once_with(b"Monday, November 23, 2026 17:20:00-UTC\r\n");
+    let (addr, answerer) =
+        answers_once_with(b"Monday, November 23, 2026 17:20:00-UTC\r\n");
     let done = run(EXAMPLE, &["--addr", &addr.to_string()], b"");
     answerer.join().unwrap();
     assert_eq!(done.code(), Some(0), "{done:?}");

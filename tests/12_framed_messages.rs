@@ -164,7 +164,9 @@ fn the_client_shows_the_servers_error_and_exits_1() {
     assert_eq!(done.code(), Some(1), "{done:?}");
     assert_eq!(
         done.stderr,
-        ["error: the server answered: error: a frame of 21 bytes is over the limit of 10 bytes"]
+        [
+            "error: the server answered: error: a frame of 21 bytes is over the limit of 10 bytes"
+        ]
     );
 }
 
@@ -245,7 +247,8 @@ fn measure_nagle_and_throughput() {
     // Throughput: 256 MiB through the framed echo (64 KiB frames) and through chapter 04's raw
     // echo, each with a writer thread and a reader.
     const TOTAL: usize = 256 * 1024 * 1024;
-    let (_raw, raw_addr) = Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
+    let (_raw, raw_addr) =
+        Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
     for (name, addr, framed) in [
         ("raw echo (04)", raw_addr, false),
         ("framed echo (12)", addr, true),
@@ -267,7 +270,8 @@ fn measure_nagle_and_throughput() {
         let mut reader = BufReader::new(stream);
         let mut received = 0;
         if framed {
-            while let Some(frame) = read_frame(&mut reader, DEFAULT_MAX_FRAME).unwrap() {
+            while let Some(frame) = read_frame(&mut reader, DEFAULT_MAX_FRAME).unwrap()
+            {
                 received += frame.len();
             }
         } else {
@@ -390,7 +394,8 @@ fn ctrl_c_under_a_flood_exits_within_two_seconds() {
 /// be in, whole, within `--idle-timeout`.
 #[test]
 fn a_trickler_loses_its_worker_after_the_idle_timeout() {
-    let (server, addr) = server(&["--workers", "1", "--queue", "1", "--idle-timeout", "1"]);
+    let (server, addr) =
+        server(&["--workers", "1", "--queue", "1", "--idle-timeout", "1"]);
     let mut trickler = connect(addr);
     let trickler_addr = trickler.local_addr().unwrap();
     server.wait_for_line(&format!("serving: {trickler_addr}"));
@@ -420,7 +425,8 @@ fn a_trickler_loses_its_worker_after_the_idle_timeout() {
 /// and the write timeout (`--idle-timeout`) frees the worker.
 #[test]
 fn a_client_that_never_reads_loses_its_worker_after_the_idle_timeout() {
-    let (server, addr) = server(&["--workers", "1", "--queue", "1", "--idle-timeout", "1"]);
+    let (server, addr) =
+        server(&["--workers", "1", "--queue", "1", "--idle-timeout", "1"]);
     let mut hog = connect(addr);
     let hog_addr = hog.local_addr().unwrap();
     server.wait_for_line(&format!("serving: {hog_addr}"));

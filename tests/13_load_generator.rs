@@ -29,7 +29,8 @@ fn field(json: &str, key: &str) -> String {
 
 #[test]
 fn pingpong_against_the_threaded_server_reports_a_verified_positive_rate() {
-    let (_server, addr) = Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
+    let (_server, addr) =
+        Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
     let args = [
         "pingpong",
         "--addr",
@@ -106,7 +107,8 @@ fn stream_hold_and_framed_report_verified_figures() {
     );
     assert_eq!(framed.code(), Some(0), "{framed:?}");
     assert!(
-        framed.stdout[0].starts_with("framed: 2 client(s), 64-byte messages: 40 round trips"),
+        framed.stdout[0]
+            .starts_with("framed: 2 client(s), 64-byte messages: 40 round trips"),
         "{:?}",
         framed.stdout
     );
@@ -161,7 +163,8 @@ fn a_server_that_flips_a_byte_fails_the_run() {
     );
     assert_eq!(done.stderr.len(), 1, "{:?}", done.stderr);
     assert!(
-        done.stderr[0].starts_with("error: the run failed; no figures are reported: echo from "),
+        done.stderr[0]
+            .starts_with("error: the run failed; no figures are reported: echo from "),
         "{:?}",
         done.stderr
     );
@@ -209,7 +212,8 @@ fn a_server_that_drops_the_connection_fails_the_run() {
     assert_eq!(done.code(), Some(1), "{done:?}");
     assert!(done.stdout.is_empty());
     assert!(
-        done.stderr[0].contains(&format!("{addr} closed the connection (client 0, round 0)")),
+        done.stderr[0]
+            .contains(&format!("{addr} closed the connection (client 0, round 0)")),
         "{:?}",
         done.stderr
     );
@@ -381,7 +385,8 @@ fn run_measuring_cpu(name: &str, args: &[&str]) -> (String, f64) {
 #[cfg(target_os = "linux")]
 #[test]
 fn stream_spends_no_more_cpu_per_byte_than_the_ceiling_client() {
-    let (_server, addr) = Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
+    let (_server, addr) =
+        Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
     let addr = addr.to_string();
     let per_gb = |(json, cpu): (String, f64)| {
         assert_eq!(field(&json, "verified"), "true");
@@ -400,7 +405,8 @@ fn stream_spends_no_more_cpu_per_byte_than_the_ceiling_client() {
 /// ceiling clients, minimal as they are, check every byte too.
 #[test]
 fn the_ceiling_clients_verify_every_byte() {
-    let (_server, addr) = Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
+    let (_server, addr) =
+        Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
     let broken = broken_server(true).to_string();
     for (load, count) in [("pingpong", "--clients"), ("stream", "--connections")] {
         let good = run(
@@ -495,7 +501,8 @@ fn bench_every_server() {
     for check in &checks {
         println!("{}", check_row(check));
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/benchmarks");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/benchmarks");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("results.md"), results(&servers, &checks)).unwrap();
     std::fs::write(dir.join("chart.svg"), svg(&servers)).unwrap();
@@ -683,7 +690,8 @@ fn count_syscalls(contender: &Contender) -> Result<Vec<(String, f64)>, String> {
         }
         thread::sleep(Duration::from_millis(20));
     }
-    let text = std::fs::read_to_string(&summary).map_err(|e| format!("no strace summary: {e}"))?;
+    let text = std::fs::read_to_string(&summary)
+        .map_err(|e| format!("no strace summary: {e}"))?;
     let _ = std::fs::remove_file(&summary);
     let round_trips: f64 = field(&json, "round_trips").parse().unwrap();
     let mut calls: Vec<(String, f64)> = parse_strace_summary(&text)
@@ -758,7 +766,8 @@ fn check_the_load_generator() -> Vec<Check> {
         })
         .collect();
     for rep in 0..REPS {
-        let (_server, addr) = Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
+        let (_server, addr) =
+            Proc::server("ceiling", &["server", "--addr", "127.0.0.1:0"]);
         let addr = addr.to_string();
         for ((_, args), check) in loads.iter().zip(&mut checks) {
             let mut all = args.to_vec();
@@ -774,7 +783,8 @@ fn check_the_load_generator() -> Vec<Check> {
                         cpu / bytes * 1e9,
                     )
                 } else {
-                    let round_trips: f64 = field(&json, "round_trips").parse().unwrap();
+                    let round_trips: f64 =
+                        field(&json, "round_trips").parse().unwrap();
                     (
                         field(&json, "per_sec").parse().unwrap(),
                         cpu / round_trips * 1e6,
@@ -955,7 +965,8 @@ fn svg(servers: &[(&str, Figures)]) -> String {
             "<text x=\"4\" y=\"{}\" font-weight=\"bold\">{title}</text>\n",
             top + 20.0
         );
-        let values: Vec<Option<f64>> = servers.iter().map(|(_, f)| f.median(name)).collect();
+        let values: Vec<Option<f64>> =
+            servers.iter().map(|(_, f)| f.median(name)).collect();
         let max = values.iter().flatten().cloned().fold(1e-12, f64::max);
         for (i, ((label, _), value)) in servers.iter().zip(&values).enumerate() {
             let y = top + 30.0 + i as f64 * row_height;

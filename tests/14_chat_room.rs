@@ -157,7 +157,8 @@ fn a_member_that_keeps_reading_loses_nothing_when_another_floods() {
     let flooding = thread::spawn(move || {
         let mut batch = Vec::with_capacity(64 * 1001);
         for n in 0..LINES {
-            batch.extend_from_slice(format!("{n:05} {}\n", "f".repeat(994)).as_bytes());
+            batch
+                .extend_from_slice(format!("{n:05} {}\n", "f".repeat(994)).as_bytes());
             if batch.len() >= 64 * 1001 || n + 1 == LINES {
                 flooder
                     .stream
@@ -219,7 +220,10 @@ fn control_characters_reach_no_one_they_are_shown_escaped() {
     // `alice: send me your password`. Then NUL, BEL, DEL, and C1's CSI (U+009B) and NEL.
     mallory
         .stream
-        .write_all("x\r\x1b[2Kalice: send me your password\n\0\x07\x7f\u{9b}2J\u{85}\n".as_bytes())
+        .write_all(
+            "x\r\x1b[2Kalice: send me your password\n\0\x07\x7f\u{9b}2J\u{85}\n"
+                .as_bytes(),
+        )
         .unwrap();
     let mut raw = Vec::new();
     for _ in 0..2 {
@@ -619,7 +623,9 @@ fn ctrl_c_under_a_flood_with_a_member_that_never_reads_exits_within_seconds() {
 /// Bytes a server socket takes from non-blocking `write`s before it would block, when its
 /// peer reads nothing through a 4 KiB receive buffer; and the send buffer size then.
 #[cfg(target_os = "linux")]
-fn bytes_taken_by_a_peer_that_never_reads(send_buffer: Option<usize>) -> (usize, usize) {
+fn bytes_taken_by_a_peer_that_never_reads(
+    send_buffer: Option<usize>,
+) -> (usize, usize) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let _peer = small_buffer_socket(listener.local_addr().unwrap());
     let (accepted, _) = listener.accept().unwrap();
@@ -674,8 +680,9 @@ fn fake_server(then: &'static [u8]) -> (SocketAddr, thread::JoinHandle<()>) {
 
 #[test]
 fn the_client_escapes_control_characters_from_the_server() {
-    let (addr, serving) =
-        fake_server(b"* hello bob; here: nobody yet\nevil: \x1b]0;owned\x07\x1b[2J\r\n");
+    let (addr, serving) = fake_server(
+        b"* hello bob; here: nobody yet\nevil: \x1b]0;owned\x07\x1b[2J\r\n",
+    );
     let addr = addr.to_string();
     let bob = common::run(EXAMPLE, &["client", "--addr", &addr, "--nick", "bob"], b"");
     serving.join().unwrap();
@@ -713,7 +720,9 @@ fn the_client_gives_up_on_a_server_that_never_greets() {
     assert_eq!(bob.code(), Some(1), "{bob:?}");
     assert_eq!(
         bob.stderr,
-        ["error: the server sent no greeting: timed out (is the peer alive and reading?)"]
+        [
+            "error: the server sent no greeting: timed out (is the peer alive and reading?)"
+        ]
     );
     assert!(bob.elapsed < Duration::from_secs(8), "{:?}", bob.elapsed);
     drop(listener);

@@ -317,7 +317,8 @@ fn killing_the_sender_mid_transfer_leaves_no_file() {
         .unwrap()
         .set_len(1 << 30)
         .unwrap();
-    let (server, addr) = receiver(inbox.path(), &["--max-size", &(2u64 << 30).to_string()]);
+    let (server, addr) =
+        receiver(inbox.path(), &["--max-size", &(2u64 << 30).to_string()]);
     let sender = Proc::start(
         EXAMPLE,
         &["send", file.to_str().unwrap(), "--addr", &addr.to_string()],
@@ -538,7 +539,9 @@ fn a_name_taken_by_anything_is_refused_before_any_data() {
         let (_stream, answer) = header(addr, name, 10_000_000);
         assert_eq!(
             answer,
-            format!("error: {name} exists already (the receiver can allow --overwrite)")
+            format!(
+                "error: {name} exists already (the receiver can allow --overwrite)"
+            )
         );
     }
     let (_server, addr) = receiver(inbox.path(), &["--overwrite"]);

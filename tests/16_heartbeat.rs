@@ -212,7 +212,8 @@ fn a_trickler_that_never_completes_a_frame_is_dropped() {
     write_frame(&mut frame, &[b'x'; 100]).unwrap();
     let started = Instant::now();
     for byte in frame {
-        if dropped_line(&server, peer).is_some() || stream.write_all(&[byte]).is_err() {
+        if dropped_line(&server, peer).is_some() || stream.write_all(&[byte]).is_err()
+        {
             break;
         }
         thread::sleep(Duration::from_millis(100));
@@ -242,7 +243,10 @@ fn a_pause_between_header_and_payload_loses_nothing() {
     let stream = loop {
         match listener.accept() {
             Ok((stream, _)) => break stream,
-            Err(err) if err.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+            Err(err)
+                if err.kind() == ErrorKind::WouldBlock
+                    && Instant::now() < deadline =>
+            {
                 thread::sleep(Duration::from_millis(10))
             }
             Err(err) => panic!("the client never connected: {err}"),
@@ -280,7 +284,8 @@ fn a_pause_between_header_and_payload_loses_nothing() {
     assert_eq!(count(&out, ANSWERS), 1, "{out:?}");
     assert!(
         !out.iter()
-            .any(|l| l.starts_with("lost the server") || l.contains("stopped answering")),
+            .any(|l| l.starts_with("lost the server")
+                || l.contains("stopped answering")),
         "{out:?}"
     );
     assert!(pings >= 5, "only {pings} heartbeats in 1.35 s: {out:?}");
@@ -303,12 +308,16 @@ fn bad_frames_and_cut_streams_end_only_their_own_connection() {
     let started = Instant::now();
     let _ = huge.read_to_end(&mut rest);
     assert!(started.elapsed() < Duration::from_secs(5));
-    server.wait_for_stderr_line("a frame of 4294967295 bytes is over the limit of 1024 bytes");
+    server.wait_for_stderr_line(
+        "a frame of 4294967295 bytes is over the limit of 1024 bytes",
+    );
 
     let mut cut = connect(addr);
     cut.write_all(&[0, 0, 0, 10, b'p', b'i']).unwrap();
     drop(cut); // a FIN, six bytes into a frame
-    server.wait_for_stderr_line("the stream ended inside a frame (6 bytes of it received)");
+    server.wait_for_stderr_line(
+        "the stream ended inside a frame (6 bytes of it received)",
+    );
 
     let mut reset = connect(addr);
     reset.write_all(&[0, 0, 0, 10, b'p']).unwrap();
@@ -390,7 +399,9 @@ fn ctrl_c_under_load_stops_the_server_within_two_seconds() {
     let flood = thread::spawn(move || {
         let mut stream = connect(sock);
         let mut sink = stream.try_clone().unwrap();
-        thread::spawn(move || while matches!(sink.read(&mut [0u8; 65536]), Ok(n) if n > 0) {});
+        thread::spawn(
+            move || while matches!(sink.read(&mut [0u8; 65536]), Ok(n) if n > 0) {},
+        );
         let mut burst = Vec::new();
         for n in 0..1000 {
             write_frame(&mut burst, format!("ping {n}").as_bytes()).unwrap();

@@ -60,7 +60,9 @@ fn a_dual_stack_server_sees_ipv4_clients_as_mapped_addresses() {
     let reach = server.wait_for_line("IPV6_V6ONLY");
     assert!(reach.starts_with("IPV6_V6ONLY off"), "{reach}");
     #[cfg(target_os = "linux")]
-    if std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").is_ok_and(|v| v.trim() == "0") {
+    if std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only")
+        .is_ok_and(|v| v.trim() == "0")
+    {
         assert_eq!(
             reach,
             "IPV6_V6ONLY off (this system's default: off): IPv4 clients arrive as ::ffff:a.b.c.d"
@@ -103,14 +105,16 @@ fn with_v6only_the_same_listener_refuses_ipv4_clients() {
     if !ipv6_loopback("with_v6only_the_same_listener_refuses_ipv4_clients") {
         return;
     }
-    let (server, addr) = Proc::server(EXAMPLE, &["server", "--addr", "[::]:0", "--v6only"]);
+    let (server, addr) =
+        Proc::server(EXAMPLE, &["server", "--addr", "[::]:0", "--v6only"]);
     assert!(
         server
             .wait_for_line("IPV6_V6ONLY")
             .starts_with("IPV6_V6ONLY on")
     );
     let v4 = SocketAddr::from(([127, 0, 0, 1], addr.port()));
-    let err = TcpStream::connect_timeout(&v4, TIMEOUT).expect_err("IPv4 got through --v6only");
+    let err = TcpStream::connect_timeout(&v4, TIMEOUT)
+        .expect_err("IPv4 got through --v6only");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
     let mut v6 = connect(format!("[::1]:{}", addr.port()).parse().unwrap());
     let v6_port = v6.local_addr().unwrap().port();
@@ -140,7 +144,8 @@ fn the_client_falls_back_to_the_second_address() {
     let done = client(&["--addr", &first, "--addr", &second]);
     assert_eq!(done.code(), Some(0), "{done:?}");
     assert!(done.stderr.is_empty(), "{:?}", done.stderr);
-    let after_ms = |line: &str| line.split_once(" ms: ").map(|(_, rest)| rest.to_string());
+    let after_ms =
+        |line: &str| line.split_once(" ms: ").map(|(_, rest)| rest.to_string());
     let events: Vec<String> = done.stdout.iter().filter_map(|l| after_ms(l)).collect();
     assert_eq!(events[0], format!("trying {first} (for up to 5 s)"));
     // Without an IPv6 loopback the first attempt fails too, in other words.
@@ -166,7 +171,8 @@ fn the_client_falls_back_to_the_second_address() {
 /// first address costs the whole per-attempt timeout; raced, 250 ms.
 #[test]
 fn happy_eyeballs_starts_the_next_attempt_after_250_ms() {
-    let (blackhole, silent) = Proc::server(EXAMPLE, &["blackhole", "--addr", "127.0.0.1:0"]);
+    let (blackhole, silent) =
+        Proc::server(EXAMPLE, &["blackhole", "--addr", "127.0.0.1:0"]);
     blackhole.wait_for_line("never accepting");
     let (_server, addr) = Proc::server(EXAMPLE, &["server", "--addr", "127.0.0.1:0"]);
     let (silent, working) = (silent.to_string(), addr.to_string());
@@ -234,7 +240,8 @@ fn no_address_of_the_wanted_family_is_one_line_and_exit_1() {
 
 #[test]
 fn every_address_failing_is_one_line_listing_them_and_exit_1() {
-    let (blackhole, silent) = Proc::server(EXAMPLE, &["blackhole", "--addr", "127.0.0.1:0"]);
+    let (blackhole, silent) =
+        Proc::server(EXAMPLE, &["blackhole", "--addr", "127.0.0.1:0"]);
     blackhole.wait_for_line("never accepting");
     let closed = closed_port_addr();
     let (closed, silent) = (closed.to_string(), silent.to_string());

@@ -78,7 +78,9 @@ fn holds_a_thousand_connections_and_echoes_on_each() {
     const COUNT: usize = 1000;
     let limit = raise_nofile(4096);
     if limit < 2 * COUNT as u64 + 64 {
-        eprintln!("skipped: the descriptor limit is {limit}, too low for {COUNT} connections");
+        eprintln!(
+            "skipped: the descriptor limit is {limit}, too low for {COUNT} connections"
+        );
         return;
     }
     // The server inherits our raised limit.
@@ -187,7 +189,9 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
         assert_eq!(echo(client, b"held"), b"held");
     }
     common::exhaust_fds(server.pid(), 0);
-    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || drop(held));
+    common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || {
+        drop(held)
+    });
 }
 
 /// Ctrl-C while a client is still sending ends its stream in order, not with a reset.

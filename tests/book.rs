@@ -13,7 +13,8 @@ fn root() -> PathBuf {
 }
 
 fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// Every `.md` file under `book/src`, with its text.
@@ -93,7 +94,9 @@ fn every_include_names_a_file_and_an_anchor_that_exist() {
             let begin = format!("ANCHOR: {anchor}\n");
             let end = format!("ANCHOR_END: {anchor}\n");
             let (Some(b), Some(e)) = (source.find(&begin), source.find(&end)) else {
-                panic!("{name}: anchor `{anchor}` is missing from {path} (or has no ANCHOR_END)");
+                panic!(
+                    "{name}: anchor `{anchor}` is missing from {path} (or has no ANCHOR_END)"
+                );
             };
             let region = &source[b + begin.len()..e];
             let body = region
@@ -114,6 +117,9 @@ fn anchor_names_are_unique_within_each_source_file() {
     for dir in ["examples", "src"] {
         for entry in fs::read_dir(root().join(dir)).unwrap() {
             let path = entry.unwrap().path();
+            if path.is_dir() {
+                continue; // src/bin/check/: the exercise checker, shown by no chapter
+            }
             let text = read(&path);
             let mut seen = Vec::new();
             for line in text.lines() {
@@ -248,4 +254,110 @@ fn the_ci_and_readme_pin_the_same_mdbook_version() {
         )),
         "README.md does not tell readers to install mdbook {version}, the version CI uses"
     );
+}
+
+/// The graded exercises, as `NN_task` stems of `exercises/NN_task.rs`, in order.
+fn graded_exercises() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root().join("exercises"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
+    let cargo_toml = read(&root().join("Cargo.toml"));
+    let registry = read(&root().join("src/bin/check/exercises.rs"));
+    let student_readme = read(&root().join("exercises/README.md"));
+    let teaching = read(&root().join("book/src/teaching.md"));
+    let exercises = graded_exercises();
+    assert!(exercises.len() >= 2, "{exercises:?}");
+    for name in &exercises {
+        // The starter: its part to write, and its Cargo target.
+        let starter = read(&root().join(format!("exercises/{name}.rs")));
+        assert!(
+            starter.contains("YOUR PART") && starter.contains("todo!("),
+            "exercises/{name}.rs has no marked part with todo!()"
+        );
+        assert!(
+            cargo_toml.contains(&format!(
+                "name = \"ex{name}\"\npath = \"exercises/{name}.rs\""
+            )),
+            "Cargo.toml has no [[example]] ex{name} for exercises/{name}.rs"
+        );
+        // Its solution and wrong solutions, each wrong one saying its mistake on line 1.
+        assert!(
+            root().join(format!("solutions/{name}.rs")).is_file(),
+            "solutions/{name}.rs is missing"
+        );
+        let wrong: Vec<PathBuf> = fs::read_dir(root().join("solutions/wrong"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{name}__"))
+            })
+            .collect();
+        assert!(!wrong.is_empty(), "no solutions/wrong/{name}__*.rs");
+        for file in &wrong {
+            assert!(
+                read(file).starts_with("// WRONG: "),
+                "{} does not start with `// WRONG: the mistake`",
+                file.display()
+            );
+        }
+        // Its checks, registered.
+        let checks =
+            read(&root().join(format!("src/bin/check/exercises/ex{name}.rs")));
+        assert!(
+            checks.contains(&format!("name: \"{name}\"")),
+            "src/bin/check/exercises/ex{name}.rs does not define exercise {name}"
+        );
+        assert!(
+            registry.contains(&format!("mod ex{name};"))
+                && registry.contains(&format!("&ex{name}::EXERCISE")),
+            "exercise {name} is not registered in src/bin/check/exercises.rs"
+        );
+        // Its chapter links it, and the checks name that chapter.
+        let number = &name[..2];
+        let (chapter, text) = chapters()
+            .into_iter()
+            .find(|(p, _)| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{number}-"))
+            })
+            .unwrap_or_else(|| panic!("no chapter {number} for exercise {name}"));
+        // Named as a path in the reader's checkout: a link out of `book/src` would be a
+        // broken link in the built book.
+        assert!(
+            text.contains(&format!("`exercises/{name}.rs`")),
+            "{} does not name exercises/{name}.rs",
+            chapter.display()
+        );
+        let chapter_file = chapter.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            checks.contains(&format!("chapter: \"{chapter_file}\"")),
+            "ex{name}.rs does not name its chapter {chapter_file}"
+        );
+        // Listed for students and teachers.
+        assert!(
+            student_readme.contains(&format!("`{name}.rs`")),
+            "exercises/README.md's table has no row for {name}"
+        );
+        for file in &wrong {
+            let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(
+                teaching.contains(&stem),
+                "book/src/teaching.md's common wrong answers do not mention {stem}"
+            );
+        }
+    }
 }

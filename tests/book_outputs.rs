@@ -43,6 +43,7 @@ const OUTPUTS: &[&str] = &[
     "05-client-1.txt",
     "05-client-2.txt",
     "06-demo.txt",
+    "06-rerun.txt",
     "07-server.txt",
     "08-server.txt",
     "09-server.txt",
@@ -189,11 +190,13 @@ fn terminal(done: &Finished) -> Vec<String> {
     lines
 }
 
-/// A server's terminal: the lines it printed before Ctrl-C, `^C`, then the rest.
+/// A server's terminal: the lines it printed before Ctrl-C, `^C`, then the rest. The terminal
+/// echoes `^C` without a newline, so the program's next line follows on the same line.
 fn with_ctrl_c(before_signal: &[String], all: &[String]) -> Vec<String> {
     let mut shown = before_signal.to_vec();
-    shown.push("^C".into());
-    shown.extend(all[before_signal.len()..].iter().cloned());
+    let mut rest = all[before_signal.len()..].iter();
+    shown.push(format!("^C{}", rest.next().map_or("", String::as_str)));
+    shown.extend(rest.cloned());
     shown
 }
 
@@ -236,7 +239,9 @@ fn masking_covers_every_port_form() {
         "after … of 99 bytes"
     );
     assert_eq!(
-        mask_time("Tue Jan  6 09:05:01 2027 CET (RFC 868: 3976619101 seconds since 1900)"),
+        mask_time(
+            "Tue Jan  6 09:05:01 2027 CET (RFC 868: 3976619101 seconds since 1900)"
+        ),
         "Mon Nov 23 17:20:00 2026 CET (RFC 868: 4004443200 seconds since 1900)"
     );
     assert_eq!(
@@ -255,8 +260,10 @@ fn chapter_01_echo_server_and_client() {
     );
     let server = server.wait(TIMEOUT);
     let in_use = {
-        let (_busy, busy_addr) = Proc::server("01_echo_server", &["--addr", "127.0.0.1:0"]);
-        let second = common::run("01_echo_server", &["--addr", &busy_addr.to_string()], b"");
+        let (_busy, busy_addr) =
+            Proc::server("01_echo_server", &["--addr", "127.0.0.1:0"]);
+        let second =
+            common::run("01_echo_server", &["--addr", &busy_addr.to_string()], b"");
         (busy_addr, second)
     };
 
@@ -332,7 +339,8 @@ fn chapter_02_size_refused_and_deadlock() {
 #[cfg(unix)]
 #[test]
 fn chapter_03_two_clients_in_turn_then_ctrl_c() {
-    let (server, addr) = Proc::server("03_sequential_server", &["--addr", "127.0.0.1:0"]);
+    let (server, addr) =
+        Proc::server("03_sequential_server", &["--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
 
     // Terminal 2: an interactive client; the reader types a line and sees it come back.
@@ -388,7 +396,8 @@ fn chapter_03_two_clients_in_turn_then_ctrl_c() {
 #[cfg(unix)]
 #[test]
 fn chapter_03_ctrl_c_with_a_client_connected() {
-    let (server, addr) = Proc::server("03_sequential_server", &["--addr", "127.0.0.1:0"]);
+    let (server, addr) =
+        Proc::server("03_sequential_server", &["--addr", "127.0.0.1:0"]);
     let mut client = Proc::start("02_echo_client", &["--addr", &addr.to_string()]);
     client.write_stdin(b"hello\n");
     client.wait_for_line("hello");
@@ -413,7 +422,8 @@ fn chapter_03_ctrl_c_with_a_client_connected() {
 #[cfg(unix)]
 #[test]
 fn chapter_04_two_clients_at_once_then_ctrl_c() {
-    let (server, addr) = Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
+    let (server, addr) =
+        Proc::server("04_threaded_server", &["--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
 
     // Terminal 2: an interactive client that types one line, then stays connected.
@@ -422,7 +432,8 @@ fn chapter_04_two_clients_at_once_then_ctrl_c() {
     first.wait_for_line("typed by the first client");
 
     // Terminal 3: served at once, although the first client is still connected.
-    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]).wait(TIMEOUT);
+    let second =
+        Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]).wait(TIMEOUT);
     server.wait_for_line("disconnected:");
 
     // Ctrl-C in terminal 1 closes the first client, which is still connected.
@@ -568,6 +579,34 @@ fn chapter_06_the_demonstration() {
     t.check();
 }
 
+#[test]
+fn chapter_06_a_second_run_on_a_fixed_port() {
+    // The first run leaves step 2's connection in TIME_WAIT on the port, and uses the next two
+    // ports for steps 3 and 4: if one of those happens to be taken, try another port.
+    let (port, second) = (0..5)
+        .find_map(|_| {
+            let addr = closed_port_addr();
+            let first =
+                common::run("06_reuse_address", &["--addr", &addr.to_string()], b"");
+            (first.code() == Some(0)).then(|| {
+                let again = common::run(
+                    "06_reuse_address",
+                    &["--addr", &addr.to_string()],
+                    b"",
+                );
+                (addr.port(), again)
+            })
+        })
+        .expect("no run of 06_reuse_address on a fixed port succeeded");
+    let mut t = Transcripts::with_default_port(port, 7000);
+    t.add(
+        "06-rerun.txt",
+        "cargo run --example 06_reuse_address -- --addr 127.0.0.1:7000",
+        &terminal(&second),
+    );
+    t.check();
+}
+
 #[cfg(unix)]
 #[test]
 fn chapter_07_one_thread_two_clients_then_ctrl_c() {
@@ -589,7 +628,8 @@ fn one_thread_two_clients_then_ctrl_c(example: &str, file: &'static str) {
     let mut first = Proc::start("02_echo_client", &["--addr", &addr_arg]);
     first.write_stdin(b"typed by the first client\n");
     first.wait_for_line("typed by the first client");
-    let second = Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]).wait(TIMEOUT);
+    let second =
+        Proc::start("02_echo_client", &["--addr", &addr_arg, "hello"]).wait(TIMEOUT);
     assert_eq!(second.stdout, ["hello"]);
     wait_for_count(&server, "disconnected: ", 1);
     let before_signal = server.stdout();
@@ -622,7 +662,8 @@ fn mask_time(line: &str) -> String {
     }
     let line = format!("{SHOWN_TIME}{}", &line[SHOWN_TIME.len()..]);
     let shown: jiff::Timestamp = "2026-11-23T17:20:00Z".parse().unwrap();
-    let seconds = u32::from_be_bytes(socket_workbook::rfc868::encode(shown)).to_string();
+    let seconds =
+        u32::from_be_bytes(socket_workbook::rfc868::encode(shown)).to_string();
     match mask_number(&line, "(RFC 868: ", " seconds") {
         masked if masked != line => masked.replace('…', &seconds),
         _ => line,
@@ -638,13 +679,15 @@ fn chapters_09_and_10_time_over_udp() {
         Proc::server_with_env("09_udp_time_server", &["--addr", "127.0.0.1:0"], &utc);
     let addr_arg = addr.to_string();
     let client =
-        Proc::start_with_env("10_udp_time_client", &["--addr", &addr_arg], &utc).wait(TIMEOUT);
+        Proc::start_with_env("10_udp_time_client", &["--addr", &addr_arg], &utc)
+            .wait(TIMEOUT);
     // A request over the server's limit, as `head -c 2000 /dev/zero | nc -u 127.0.0.1 7879` sends.
     let oversized = common::udp_client(addr);
     oversized.send(&[0u8; 2000]).unwrap();
     server.wait_for_line("ignored: ");
     let again =
-        Proc::start_with_env("10_udp_time_client", &["--addr", &addr_arg], &utc).wait(TIMEOUT);
+        Proc::start_with_env("10_udp_time_client", &["--addr", &addr_arg], &utc)
+            .wait(TIMEOUT);
     assert_eq!(again.code(), Some(0));
     wait_for_count(&server, "answered: ", 2);
     let before_signal = server.stdout();
@@ -667,7 +710,8 @@ fn chapters_09_and_10_time_over_udp() {
     let args = ["--addr", "127.0.0.1:0", "--format", "rfc868"];
     let (server, addr) = Proc::server_with_env("09_udp_time_server", &args, &utc);
     let client_args = ["--addr", &addr.to_string(), "--format", "rfc868"];
-    let client = Proc::start_with_env("10_udp_time_client", &client_args, &utc).wait(TIMEOUT);
+    let client =
+        Proc::start_with_env("10_udp_time_client", &client_args, &utc).wait(TIMEOUT);
     drop(server);
     let shown: Vec<String> = terminal(&client).iter().map(|l| mask_time(l)).collect();
     let mut t = Transcripts::with_default_port(addr.port(), 7879);
@@ -681,8 +725,12 @@ fn chapters_09_and_10_time_over_udp() {
     // Seed 6 drops the first reply (the server draws one number per request).
     let args = ["--addr", "127.0.0.1:0", "--drop-rate", "0.5", "--seed", "6"];
     let (server, addr) = Proc::server_with_env("09_udp_time_server", &args, &utc);
-    let client = Proc::start_with_env("10_udp_time_client", &["--addr", &addr.to_string()], &utc)
-        .wait(TIMEOUT);
+    let client = Proc::start_with_env(
+        "10_udp_time_client",
+        &["--addr", &addr.to_string()],
+        &utc,
+    )
+    .wait(TIMEOUT);
     drop(server);
     // The retry lines (stderr) come before the answer (stdout), as in a terminal.
     assert_eq!(client.code(), Some(0));
@@ -700,7 +748,8 @@ fn chapters_09_and_10_time_over_udp() {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.local_addr().unwrap()
     };
-    let refused = common::run("10_udp_time_client", &["--addr", &closed.to_string()], b"");
+    let refused =
+        common::run("10_udp_time_client", &["--addr", &closed.to_string()], b"");
     let mut t = Transcripts::with_default_port(closed.port(), 7879);
     t.add(
         "10-refused.txt",
@@ -765,7 +814,10 @@ fn chapter_12_framed_echo() {
     );
     let mut client = vec![];
     client.extend(terminal(&messages));
-    client.push("$ cargo run --example 12_framed_messages -- client --count 100 --seed 1".into());
+    client.push(
+        "$ cargo run --example 12_framed_messages -- client --count 100 --seed 1"
+            .into(),
+    );
     client.extend(terminal(&random));
     t.add(
         "12-client.txt",
@@ -814,7 +866,8 @@ fn chapter_14_a_chat() {
     let example = "14_chat_room";
     let (server, addr) = Proc::server(example, &["server", "--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
-    let mut bob = Proc::start(example, &["client", "--addr", &addr_arg, "--nick", "bob"]);
+    let mut bob =
+        Proc::start(example, &["client", "--addr", &addr_arg, "--nick", "bob"]);
     bob.wait_for_line("* hello bob");
     let typed = ["hello, bob", "/who"];
     let ada = common::run(
@@ -862,7 +915,8 @@ fn chapter_14_control_characters() {
     let example = "14_chat_room";
     let (_server, addr) = Proc::server(example, &["server", "--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
-    let mut bob = Proc::start(example, &["client", "--addr", &addr_arg, "--nick", "bob"]);
+    let mut bob =
+        Proc::start(example, &["client", "--addr", &addr_arg, "--nick", "bob"]);
     bob.wait_for_line("* hello bob");
     let mallory = common::run(
         example,
@@ -956,7 +1010,8 @@ fn chapter_15_a_transfer_and_three_refusals() {
     let file = outbox.path().join("notes.txt");
     std::fs::write(&file, "three lines\nof notes\nto send\n").unwrap();
     let dir = inbox.path().to_str().unwrap();
-    let (server, addr) = Proc::server(example, &["receive", "--dir", dir, "--addr", "127.0.0.1:0"]);
+    let (server, addr) =
+        Proc::server(example, &["receive", "--dir", dir, "--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
     let file_arg = file.to_str().unwrap();
     let sent = common::run(example, &["send", file_arg, "--addr", &addr_arg], b"");
@@ -1006,10 +1061,11 @@ fn chapter_15_a_transfer_and_three_refusals() {
     let receiver: Vec<String> = receiver.iter().map(mask).collect();
     // The sender's terminal: the file the reader creates, its SHA-256 (as `sha256sum` prints
     // it), then the transfers.
-    let sum: String = <sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&file).unwrap())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sum: String =
+        <sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&file).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
     let mut sender = vec![
         "$ sha256sum notes.txt".to_string(),
         format!("{sum}  notes.txt"),
@@ -1018,7 +1074,10 @@ fn chapter_15_a_transfer_and_three_refusals() {
     sender.extend(terminal(&sent).iter().map(mask));
     sender.push("$ cargo run --example 15_file_transfer -- send notes.txt".into());
     sender.extend(terminal(&again).iter().map(mask));
-    sender.push("$ cargo run --example 15_file_transfer -- send notes.txt --name ../escape".into());
+    sender.push(
+        "$ cargo run --example 15_file_transfer -- send notes.txt --name ../escape"
+            .into(),
+    );
     sender.extend(terminal(&escape).iter().map(mask));
     sender.push(
         "$ cargo run --example 15_file_transfer -- send notes.txt --name $'two\\nlines'".into(),
@@ -1098,7 +1157,8 @@ fn chapter_17_dual_stack_fallback_and_happy_eyeballs() {
     t.check();
 
     // An address that never answers, then the working one: in turn, then raced.
-    let (blackhole, silent) = Proc::server(example, &["blackhole", "--addr", "127.0.0.1:0"]);
+    let (blackhole, silent) =
+        Proc::server(example, &["blackhole", "--addr", "127.0.0.1:0"]);
     blackhole.wait_for_line("never accepting");
     let addrs = ["--addr", &silent.to_string(), "--addr", &addr.to_string()];
     let in_turn = common::run(
@@ -1120,7 +1180,8 @@ fn chapter_17_dual_stack_fallback_and_happy_eyeballs() {
         format!("client --addr 127.0.0.1:{silent} --addr 127.0.0.1:{working}")
     };
     let mut terminal_3 = shown(&in_turn);
-    let raced_command = format!("{} --happy-eyeballs", both(silent.port(), addr.port()));
+    let raced_command =
+        format!("{} --happy-eyeballs", both(silent.port(), addr.port()));
     terminal_3.push(format!("$ {}", cmd(&raced_command)));
     terminal_3.extend(shown(&raced));
     let mut t = Transcripts::new(addr.port());
@@ -1189,7 +1250,8 @@ fn chapter_18_echo_and_chat_on_tokio() {
     let (server, addr) = Proc::server(example, &["echo", "--addr", "127.0.0.1:0"]);
     let addr_arg = addr.to_string();
     let client =
-        Proc::start("02_echo_client", &["--addr", &addr_arg, "hello", "tokio"]).wait(TIMEOUT);
+        Proc::start("02_echo_client", &["--addr", &addr_arg, "hello", "tokio"])
+            .wait(TIMEOUT);
     server.wait_for_line("disconnected:");
     let before_signal = server.stdout();
     server.sigint();

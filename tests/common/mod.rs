@@ -113,7 +113,11 @@ impl Lines {
     }
 
     /// Waits until a line satisfies `pred`; returns it, or `None` on timeout or end of stream.
-    fn wait_for(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+    fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         let deadline = Instant::now() + timeout;
         let mut state = self.state.lock().unwrap();
         loop {
@@ -200,21 +204,26 @@ impl Proc {
     }
 
     /// Like [`Proc::server`], with extra environment variables.
-    pub fn server_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> (Proc, SocketAddr) {
+    pub fn server_with_env(
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Proc, SocketAddr) {
         Proc::start_with_env(name, args, env).listening()
     }
 
     /// Waits for a server's first line, `listening on ADDR`, and returns the address.
     pub fn listening(self) -> (Proc, SocketAddr) {
         let name = self.name.clone();
-        let first = self
-            .stdout
-            .wait_for(TIMEOUT, |_| true)
-            .unwrap_or_else(|| panic!("{name} printed no first line; stderr: {:?}", self.stderr()));
+        let first = self.stdout.wait_for(TIMEOUT, |_| true).unwrap_or_else(|| {
+            panic!("{name} printed no first line; stderr: {:?}", self.stderr())
+        });
         let addr = first
             .strip_prefix("listening on ")
             .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("{name}'s first line is not `listening on ADDR`: {first:?}"));
+            .unwrap_or_else(|| {
+                panic!("{name}'s first line is not `listening on ADDR`: {first:?}")
+            });
         (self, addr)
     }
 
@@ -457,7 +466,8 @@ pub fn assert_ctrl_c_with_a_client_sending_ends_in_order(
     let done = server.wait(TIMEOUT);
     assert_eq!(done.code(), Some(0), "{done:?}");
     assert!(done.stderr.is_empty(), "{:?}", done.stderr);
-    let closed = format!("closed: {client_addr} ({received} bytes echoed; shutting down)");
+    let closed =
+        format!("closed: {client_addr} ({received} bytes echoed; shutting down)");
     assert!(
         done.stdout.contains(&closed),
         "{closed:?} not in {:?}",
@@ -530,7 +540,8 @@ pub fn set_fd_limit(pid: u32, soft: u64) {
             rlim_cur: soft as libc::rlim_t,
             rlim_max: old.rlim_max,
         };
-        let status = libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut());
+        let status =
+            libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut());
         assert_eq!(
             status,
             0,
@@ -547,7 +558,8 @@ pub fn set_fd_limit(pid: u32, soft: u64) {
 pub fn wait_until_blocked_in_accept(pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        let wchan =
+            std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
         if wchan.contains("accept") {
             return;
         }
@@ -585,10 +597,13 @@ pub fn assert_cheap_while_out_of_fds_then_recovers(
     }
     server.wait_for_stderr_line("too many open files");
     thread::sleep(Duration::from_millis(300));
-    let (lines, ticks, started) = (server.stderr().len(), cpu_ticks(pid), Instant::now());
+    let (lines, ticks, started) =
+        (server.stderr().len(), cpu_ticks(pid), Instant::now());
     thread::sleep(Duration::from_secs(3));
     let new_lines = server.stderr().len() - lines;
-    let cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / started.elapsed().as_secs_f64() * 100.0;
+    let cpu =
+        (cpu_ticks(pid) - ticks) as f64 / 100.0 / started.elapsed().as_secs_f64()
+            * 100.0;
     assert!(
         cpu < 10.0,
         "used {cpu:.1}% of a core while out of descriptors"
@@ -612,7 +627,11 @@ pub fn assert_cheap_while_out_of_fds_then_recovers(
 
 /// `total` short-lived clients against `addr`, `parallel` at a time: each connects, echoes
 /// 16 bytes (checked), and closes. Returns the wall time for all of them.
-pub fn short_lived_clients(addr: SocketAddr, total: usize, parallel: usize) -> Duration {
+pub fn short_lived_clients(
+    addr: SocketAddr,
+    total: usize,
+    parallel: usize,
+) -> Duration {
     let started = Instant::now();
     let workers: Vec<_> = (0..parallel)
         .map(|w| {
@@ -621,7 +640,10 @@ pub fn short_lived_clients(addr: SocketAddr, total: usize, parallel: usize) -> D
                 for i in 0..share {
                     let mut stream = connect(addr);
                     let message = format!("{w:06}-{i:09}");
-                    assert_eq!(echo(&mut stream, message.as_bytes()), message.as_bytes());
+                    assert_eq!(
+                        echo(&mut stream, message.as_bytes()),
+                        message.as_bytes()
+                    );
                 }
             })
         })
@@ -645,7 +667,10 @@ pub fn udp_client(addr: SocketAddr) -> std::net::UdpSocket {
 /// nor make the server's memory grow (Linux: its RSS stays under 32 MiB). The hog's writes
 /// stall once the server stops reading it and the kernel buffers fill; they time out, which
 /// ends its thread.
-pub fn assert_a_client_that_never_reads_stalls_no_one(server: &Proc, addr: SocketAddr) {
+pub fn assert_a_client_that_never_reads_stalls_no_one(
+    server: &Proc,
+    addr: SocketAddr,
+) {
     let hog = connect(addr);
     hog.set_write_timeout(Some(Duration::from_millis(500)))
         .unwrap();
@@ -712,7 +737,11 @@ pub fn assert_a_trickler_stalls_no_one(addr: SocketAddr) {
 /// One client sends `size` bytes and closes its sending side (end of stream) while it reads:
 /// every byte comes back, in order, then the end of the stream; and the server's memory stays
 /// small (Linux: RSS under 32 MiB), however big the stream.
-pub fn assert_a_large_stream_echoes_intact(server: &Proc, addr: SocketAddr, size: usize) {
+pub fn assert_a_large_stream_echoes_intact(
+    server: &Proc,
+    addr: SocketAddr,
+    size: usize,
+) {
     let stream = connect(addr);
     let payload = pattern(size);
     let writer = {
@@ -759,7 +788,10 @@ pub fn assert_eof_mid_message_gets_the_half_back(addr: SocketAddr) {
 /// A client resets its connection (linger 0) in the middle of a message while three others
 /// are connected: they go on being served, and so does a newcomer. Returns the address of the
 /// client that reset, for the server's own lines.
-pub fn assert_a_reset_mid_message_disturbs_no_one(server: &Proc, addr: SocketAddr) -> SocketAddr {
+pub fn assert_a_reset_mid_message_disturbs_no_one(
+    server: &Proc,
+    addr: SocketAddr,
+) -> SocketAddr {
     let mut others: Vec<_> = (0..3).map(|_| connect(addr)).collect();
     for other in &mut others {
         assert_eq!(echo(other, b"before"), b"before");

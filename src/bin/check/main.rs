@@ -1,0 +1,771 @@
+//! # The exercise checker
+//!
+//! Builds an exercise file, runs it the way the workbook's tests run the examples (over real
+//! sockets on loopback, every wait bounded), and says, check by check, ✔ or ✘ with what was
+//! expected, what was seen, and a hint.
+//!
+//! ```text
+//! cargo run --bin check -- 02                  the exercises of chapter 02 (or a name: 02_read_exact)
+//! cargo run --bin check -- --all               every exercise: "3 of 8 pass", and what is next
+//! cargo run --bin check -- --file PATH --exercise 02_read_exact     any file, as that exercise
+//! cargo run --bin check -- grade DIR [--exercise NAME] [--json F] [--csv F]   a class's work
+//! cargo run --bin check -- --self-test         the checks are honest: solutions pass, starters
+//!                                              are "not done yet", every wrong solution fails
+//! ```
+//!
+//! Chapter "Teaching with this workbook" (`book/src/teaching.md`) explains grading;
+//! `exercises/README.md` explains exercises to students and, at its end, how to add one.
+
+mod build;
+mod exercises;
+mod harness;
+mod report;
+mod run;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+use build::{build_all, root};
+use exercises::{ALL, Exercise, select};
+use report::{ExerciseResult, Verdict, csv_field, json_result, json_str, print_check};
+use run::{Job, run_parallel};
+use socket_workbook::cli;
+
+/// Checks the workbook's exercises over real sockets (see exercises/README.md).
+#[derive(Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Exercises to check: a chapter number (`02`), a name (`02_read_exact`), or a file name.
+    exercises: Vec<String>,
+
+    /// Check every exercise and show your progress.
+    #[arg(long, conflicts_with_all = ["exercises", "file", "self_test"])]
+    all: bool,
+
+    /// Check this file (a solution, someone's submission) instead of exercises/NAME.rs;
+    /// needs --exercise.
+    #[arg(long, requires = "exercise", conflicts_with = "exercises")]
+    file: Option<PathBuf>,
+
+    /// With --file: which exercise the file is.
+    #[arg(long, requires = "file")]
+    exercise: Option<String>,
+
+    /// Prove the checks honest: every reference solution passes, every untouched starter is
+    /// "not done yet", every wrong solution in solutions/wrong/ fails.
+    #[arg(long, conflicts_with_all = ["exercises", "file"])]
+    self_test: bool,
+
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(ClapArgs)]
+struct Common {
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE", global = true)]
+    json: Option<PathBuf>,
+
+    /// How many programs to check at once.
+    #[arg(long, default_value_t = 3, global = true)]
+    jobs: usize,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Grade a folder of submissions: one file or one folder per student.
+    Grade {
+        /// The folder: `DIR/alice.rs` (one file: say which exercise with --exercise) or
+        /// `DIR/bob/02_read_exact.rs …` (files named like the exercises).
+        dir: PathBuf,
+
+        /// Grade only this exercise (and accept a single file of any name as it).
+        #[arg(long)]
+        exercise: Option<String>,
+
+        /// Also write one row per student and exercise as CSV to this file.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Some(Command::Grade { dir, exercise, csv }) => {
+            grade(dir, exercise.as_deref(), csv.as_deref(), &cli.common)
+        }
+        None if cli.self_test => self_test(&cli.common),
+        None if cli.all => check_all(&cli.common),
+        None => match (&cli.file, &cli.exercise) {
+            (Some(file), Some(name)) => one_exercise(name)
+                .and_then(|ex| check_files(&[(ex, file.clone())], &cli.common)),
+            _ => check_named(&cli.exercises, &cli.common),
+        },
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => cli::report(Err(err)),
+    }
+}
+
+/// The one exercise `name` selects.
+fn one_exercise(name: &str) -> anyhow::Result<&'static Exercise> {
+    match select(name).as_slice() {
+        [one] => Ok(one),
+        [] => bail!(
+            "no exercise is called `{name}` (see exercises/README.md for the list)"
+        ),
+        many => bail!(
+            "`{name}` is {} exercises: say which ({})",
+            many.len(),
+            many.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The student's own file of an exercise.
+fn starter(exercise: &Exercise) -> PathBuf {
+    root()
+        .join("exercises")
+        .join(format!("{}.rs", exercise.name))
+}
+
+/// Builds the files and runs the jobs; prints nothing.
+fn build_and_run(
+    pairs: &[(&'static Exercise, PathBuf)],
+    common: &Common,
+) -> anyhow::Result<Vec<ExerciseResult>> {
+    let mut sources: Vec<PathBuf> = Vec::new();
+    let mut jobs_src = Vec::new();
+    for (exercise, file) in pairs {
+        let file = fs::canonicalize(file)
+            .with_context(|| format!("cannot find {}", file.display()))?;
+        sources.push(file.clone());
+        jobs_src.push((*exercise, file));
+    }
+    sources.sort();
+    sources.dedup();
+    eprintln!(
+        "building {} file{}…",
+        sources.len(),
+        if sources.len() == 1 { "" } else { "s" }
+    );
+    let built = build_all(&sources)?;
+    let jobs = jobs_src
+        .into_iter()
+        .map(|(exercise, source)| Job {
+            exercise,
+            built: built[&source].clone(),
+            source,
+        })
+        .collect();
+    Ok(run_parallel(jobs, common.jobs))
+}
+
+/// Prints one exercise's result in full.
+fn print_result(result: &ExerciseResult, exercise: &Exercise) {
+    println!();
+    println!(
+        "{} — {} (chapter: book/src/{})",
+        exercise.name, exercise.task, exercise.chapter
+    );
+    println!("file: {}", result.source.display());
+    match &result.verdict {
+        Verdict::NotDone => {
+            println!(
+                "  ✘ not done yet: open exercises/{}.rs and write {}",
+                exercise.name, exercise.write
+            );
+            println!(
+                "    (the program stopped at `todo!()`: replace it with your code)"
+            );
+            return;
+        }
+        Verdict::CompileError(messages) => {
+            println!("{messages}");
+            println!(
+                "  ✘ the file does not compile: the messages above point at its lines"
+            );
+            return;
+        }
+        _ => {}
+    }
+    for check in &result.checks {
+        print_check(check);
+    }
+    for note in &result.notes {
+        println!("  note: {note}");
+    }
+    println!(
+        "  {} of {} checks pass{}",
+        result.passed_count(),
+        result.checks.len(),
+        if result.verdict == Verdict::Timeout {
+            " (the checks ran out of time)"
+        } else {
+            ""
+        }
+    );
+}
+
+fn write_json(path: &Path, body: &str) -> anyhow::Result<()> {
+    fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn results_json(
+    results: &[ExerciseResult],
+    extra: &[String],
+    started: Instant,
+) -> String {
+    let items: Vec<String> = results.iter().map(json_result).collect();
+    format!(
+        "{{\"seconds\":{:.2},\"results\":[\n{}\n]{}}}\n",
+        started.elapsed().as_secs_f64(),
+        items.join(",\n"),
+        extra.iter().map(|e| format!(",{e}")).collect::<String>()
+    )
+}
+
+/// `check 02`, `check 02_read_exact`: the student's own files, in full detail.
+fn check_named(names: &[String], common: &Common) -> anyhow::Result<bool> {
+    if names.is_empty() {
+        bail!(
+            "say which exercise to check: `cargo run --bin check -- 01` (a chapter), \
+             `-- 01_byte_counter`, or `-- --all`"
+        );
+    }
+    let mut pairs = Vec::new();
+    for name in names {
+        let selected = select(name);
+        if selected.is_empty() {
+            bail!(
+                "no exercise is called `{name}` (see exercises/README.md for the list)"
+            );
+        }
+        pairs.extend(selected.into_iter().map(|e| (e, starter(e))));
+    }
+    check_files(&pairs, common)
+}
+
+fn check_files(
+    pairs: &[(&'static Exercise, PathBuf)],
+    common: &Common,
+) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let results = build_and_run(pairs, common)?;
+    for (result, (exercise, _)) in results.iter().zip(pairs) {
+        print_result(result, exercise);
+    }
+    if let Some(path) = &common.json {
+        write_json(path, &results_json(&results, &[], started))?;
+    }
+    Ok(results.iter().all(|r| r.verdict == Verdict::Pass))
+}
+
+/// `check --all`: one line per exercise, the progress, and what to do next.
+fn check_all(common: &Common) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let pairs: Vec<_> = ALL.iter().map(|e| (*e, starter(e))).collect();
+    let results = build_and_run(&pairs, common)?;
+    println!();
+    let width = ALL.iter().map(|e| e.name.len()).max().unwrap_or(0);
+    for (result, exercise) in results.iter().zip(ALL) {
+        let (mark, what) = match &result.verdict {
+            Verdict::Pass => ("✔", format!("{} checks pass", result.checks.len())),
+            Verdict::NotDone => ("·", "not done yet".to_string()),
+            Verdict::CompileError(_) => ("✘", "does not compile".to_string()),
+            Verdict::Timeout => ("✘", "ran out of time".to_string()),
+            _ => (
+                "✘",
+                format!(
+                    "{} of {} checks pass",
+                    result.passed_count(),
+                    result.checks.len()
+                ),
+            ),
+        };
+        println!(
+            "{mark} {:width$}  {what:24} {}",
+            exercise.name, exercise.task
+        );
+    }
+    let passed = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Pass)
+        .count();
+    println!();
+    println!("{passed} of {} pass", results.len());
+    // Next: the first exercise started but failing, else the first not done.
+    let next = results
+        .iter()
+        .zip(ALL)
+        .find(|(r, _)| !matches!(r.verdict, Verdict::Pass | Verdict::NotDone))
+        .or_else(|| {
+            results
+                .iter()
+                .zip(ALL)
+                .find(|(r, _)| r.verdict != Verdict::Pass)
+        });
+    match next {
+        Some((result, exercise)) if result.verdict == Verdict::NotDone => println!(
+            "next: open exercises/{}.rs and write {}; then `cargo run --bin check -- {}`",
+            exercise.name, exercise.write, exercise.name
+        ),
+        Some((_, exercise)) => println!(
+            "next: exercises/{}.rs — see what fails with `cargo run --bin check -- {}`",
+            exercise.name, exercise.name
+        ),
+        None => println!("every exercise passes: well done"),
+    }
+    if let Some(path) = &common.json {
+        write_json(path, &results_json(&results, &[], started))?;
+    }
+    Ok(passed == results.len())
+}
+
+/// The role of a file in the self-test, and what it must do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Starter,
+    Solution,
+    Wrong,
+}
+
+impl Role {
+    fn word(self) -> &'static str {
+        match self {
+            Role::Starter => "starter",
+            Role::Solution => "solution",
+            Role::Wrong => "wrong",
+        }
+    }
+
+    /// Does `result` show what a file of this role must show?
+    fn as_expected(self, result: &ExerciseResult) -> bool {
+        match self {
+            Role::Starter => result.verdict == Verdict::NotDone,
+            Role::Solution => result.verdict == Verdict::Pass,
+            // A wrong solution must compile, run, and fail a check (not just be unfinished).
+            Role::Wrong => {
+                matches!(result.verdict, Verdict::Fail | Verdict::Timeout)
+                    && result.checks.iter().any(|c| !c.passed())
+            }
+        }
+    }
+}
+
+/// The wrong solutions of `exercise`: `solutions/wrong/<name>__<mistake>.rs`.
+pub fn wrong_solutions(exercise: &Exercise) -> Vec<PathBuf> {
+    let prefix = format!("{}__", exercise.name);
+    let mut found: Vec<PathBuf> = fs::read_dir(root().join("solutions/wrong"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "rs")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// `check --self-test`: every starter, solution and wrong solution, and whether each behaves.
+fn self_test(common: &Common) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let mut pairs = Vec::new();
+    let mut roles = Vec::new();
+    for exercise in ALL {
+        let solution = root()
+            .join("solutions")
+            .join(format!("{}.rs", exercise.name));
+        if !solution.is_file() {
+            bail!(
+                "{} is missing: the self-test needs the solutions (this copy had them removed?)",
+                solution.display()
+            );
+        }
+        pairs.push((*exercise, starter(exercise)));
+        roles.push(Role::Starter);
+        pairs.push((*exercise, solution));
+        roles.push(Role::Solution);
+        for wrong in wrong_solutions(exercise) {
+            pairs.push((*exercise, wrong));
+            roles.push(Role::Wrong);
+        }
+    }
+    let results = build_and_run(&pairs, common)?;
+    println!();
+    let mut all_good = true;
+    for (result, role) in results.iter().zip(&roles) {
+        let good = role.as_expected(result);
+        all_good &= good;
+        let file = result
+            .source
+            .strip_prefix(root())
+            .unwrap_or(&result.source)
+            .display()
+            .to_string();
+        println!(
+            "{} {:9} {:62} {:13} {}/{} checks pass  {:.1} s",
+            if good { "✔" } else { "✘" },
+            role.word(),
+            file,
+            result.verdict.word(),
+            result.passed_count(),
+            result.checks.len(),
+            result.elapsed.as_secs_f64()
+        );
+        if !good {
+            let exercise = ALL
+                .iter()
+                .find(|e| e.name == result.exercise)
+                .expect("known");
+            print_result(result, exercise);
+        }
+    }
+    println!();
+    println!(
+        "{} of {} files behave as they must ({:.1} s in all)",
+        results
+            .iter()
+            .zip(&roles)
+            .filter(|(r, role)| role.as_expected(r))
+            .count(),
+        results.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &common.json {
+        // The same results, each with its role, for tests/exercises.rs.
+        let items: Vec<String> = results
+            .iter()
+            .zip(&roles)
+            .map(|(r, role)| {
+                let body = json_result(r);
+                format!("{{\"role\":{},{}", json_str(role.word()), &body[1..])
+            })
+            .collect();
+        let registry: Vec<String> = ALL
+            .iter()
+            .map(|e| {
+                format!(
+                    "{{\"exercise\":{},\"chapter\":{},\"checks\":{}}}",
+                    json_str(e.name),
+                    json_str(e.chapter),
+                    e.checks.len()
+                )
+            })
+            .collect();
+        let body = format!(
+            "{{\"seconds\":{:.2},\"exercises\":[{}],\"results\":[\n{}\n]}}\n",
+            started.elapsed().as_secs_f64(),
+            registry.join(","),
+            items.join(",\n")
+        );
+        write_json(path, &body)?;
+    }
+    Ok(all_good)
+}
+
+/// One student's submission: a name and the files to grade, by exercise.
+struct Submission {
+    student: String,
+    files: BTreeMap<&'static str, PathBuf>,
+}
+
+/// Finds the submissions in `dir`.
+fn submissions(
+    dir: &Path,
+    only: Option<&'static Exercise>,
+) -> anyhow::Result<Vec<Submission>> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for entry in entries {
+        let name = entry
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut files = BTreeMap::new();
+        if entry.is_file() {
+            if entry.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let exercise = match only {
+                Some(exercise) => exercise,
+                None => match select(&name).as_slice() {
+                    [one] => *one,
+                    _ => bail!(
+                        "{}: a one-file submission needs --exercise (which exercise is it?)",
+                        entry.display()
+                    ),
+                },
+            };
+            files.insert(exercise.name, entry.clone());
+        } else if entry.is_dir() {
+            let rs: Vec<PathBuf> = fs::read_dir(&entry)?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+                .collect();
+            for file in &rs {
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if let Some(exercise) = ALL.iter().find(|e| e.name == stem) {
+                    if only.is_none_or(|o| o.name == exercise.name) {
+                        files.insert(exercise.name, file.clone());
+                    }
+                }
+            }
+            // A folder holding one file of another name, graded as the one exercise asked for.
+            if let (Some(exercise), true, [file]) =
+                (only, files.is_empty(), rs.as_slice())
+            {
+                files.insert(exercise.name, file.clone());
+            }
+        } else {
+            continue;
+        }
+        out.push(Submission {
+            student: name,
+            files,
+        });
+    }
+    Ok(out)
+}
+
+/// `check grade DIR`: every student's files, a table, and JSON/CSV for a gradebook.
+fn grade(
+    dir: &Path,
+    only: Option<&str>,
+    csv: Option<&Path>,
+    common: &Common,
+) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let only = only.map(one_exercise).transpose()?;
+    let subs = submissions(dir, only)?;
+    if subs.is_empty() {
+        bail!(
+            "no submissions in {} (one .rs file or one folder per student)",
+            dir.display()
+        );
+    }
+    // The exercises graded: the one asked for, or every exercise someone handed in.
+    let graded: Vec<&'static Exercise> = match only {
+        Some(exercise) => vec![exercise],
+        None => ALL
+            .iter()
+            .copied()
+            .filter(|e| subs.iter().any(|s| s.files.contains_key(e.name)))
+            .collect(),
+    };
+    let mut pairs = Vec::new();
+    for sub in &subs {
+        for exercise in &graded {
+            if let Some(file) = sub.files.get(exercise.name) {
+                pairs.push((*exercise, file.clone()));
+            }
+        }
+    }
+    let mut results = build_and_run(&pairs, common)?.into_iter();
+
+    // Every student × exercise, in order; what was not handed in is "missing".
+    let mut table: Vec<(String, Vec<ExerciseResult>)> = Vec::new();
+    for sub in &subs {
+        let mut row = Vec::new();
+        for exercise in &graded {
+            row.push(match sub.files.get(exercise.name) {
+                Some(_) => results.next().expect("one result per file"),
+                None => ExerciseResult {
+                    exercise: exercise.name,
+                    source: PathBuf::new(),
+                    verdict: Verdict::Missing,
+                    checks: exercise
+                        .checks
+                        .iter()
+                        .map(|c| report::CheckResult {
+                            name: c.name,
+                            fail: Some(report::fail("a file", "none handed in", "")),
+                        })
+                        .collect(),
+                    notes: vec![],
+                    elapsed: Default::default(),
+                },
+            });
+        }
+        table.push((sub.student.clone(), row));
+    }
+
+    // The table: one row per student, one column per exercise, and the total.
+    let name_width = table.iter().map(|(s, _)| s.len()).max().unwrap_or(7).max(7);
+    let cell = |r: &ExerciseResult| -> String {
+        let score = format!("{}/{}", r.passed_count(), r.checks.len());
+        match &r.verdict {
+            Verdict::Pass => format!("{score} pass"),
+            Verdict::Fail => format!("{score} fail"),
+            Verdict::NotDone => format!("{score} not done"),
+            Verdict::CompileError(_) => "does not compile".to_string(),
+            Verdict::Timeout => format!("{score} timeout"),
+            Verdict::Missing => "missing".to_string(),
+        }
+    };
+    let col_width = graded
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(16);
+    println!();
+    print!("{:name_width$}", "student");
+    for exercise in &graded {
+        print!("  {:col_width$}", exercise.name);
+    }
+    println!("  total");
+    for (student, row) in &table {
+        print!("{student:name_width$}");
+        for r in row {
+            print!("  {:col_width$}", cell(r));
+        }
+        let passed: usize = row.iter().map(ExerciseResult::passed_count).sum();
+        let total: usize = row.iter().map(|r| r.checks.len()).sum();
+        println!("  {passed}/{total}");
+    }
+    // What failed, briefly: the first failing check of each, or the first compiler error.
+    println!();
+    for (student, row) in &table {
+        for r in row {
+            let why = match &r.verdict {
+                Verdict::CompileError(text) => text
+                    .lines()
+                    .find(|l| l.starts_with("error"))
+                    .unwrap_or("compile error")
+                    .to_string(),
+                Verdict::Fail | Verdict::Timeout => r
+                    .checks
+                    .iter()
+                    .find(|c| !c.passed())
+                    .map(|c| {
+                        let seen =
+                            c.fail.as_ref().map(|f| f.seen.as_str()).unwrap_or("");
+                        let mut seen: String = seen.chars().take(140).collect();
+                        if seen.len() < c.fail.as_ref().map_or(0, |f| f.seen.len()) {
+                            seen.push('…');
+                        }
+                        format!("✘ {}\n    seen: {seen}", c.name)
+                    })
+                    .unwrap_or_default(),
+                _ => continue,
+            };
+            println!("{student} / {}: {why}", r.exercise);
+        }
+    }
+
+    if let Some(path) = &common.json {
+        let students: Vec<String> = table
+            .iter()
+            .map(|(student, row)| {
+                let passed: usize = row.iter().map(ExerciseResult::passed_count).sum();
+                let total: usize = row.iter().map(|r| r.checks.len()).sum();
+                format!(
+                    "{{\"student\":{},\"passed\":{passed},\"total\":{total},\"exercises\":[{}]}}",
+                    json_str(student),
+                    row.iter().map(json_result).collect::<Vec<_>>().join(",")
+                )
+            })
+            .collect();
+        let body = format!(
+            "{{\"seconds\":{:.2},\"students\":[\n{}\n]}}\n",
+            started.elapsed().as_secs_f64(),
+            students.join(",\n")
+        );
+        write_json(path, &body)?;
+    }
+    if let Some(path) = csv {
+        let mut body = String::from(
+            "student,exercise,verdict,passed,total,passed_checks,failed_checks\n",
+        );
+        for (student, row) in &table {
+            for r in row {
+                let names = |passed: bool| -> String {
+                    r.checks
+                        .iter()
+                        .filter(|c| c.passed() == passed)
+                        .map(|c| c.name)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                body.push_str(&format!(
+                    "{},{},{},{},{},{},{}\n",
+                    csv_field(student),
+                    csv_field(r.exercise),
+                    r.verdict.word(),
+                    r.passed_count(),
+                    r.checks.len(),
+                    csv_field(&names(true)),
+                    csv_field(&names(false))
+                ));
+            }
+        }
+        fs::write(path, body)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_a_name_or_a_file_name_selects_exercises() {
+        let names = |q: &str| select(q).iter().map(|e| e.name).collect::<Vec<_>>();
+        assert_eq!(names("02"), ["02_read_exact", "02_half_close"]);
+        assert_eq!(names("2"), names("02"));
+        assert_eq!(names("02_read_exact"), ["02_read_exact"]);
+        assert_eq!(names("read_exact"), ["02_read_exact"]);
+        assert_eq!(names("exercises/02_read_exact.rs"), ["02_read_exact"]);
+        assert!(names("99").is_empty());
+    }
+
+    #[test]
+    fn every_exercise_has_a_unique_name_and_at_least_three_checks() {
+        let mut names: Vec<_> = ALL.iter().map(|e| e.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert!(ALL.iter().all(|e| e.checks.len() >= 3));
+    }
+
+    #[test]
+    fn json_and_csv_escape_what_they_must() {
+        assert_eq!(json_str("a \"b\"\n\\"), r#""a \"b\"\n\\""#);
+        assert_eq!(json_str("\u{1}"), r#""\u0001""#);
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, \"b\""), r#""a, ""b""""#);
+    }
+}
