@@ -138,8 +138,13 @@ for (const edition of EDITIONS) {
             await mkdir(shots, { recursive: true });
             const stem = (edition ? "zh-CN-" : "") + name.replace(".html", "");
             await page.screenshot({ path: path.join(shots, `${stem}-1280.png`), fullPage: false });
-            await page.setViewportSize({ width: 400, height: 800 });
-            await page.screenshot({ path: path.join(shots, `${stem}-400.png`), fullPage: false });
+            // A phone loads the page at its own width (mdBook then starts with the sidebar
+            // closed): a new page, not a resized one.
+            const phone = await context.newPage({ viewport: { width: 400, height: 800 } });
+            await phone.setViewportSize({ width: 400, height: 800 });
+            await phone.goto(base + rel, { waitUntil: "load" });
+            await phone.screenshot({ path: path.join(shots, `${stem}-400.png`), fullPage: true });
+            await phone.close();
             await page.emulateMedia({ media: "print" });
             await page.pdf({ path: path.join(shots, `${stem}-print.pdf`) });
         }
