@@ -5,7 +5,7 @@ Run:   python3 python/chat_server.py [--addr 127.0.0.1:7878]
 Then:  nc -N 127.0.0.1 7878 in two or more terminals, and type.
 
 Kept as the tutorials write it, because chapter 14's first exercise breaks it: stop one member
-(Ctrl-Z in its nc) and paste a few hundred lines into another. Once the stopped member's buffers
+(Ctrl-Z in its nc) and flood the room from another (a few MB: see the exercise). Once the stopped member's buffers
 are full, send() to it blocks the SENDER's thread, inside the loop, and the room freezes for
 everyone. examples/14_chat_room.rs gives each member a bounded outbox instead.
 """
