@@ -3,7 +3,7 @@
 #   book/book/          the English edition (mdBook's built-in search)
 #   book/book/zh-CN/    the Chinese edition (简体中文), translated from po/zh-CN.po by
 #                       mdbook-gettext, searched with Pagefind (which segments Chinese)
-# Needs: mdbook 0.5.4, mdbook-i18n-helpers 0.4.0 (mdbook-gettext), Node.js with `npm ci` run in
+# Needs: mdbook 0.5.4, mdbook-i18n-helpers 0.4.0 (mdbook-gettext), Node.js with `npm install` run in
 # book/tools. `.ci/run` installs them; see CONTRIBUTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +15,7 @@ for tool in mdbook mdbook-gettext node; do
     fi
 done
 if [ ! -d book/tools/node_modules/pagefind ]; then
-    echo "error: cannot build the search index: run \`npm ci --prefix book/tools\` first" >&2
+    echo "error: cannot build the search index: run \`npm install --prefix book/tools\` first" >&2
     exit 1
 fi
 
