@@ -15,6 +15,7 @@ mod ex04_total_deadline;
 mod ex05_store_handler;
 mod ex06_client_closes_first;
 mod ex07_partial_writes;
+mod ex08_idle_timeout;
 mod ex08_write_interest;
 mod ex09_rate_limit;
 mod ex09_rfc868;
@@ -62,6 +63,7 @@ pub static ALL: &[&Exercise] = &[
     &ex06_client_closes_first::EXERCISE,
     &ex07_partial_writes::EXERCISE,
     &ex08_write_interest::EXERCISE,
+    &ex08_idle_timeout::EXERCISE,
     &ex09_rfc868::EXERCISE,
     &ex09_rate_limit::EXERCISE,
     &ex10_backoff::EXERCISE,
