@@ -26,6 +26,7 @@ mod ex12_netstring_decoder;
 mod ex13_percentiles;
 mod ex14_private_message;
 mod ex15_resume_transfer;
+mod ex16_reconnect;
 mod ex16_two_deadlines;
 mod ex17_allow_list;
 mod ex18_async_lifetime;
@@ -74,6 +75,7 @@ pub static ALL: &[&Exercise] = &[
     &ex14_private_message::EXERCISE,
     &ex15_resume_transfer::EXERCISE,
     &ex16_two_deadlines::EXERCISE,
+    &ex16_reconnect::EXERCISE,
     &ex17_allow_list::EXERCISE,
     &ex18_async_lifetime::EXERCISE,
 ];
