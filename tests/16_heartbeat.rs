@@ -189,9 +189,16 @@ fn a_client_that_stops_reading_is_dropped() {
             Err(_) => thread::sleep(Duration::from_millis(10)), // closed by the server
         }
     }
-    assert_eq!(
-        dropped_line(&server, peer).unwrap(),
-        format!("dropped: {peer} (not reading: an answer waited 0.6 s)")
+    // Which deadline fires first is a race, and both are this client's fault: the server is
+    // either stuck writing an answer it will not read, or waiting for the rest of a frame
+    // that the client cannot send because its own writes are blocked behind the server's.
+    let line = dropped_line(&server, peer).unwrap();
+    assert!(
+        line == format!("dropped: {peer} (not reading: an answer waited 0.6 s)")
+            || line.starts_with(&format!(
+                "dropped: {peer} (no complete heartbeat for 0.6 s"
+            )),
+        "{line:?}"
     );
     // The server is still there for others.
     let healthy = client(&addr);
