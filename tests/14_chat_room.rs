@@ -583,7 +583,10 @@ fn out_of_descriptors_the_room_goes_on_and_recovers() {
             "a waiting connection was answered {answer:?}"
         );
     }
-    // (The members' threads end and close their sockets a moment after they leave.)
+    // The waiting connections, now accepted, hold descriptors of their own: let them go too,
+    // and a newcomer must get in once the server has descriptors again. (The members'
+    // threads end and close their sockets a moment after they leave.)
+    drop(waiting);
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let mut late = BufReader::new(connect(addr));
