@@ -19,7 +19,6 @@
 //! Type in terminal 2: it appears in terminal 3 as `ada: …`. `/who` lists who is here, `/quit`
 //! leaves.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown as Direction, SocketAddr, TcpStream};
@@ -32,6 +31,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use socket_workbook::framing::{read_line_frame, write_line_frame};
 use socket_workbook::shutdown::Shutdown;
+use socket_workbook::text::inert;
 use socket_workbook::{cli, net};
 use socket2::SockRef;
 
@@ -600,26 +600,6 @@ fn finish_writer(outbox: &Outbox, writer: JoinHandle<()>, limit: Duration) {
     let _ = writer.join();
 }
 // ANCHOR_END: writer
-
-// ANCHOR: inert
-/// Untrusted text, made safe to show on a terminal: every control character (C0 such
-/// as CR, ESC, NUL and BEL; DEL; the C1 range U+0080–U+009F) is shown as a Rust escape
-/// (`\r`, `\u{1b}`, …) instead of being sent on for the reader's terminal to obey.
-fn inert(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut shown = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            shown.extend(c.escape_debug());
-        } else {
-            shown.push(c);
-        }
-    }
-    Cow::Owned(shown)
-}
-// ANCHOR_END: inert
 
 /// A nickname: 1 to 20 ASCII letters, digits, `-` or `_` (so never a control character).
 fn valid_nick(line: &[u8]) -> Option<String> {

@@ -14,7 +14,8 @@
 //!              cargo run --example 17_dual_stack -- client --addr [::1]:7878
 //! ```
 //!
-//! The server prints `connected: [::ffff:127.0.0.1]:…` for the IPv4 client, `[::1]:…` for the
+//! The server's first line is `listening on ADDR`, then one saying which clients can reach it.
+//! It prints `connected: [::ffff:127.0.0.1]:…` for the IPv4 client, `[::1]:…` for the
 //! IPv6 one. For the fallback, start the server on `127.0.0.1` only (its default) and give the
 //! client `--addr [::1]:7878 --addr 127.0.0.1:7878`: the first is refused, the second connects.
 //! With `blackhole --addr 127.0.0.1:7001` running, compare

@@ -15,6 +15,9 @@
 //! terminal 3:  nc 127.0.0.1 7878        (type a nickname first)
 //! ```
 //!
+//! Look for the server's first line, `listening on ADDR`, then one line per client
+//! (`connected:` and `disconnected:` in `echo`, `joined:` and `left:` in `chat`).
+//!
 //! What async does *not* fix, on demand: `echo --workers 1 --blocking-work 3 --inline` does 3 s
 //! of blocking work inside the task, and every other client waits; without `--inline` the same
 //! work runs on `spawn_blocking`'s threads and nobody waits.
@@ -29,6 +32,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use socket_workbook::echo::{FIRST_BUFFER, STREAM_BUFFER};
 use socket_workbook::shutdown::{DRAIN_LIMIT, DRAIN_QUIET};
+use socket_workbook::text::inert;
 use socket_workbook::{cli, net};
 use socket2::SockRef;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -695,19 +699,4 @@ fn valid_nick(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Untrusted text made inert before others see it: every control character (C0, DEL, C1 —
-/// the bytes that start terminal escape sequences or move the cursor) is shown escaped, as
-/// `\u{1b}`, instead of being obeyed by the reader's terminal (chapter 14).
-fn inert(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

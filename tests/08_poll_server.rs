@@ -11,27 +11,6 @@ use common::{Proc, connect, echo};
 
 const EXAMPLE: &str = "08_poll_server";
 
-/// Raises this process's soft limit on open files to at least `wanted` (the server, started
-/// afterwards, inherits it). Returns the limit now in force: less than `wanted` when the hard
-/// limit does not allow more.
-#[cfg(unix)]
-#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, but not on every Unix
-fn raise_fd_limit(wanted: u64) -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        if (limit.rlim_cur as u64) < wanted {
-            limit.rlim_cur = (wanted as libc::rlim_t).min(limit.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-        }
-    }
-    limit.rlim_cur as u64
-}
-
 /// Opens `count` connections, then has every one echo a message unique to it.
 /// Returns how many echoed correctly.
 fn hold_and_echo(addr: std::net::SocketAddr, count: usize) -> usize {
@@ -68,7 +47,7 @@ fn hold_and_echo(addr: std::net::SocketAddr, count: usize) -> usize {
 fn two_thousand_connections_are_held_and_each_echoes() {
     const COUNT: usize = 2000;
     // Our 2000 sockets, the server's 2000, and some to spare, in each process.
-    let limit = raise_fd_limit(COUNT as u64 + 200);
+    let limit = common::raise_fd_limit(COUNT as u64 + 200);
     if limit < COUNT as u64 + 200 {
         eprintln!(
             "skipped: the open-files hard limit is {limit}, too low for {COUNT} connections"
@@ -198,7 +177,7 @@ fn measure_ten_thousand_connections() {
         .ok()
         .and_then(|c| c.parse().ok());
     let count: usize = count.unwrap_or(10_000);
-    let limit = raise_fd_limit(count as u64 + 500);
+    let limit = common::raise_fd_limit(count as u64 + 500);
     assert!(
         limit >= count as u64 + 500,
         "the open-files hard limit is {limit}"

@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Proc, TIMEOUT, connect};
+use common::{Member, Proc, TIMEOUT, connect};
 use socket2::{Domain, Socket, Type};
 
 const EXAMPLE: &str = "14_chat_room";
@@ -20,48 +20,6 @@ fn server(extra: &[&str]) -> (Proc, SocketAddr) {
     let mut args = vec!["server", "--addr", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     Proc::server(EXAMPLE, &args)
-}
-
-/// A chat member speaking the line protocol, as `nc` would.
-struct Member {
-    stream: TcpStream,
-    lines: BufReader<TcpStream>,
-}
-
-impl Member {
-    fn join(addr: SocketAddr, nick: &str) -> (Member, String) {
-        Member::join_on(connect(addr), nick)
-    }
-
-    fn join_on(stream: TcpStream, nick: &str) -> (Member, String) {
-        let mut member = Member {
-            lines: BufReader::new(stream.try_clone().unwrap()),
-            stream,
-        };
-        assert_eq!(member.line(), "* welcome! your nickname?");
-        member.say(nick);
-        let answer = member.line();
-        (member, answer)
-    }
-
-    fn say(&mut self, line: &str) {
-        self.stream
-            .write_all(format!("{line}\n").as_bytes())
-            .unwrap();
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.lines
-            .read_line(&mut line)
-            .expect("no line from the server");
-        line.trim_end_matches('\n').to_string()
-    }
-
-    fn closed(&mut self) -> bool {
-        let mut rest = String::new();
-        matches!(self.lines.read_line(&mut rest), Ok(0))
-    }
 }
 
 /// A connection with a small receive buffer (SO_RCVBUF turns off Linux's autotuning, which

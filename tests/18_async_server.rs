@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Proc, TIMEOUT, connect, echo, pattern};
+use common::{Member, Proc, TIMEOUT, connect, echo, pattern};
 use socket2::{Domain, Socket, Type};
 
 const EXAMPLE: &str = "18_async_server";
@@ -53,30 +53,11 @@ fn echoes_a_large_payload_byte_for_byte() {
     server.wait_for_line(&format!("({} bytes echoed)", payload.len()));
 }
 
-/// Raises this process's descriptor limit (the test holds the client ends).
-#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, but not on every Unix
-#[cfg(unix)]
-fn raise_nofile(wanted: u64) -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        if (limit.rlim_cur as u64) < wanted {
-            limit.rlim_cur = (wanted as libc::rlim_t).min(limit.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-        }
-    }
-    limit.rlim_cur as u64
-}
-
 #[cfg(unix)]
 #[test]
 fn holds_a_thousand_connections_and_echoes_on_each() {
     const COUNT: usize = 1000;
-    let limit = raise_nofile(4096);
+    let limit = common::raise_fd_limit(4096);
     if limit < 2 * COUNT as u64 + 64 {
         eprintln!(
             "skipped: the descriptor limit is {limit}, too low for {COUNT} connections"
@@ -238,48 +219,6 @@ fn ctrl_c_with_clients_connected_exits_cleanly_within_a_second_or_so() {
 fn refuses_a_port_in_use_with_one_line() {
     common::assert_refuses_a_port_in_use_with(EXAMPLE, &["echo"]);
     common::assert_refuses_a_port_in_use_with(EXAMPLE, &["chat"]);
-}
-
-/// A chat member speaking the line protocol, as `nc` would.
-struct Member {
-    stream: TcpStream,
-    lines: BufReader<TcpStream>,
-}
-
-impl Member {
-    fn join(addr: SocketAddr, nick: &str) -> (Member, String) {
-        Member::join_on(connect(addr), nick)
-    }
-
-    fn join_on(stream: TcpStream, nick: &str) -> (Member, String) {
-        let mut member = Member {
-            lines: BufReader::new(stream.try_clone().unwrap()),
-            stream,
-        };
-        assert_eq!(member.line(), "* welcome! your nickname?");
-        member.say(nick);
-        let answer = member.line();
-        (member, answer)
-    }
-
-    fn say(&mut self, line: &str) {
-        self.stream
-            .write_all(format!("{line}\n").as_bytes())
-            .unwrap();
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.lines
-            .read_line(&mut line)
-            .expect("no line from the server");
-        line.trim_end_matches('\n').to_string()
-    }
-
-    fn closed(&mut self) -> bool {
-        let mut rest = String::new();
-        matches!(self.lines.read_line(&mut rest), Ok(0))
-    }
 }
 
 #[test]

@@ -841,3 +841,67 @@ pub fn assert_ctrl_c_closes_three_clients(
     );
     done
 }
+
+/// Raises this process's soft limit on open files to at least `wanted` (the server, started
+/// afterwards, inherits it). Returns the limit now in force: less than `wanted` when the hard
+/// limit does not allow more.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, but not on every Unix
+pub fn raise_fd_limit(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if (limit.rlim_cur as u64) < wanted {
+            limit.rlim_cur = (wanted as libc::rlim_t).min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+    limit.rlim_cur as u64
+}
+
+/// A member of a chat room speaking chapter 14's line protocol, as `nc` would (the rooms of
+/// chapters 14 and 18).
+pub struct Member {
+    pub stream: TcpStream,
+    pub lines: BufReader<TcpStream>,
+}
+
+impl Member {
+    pub fn join(addr: SocketAddr, nick: &str) -> (Member, String) {
+        Member::join_on(connect(addr), nick)
+    }
+
+    pub fn join_on(stream: TcpStream, nick: &str) -> (Member, String) {
+        let mut member = Member {
+            lines: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        };
+        assert_eq!(member.line(), "* welcome! your nickname?");
+        member.say(nick);
+        let answer = member.line();
+        (member, answer)
+    }
+
+    pub fn say(&mut self, line: &str) {
+        self.stream
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+    }
+
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.lines
+            .read_line(&mut line)
+            .expect("no line from the server");
+        line.trim_end_matches('\n').to_string()
+    }
+
+    pub fn closed(&mut self) -> bool {
+        let mut rest = String::new();
+        matches!(self.lines.read_line(&mut rest), Ok(0))
+    }
+}
