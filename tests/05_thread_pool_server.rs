@@ -524,29 +524,6 @@ fn eof_and_reset_inside_a_line() {
     assert_eq!(server.stderr().len(), 1, "{:?}", server.stderr());
 }
 
-/// Starts the example with at most `max_fds` open files (`ulimit -n`), as a server that has run
-/// out of descriptors.
-#[cfg(target_os = "linux")]
-fn server_with_fd_limit(args: &[&str], max_fds: u64) -> (Proc, std::net::SocketAddr) {
-    use std::os::unix::process::CommandExt;
-    let mut command = std::process::Command::new(common::example_path(EXAMPLE));
-    command.args(args);
-    // SAFETY: between fork and exec, only setrlimit (async-signal-safe) runs.
-    unsafe {
-        command.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: max_fds,
-                rlim_max: max_fds,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    Proc::spawn(EXAMPLE, command).listening()
-}
-
 /// Out of file descriptors (`ulimit -n 40`, 60 clients): `accept` fails with EMFILE, the
 /// server says so at a bounded rate, and recovers by itself once clients leave; and Ctrl-C
 /// still ends it while no descriptor is free.
@@ -554,7 +531,7 @@ fn server_with_fd_limit(args: &[&str], max_fds: u64) -> (Proc, std::net::SocketA
 #[test]
 fn out_of_descriptors_it_stays_cheap_recovers_and_obeys_ctrl_c() {
     let args = ["--addr", "127.0.0.1:0", "--workers", "2", "--queue", "100"];
-    let (server, addr) = server_with_fd_limit(&args, 40);
+    let (server, addr) = common::server_with_fd_limit(EXAMPLE, &args, 40);
     let exhaust = || -> Vec<TcpStream> {
         let clients: Vec<TcpStream> = (0..60).map(|_| connect(addr)).collect();
         server.wait_for_stderr_line("too many open files");

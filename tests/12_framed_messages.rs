@@ -497,31 +497,19 @@ fn eof_and_reset_inside_a_frame_are_one_error_line_each() {
 #[cfg(target_os = "linux")]
 #[test]
 fn out_of_descriptors_it_stays_cheap_recovers_and_obeys_ctrl_c() {
-    use std::os::unix::process::CommandExt;
-    let mut command = std::process::Command::new(common::example_path(EXAMPLE));
-    command.args([
-        "server",
-        "--addr",
-        "127.0.0.1:0",
-        "--workers",
-        "2",
-        "--queue",
-        "100",
-    ]);
-    // SAFETY: between fork and exec, only setrlimit (async-signal-safe) runs.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 40,
-                rlim_max: 40,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let (server, addr) = Proc::spawn(EXAMPLE, command).listening();
+    let (server, addr) = common::server_with_fd_limit(
+        EXAMPLE,
+        &[
+            "server",
+            "--addr",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--queue",
+            "100",
+        ],
+        40,
+    );
     let exhaust = || -> Vec<TcpStream> {
         let clients: Vec<TcpStream> = (0..60).map(|_| connect(addr)).collect();
         server.wait_for_stderr_line("too many open files");

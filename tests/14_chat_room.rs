@@ -464,22 +464,14 @@ fn each_member_costs_at_most_two_descriptors() {
     assert!(per_member <= 2.0, "{per_member} descriptors per member");
 }
 
-/// Starts the server with at most `limit` open files (`ulimit -n`), as a reader would in a shell.
-#[cfg(target_os = "linux")]
-fn server_with_fd_limit(limit: u32) -> (Proc, SocketAddr) {
-    let mut command = std::process::Command::new("sh");
-    command
-        .arg("-c")
-        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
-        .arg(common::example_path(EXAMPLE))
-        .args(["server", "--addr", "127.0.0.1:0"]);
-    Proc::spawn(EXAMPLE, command).listening()
-}
-
 #[cfg(target_os = "linux")]
 #[test]
 fn out_of_descriptors_the_room_goes_on_and_recovers() {
-    let (server, addr) = server_with_fd_limit(32);
+    let (server, addr) = common::server_with_fd_limit(
+        EXAMPLE,
+        &["server", "--addr", "127.0.0.1:0"],
+        32,
+    );
     // More members than descriptors: the kernel completes their handshakes (the backlog),
     // the server cannot accept them all.
     let mut joined = Vec::new();

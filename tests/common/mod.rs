@@ -905,3 +905,30 @@ impl Member {
         matches!(self.lines.read_line(&mut rest), Ok(0))
     }
 }
+
+/// Starts server example `name` with `args` and at most `max_fds` open files (`ulimit -n`,
+/// soft and hard), as a server about to run out of descriptors, and waits for its first line.
+#[cfg(unix)]
+pub fn server_with_fd_limit(
+    name: &str,
+    args: &[&str],
+    max_fds: u64,
+) -> (Proc, SocketAddr) {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(example_path(name));
+    command.args(args);
+    // SAFETY: between fork and exec, only setrlimit (async-signal-safe) runs.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: max_fds as libc::rlim_t,
+                rlim_max: max_fds as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Proc::spawn(name, command).listening()
+}
