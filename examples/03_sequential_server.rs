@@ -45,16 +45,15 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     let listener = TcpListener::bind(args.addr)
         .with_context(|| format!("cannot listen on {}", args.addr))?;
-    // The first line on stdout: `listening on ADDR`, with the real address (chapter
-    // 01).
-    cli::announce(&listener)?;
-
     // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us
     // (from a socket the helper creates now, so that it works even when descriptors
     // run out later).
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter
+    // 01). Printed last, once everything the server needs is in place.
+    cli::announce(&listener)?;
     // ANCHOR_END: setup
 
     // ANCHOR: accept_loop

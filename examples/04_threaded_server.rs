@@ -51,11 +51,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener = TcpListener::bind(args.addr)
         .with_context(|| format!("cannot listen on {}", args.addr))?;
-    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
-    cli::announce(&listener)?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
+    // Printed once everything the server needs is in place.
+    cli::announce(&listener)?;
 
     // ANCHOR: accept_loop
     // How many clients are being served right now. Each client thread decrements it

@@ -141,8 +141,6 @@ fn run(args: Args) -> anyhow::Result<()> {
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
-    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
-    cli::announce(&listener)?;
 
     // ANCHOR: setup
     // The poller: epoll on Linux, kqueue on macOS and the BSDs, IOCP on Windows.
@@ -153,6 +151,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let _wake_on_ctrl_c = shutdown.on_trigger(move || {
         let _ = notifier.notify();
     });
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
+    // Printed once everything the server needs is in place.
+    cli::announce(&listener)?;
     let mut listener = Some(
         Registered::new(&poller, listener, Event::readable(LISTENER))
             .context("cannot register the listener")?,

@@ -306,11 +306,12 @@ fn server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener = net::listen(addr, net::BACKLOG)
         .with_context(|| format!("cannot listen on {addr}"))?;
-    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
-    cli::announce(&listener)?;
     let _watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
+    // Printed once everything the server needs is in place.
+    cli::announce(&listener)?;
 
     let room = SharedRoom::default();
     // Ctrl-C: tell everyone first. Registered before any client's stream is watched, so the

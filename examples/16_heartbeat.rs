@@ -109,16 +109,17 @@ fn server(
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener = net::listen(addr, net::BACKLOG)
         .with_context(|| format!("cannot listen on {}", addr))?;
+    let _watch = shutdown
+        .watch_listener(&listener)
+        .context("cannot watch the listener for Ctrl-C")?;
     // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
+    // Printed once everything the server needs is in place.
     cli::announce(&listener)?;
     println!(
         "expecting a heartbeat every {} s; dropping clients silent for {} s",
         interval.as_secs_f64(),
         timeout.as_secs_f64()
     );
-    let _watch = shutdown
-        .watch_listener(&listener)
-        .context("cannot watch the listener for Ctrl-C")?;
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     while let Some((stream, peer)) = shutdown.accept(&listener) {
         threads.retain(|thread| !thread.is_finished());

@@ -196,11 +196,11 @@ fn server(addr: SocketAddr, v6only: bool) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let (listener, reach) =
         listen(addr, v6only).with_context(|| format!("cannot listen on {addr}"))?;
-    cli::announce(&listener)?;
-    println!("{reach}");
     let _watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
+    cli::announce(&listener)?;
+    println!("{reach}");
     // One short line per client and nothing to read: serving them in turn is enough
     // (03).
     while let Some((mut stream, peer)) = shutdown.accept(&listener) {

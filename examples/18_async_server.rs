@@ -170,13 +170,26 @@ fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 /// Ctrl-C as a value every task can wait for: a `watch` channel that flips to `true`
 /// once. Each task holds a receiver and puts `changed()` into its `select!` beside its
 /// socket.
-fn ctrl_c_signal() -> watch::Receiver<bool> {
+async fn ctrl_c_signal() -> watch::Receiver<bool> {
     let (tell, told) = watch::channel(false);
+    // `tokio::signal::ctrl_c` installs a SIGINT handler (Windows: a console handler)
+    // and completes when the signal comes. But a future does nothing until it is
+    // polled: the handler is installed on the first poll. So poll it once now, before
+    // the server says it is listening; until then a Ctrl-C ends the process at once.
+    // (`biased` polls the branches in order; `ready` is ready at once.)
+    let mut pressed = Box::pin(tokio::signal::ctrl_c());
+    let early = tokio::select! {
+        biased;
+        result = &mut pressed => Some(result),
+        () = std::future::ready(()) => None,
+    };
     tokio::spawn(async move {
-        // `tokio::signal::ctrl_c` installs a SIGINT handler (Windows: a console
-        // handler) and completes when the signal comes. If it cannot be installed we
-        // never shut down gracefully, so say so.
-        if let Err(err) = tokio::signal::ctrl_c().await {
+        let result = match early {
+            Some(result) => result,
+            None => pressed.await,
+        };
+        // If the handler cannot be installed we never shut down gracefully: say so.
+        if let Err(err) = result {
             eprintln!("error: cannot watch for Ctrl-C: {}", cli::describe_io(&err));
             return;
         }
@@ -201,8 +214,8 @@ async fn echo_server(
     work: Option<Duration>,
     inline: bool,
 ) -> anyhow::Result<()> {
+    let mut shutdown = ctrl_c_signal().await;
     let listener = listen(addr)?;
-    let mut shutdown = ctrl_c_signal();
     // Every connection's task, so that Ctrl-C can wait for them (and abort
     // stragglers).
     let mut tasks = JoinSet::new();
@@ -426,8 +439,8 @@ impl Room {
 // ANCHOR_END: room
 
 async fn chat_server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
+    let mut shutdown = ctrl_c_signal().await;
     let listener = listen(addr)?;
-    let mut shutdown = ctrl_c_signal();
     let room = Room::default();
     let mut tasks = JoinSet::new();
     let mut accept_errors = cli::Throttle::new(Duration::from_secs(5));

@@ -178,6 +178,10 @@ impl Throttle {
 /// Prints the line every server starts with, `listening on ADDR`, with the address the listener
 /// really got (the port resolved when it was 0), and returns that address. Chapter 01 writes
 /// these two steps out; the later servers call this.
+///
+/// Call it once the server is ready, with everything it needs before its first client in
+/// place (the Ctrl-C watch, a poller): whoever reads the line, a person or a test, may
+/// connect, press Ctrl-C or count the server's descriptors at once.
 pub fn announce(listener: &TcpListener) -> anyhow::Result<SocketAddr> {
     use anyhow::Context;
     let local = listener

@@ -63,10 +63,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    cli::announce(&listener)?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
+    cli::announce(&listener)?;
 
     // Chapter 03's accept loop: one client at a time, until Ctrl-C.
     while let Some((stream, peer)) = shutdown.accept(&listener) {

@@ -62,10 +62,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    cli::announce(&listener)?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
+    cli::announce(&listener)?;
 
     // One client at a time (chapter 03): each gets its line, then we wait for it to close.
     while let Some((mut stream, peer)) = shutdown.accept(&listener) {

@@ -160,14 +160,13 @@ fn run(args: Args) -> anyhow::Result<()> {
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
-    cli::announce(&listener)?;
-
     let poller = Arc::new(Poller::new().context("cannot create the poller")?);
     // Ctrl-C must wake the thread sleeping in `wait`.
     let notifier = Arc::clone(&poller);
     let _wake_on_ctrl_c = shutdown.on_trigger(move || {
         let _ = notifier.notify();
     });
+    cli::announce(&listener)?;
     let listener = Registered::new(&poller, listener, Event::readable(LISTENER))
         .context("cannot register the listener")?;
 
