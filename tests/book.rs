@@ -268,6 +268,20 @@ fn graded_exercises() -> Vec<String> {
     names
 }
 
+/// The rows of the course plan in `teaching.md`: the table under "## A course in …".
+fn course_plan(teaching: &str) -> Vec<&str> {
+    let section = teaching
+        .split("\n## ")
+        .find(|s| s.starts_with("A course in "))
+        .expect("teaching.md has no \"## A course in …\" section");
+    section
+        .lines()
+        .filter(|l| {
+            l.starts_with("| ") && l.chars().nth(2).is_some_and(|c| c.is_ascii_digit())
+        })
+        .collect()
+}
+
 #[test]
 fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
     let cargo_toml = read(&root().join("Cargo.toml"));
@@ -351,6 +365,22 @@ fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
         assert!(
             student_readme.contains(&format!("`{name}.rs`")),
             "exercises/README.md's table has no row for {name}"
+        );
+        // The course plan gives it a session: once, in the table's last column.
+        let plan: Vec<&str> = course_plan(&teaching)
+            .iter()
+            .filter(|row| {
+                row.rsplit('|')
+                    .nth(1)
+                    .unwrap()
+                    .contains(&format!("`{name}`"))
+            })
+            .copied()
+            .collect();
+        assert_eq!(
+            plan.len(),
+            1,
+            "book/src/teaching.md's course plan should give {name} one session: {plan:?}"
         );
         for file in &wrong {
             let stem = file.file_stem().unwrap().to_string_lossy().into_owned();

@@ -16,7 +16,7 @@ const site = path.resolve(process.argv[2] ?? "book/book");
 const shotsAt = process.argv.indexOf("--screenshots");
 const shots = shotsAt > 0 ? path.resolve(process.argv[shotsAt + 1]) : null;
 const EDITIONS = ["", "zh-CN/"];
-// Terms a reader searches for, and the chapter that must be among the first results.
+// Terms a reader searches for, and the chapter that must be among the first five pages found.
 const SEARCHES = [
     { edition: "", term: "SO_REUSEADDR", page: "06-reuse-address.html" },
     { edition: "", term: "sticky packets", page: "11-sticky-packets.html" },
@@ -178,14 +178,26 @@ for (const { edition, term, page: want } of SEARCHES) {
             await page.click("#workbook-search-toggle");
             await page.waitForSelector(".pagefind-ui__search-input", { timeout: 10000 });
             await page.fill(".pagefind-ui__search-input", term);
-            await page.waitForSelector(".pagefind-ui__result-link", { timeout: 10000 });
-            hrefs = await page.$$eval(".pagefind-ui__result-link", (as) => as.slice(0, 5).map((a) => a.href));
+            // Pagefind shows results as their fragments load: wait until the list of pages
+            // (not their sections, which are nested links) has stopped changing.
+            // A result is a page: its first link is the page's, the others its sections'.
+            const pages = "li.pagefind-ui__result";
+            await page.waitForSelector(pages + " .pagefind-ui__result-link", { timeout: 10000 });
+            let seen = "";
+            for (let polls = 0; polls < 40; polls++) {
+                hrefs = await page.$$eval(pages, (lis) => lis.slice(0, 5)
+                    .map((li) => li.querySelector(".pagefind-ui__result-link")?.href)
+                    .filter((href) => href));
+                if (hrefs.join() === seen) break;
+                seen = hrefs.join();
+                await page.waitForTimeout(250);
+            }
         }
     } catch (err) {
         fail(edition + "index.html", `search for "${term}" returned nothing (${err.message.split("\n")[0]})`);
     }
     if (hrefs.length > 0 && !hrefs.some((h) => new URL(h).pathname.endsWith("/" + edition + want))) {
-        fail(edition + "index.html", `search for "${term}" did not find ${want} in its first results: ${hrefs.join(", ")}`);
+        fail(edition + "index.html", `search for "${term}" did not find ${want} in its first five pages: ${hrefs.join(", ")}`);
     }
     await page.close();
 }
