@@ -313,7 +313,7 @@ async fn serve_echo(
     }
     // Chapter 03's buffer policy: 4 KiB to start, so a thousand idle connections cost
     // a thousand small buffers; the first read that fills it shows a client that
-    // streams, and it gets 64 KiB, so a stream moves in few system calls.
+    // streams, and it gets 256 KiB, so a stream moves in few system calls.
     let mut buf = vec![0u8; FIRST_BUFFER];
     let mut echoed = 0u64;
     loop {

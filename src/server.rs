@@ -313,11 +313,25 @@ pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
 /// message must be in before the deadline; [`restart`](Self::restart) gives the next
 /// message its time. Past the deadline, reads fail with `TimedOut`, as an idle
 /// client's do.
+///
+/// Setting the timeout is a system call (`setsockopt`), as costly as the `read`
+/// itself when a message is small. So the time left is rounded *up* to a whole
+/// [`DEADLINE_STEP`], and the call is made only when that value changes: the first
+/// read of every message finds the socket already set to `limit` by the message
+/// before, and a conversation of small messages costs no `setsockopt` at all. A
+/// trickler's reads, seconds apart, still shorten the timeout every time, and the
+/// deadline is kept within one step.
 pub struct MessageDeadline {
     stream: TcpStream,
     limit: Duration,
     deadline: Instant,
+    /// The read timeout the socket has now (`None`: not set by us yet).
+    timeout: Option<Duration>,
 }
+
+/// How finely [`MessageDeadline`] follows its deadline: a read may wait up to this much
+/// past it.
+pub const DEADLINE_STEP: Duration = Duration::from_millis(10);
 
 impl MessageDeadline {
     /// Reads from `stream`, giving each message `limit`, starting now.
@@ -327,6 +341,7 @@ impl MessageDeadline {
             stream,
             limit,
             deadline,
+            timeout: None,
         }
     }
 
@@ -345,8 +360,13 @@ impl Read for MessageDeadline {
                 "the message did not arrive in time",
             ));
         }
-        // One system call more per read; a BufReader on top keeps reads few.
-        self.stream.set_read_timeout(Some(left))?;
+        // The time left, rounded up to a whole step: at most one step late, never early.
+        let steps = left.as_nanos().div_ceil(DEADLINE_STEP.as_nanos());
+        let timeout = DEADLINE_STEP.saturating_mul(steps.try_into().unwrap_or(u32::MAX));
+        if self.timeout != Some(timeout) {
+            self.stream.set_read_timeout(Some(timeout))?;
+            self.timeout = Some(timeout);
+        }
         self.stream.read(buf)
     }
 }
@@ -647,5 +667,40 @@ mod tests {
         assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
         assert_eq!(summary.busy, 80);
         drop((served, refused, more));
+    }
+
+    /// A message deadline costs a `setsockopt` only when the time left, in whole steps,
+    /// changes: not at the first read of each new message, which finds the socket set to
+    /// the whole limit already; but after a pause within a message, which shortens it.
+    #[test]
+    fn message_deadline_sets_the_timeout_only_when_it_changes() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = client(listener.local_addr().unwrap());
+        let (stream, _) = listener.accept().unwrap();
+        let limit = Duration::from_secs(10);
+        let mut reader = MessageDeadline::new(stream, limit);
+        let mut buf = [0u8; 16];
+        for message in [&b"one"[..], b"two", b"three"] {
+            reader.restart();
+            peer.write_all(message).unwrap();
+            let n = reader.read(&mut buf).unwrap();
+            assert_eq!(&buf[..n], message);
+            assert_eq!(reader.timeout, Some(limit), "rounded up to the whole limit");
+        }
+        let set = reader.stream.read_timeout().unwrap().unwrap();
+        assert!(set.abs_diff(limit) < DEADLINE_STEP, "the socket's own: {set:?}");
+        // A pause in the middle of a message: the next read gets less time.
+        thread::sleep(Duration::from_millis(60));
+        peer.write_all(b"!").unwrap();
+        reader.read(&mut buf).unwrap();
+        let shorter = reader.timeout.unwrap();
+        assert!(
+            shorter <= limit - Duration::from_millis(50) && shorter > limit / 2,
+            "{shorter:?}"
+        );
+        assert_eq!(shorter.as_millis() % DEADLINE_STEP.as_millis(), 0);
+        // The kernel keeps it in its own units (Linux: clock ticks), so only nearly equal.
+        let on_socket = reader.stream.read_timeout().unwrap().unwrap();
+        assert!(on_socket.abs_diff(shorter) < DEADLINE_STEP, "{on_socket:?}");
     }
 }

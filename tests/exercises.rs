@@ -129,6 +129,53 @@ fn every_solution_passes_every_starter_is_not_done_every_wrong_solution_fails() 
     );
 }
 
+/// An exercise's author proves only their exercise honest: `--self-test NAME` runs its
+/// starter, solution and wrong solutions, and nothing else. A name that is no exercise is one
+/// error line and exit 1.
+#[test]
+fn a_self_test_of_one_exercise_runs_its_files_only() {
+    let json_path = scratch_dir("self-test-one").join("self-test.json");
+    let (code, stdout) = run_check(
+        &[
+            "--self-test",
+            "17_allow_list",
+            "--json",
+            json_path.to_str().unwrap(),
+        ],
+        Duration::from_secs(200),
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    let json =
+        Json::parse(&std::fs::read_to_string(&json_path).expect("no JSON written"));
+    let mut files: Vec<String> = json
+        .get("results")
+        .array()
+        .iter()
+        .map(|r| format!("{} {}", r.get("role").str(), r.get("file").str()))
+        .collect();
+    files.sort();
+    let wrong = std::fs::read_dir(root().join("solutions/wrong"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("17_allow_list__")
+        })
+        .count();
+    assert_eq!(files.len(), 2 + wrong, "{files:#?}");
+    assert!(
+        files.iter().all(|f| f.contains("17_allow_list")),
+        "{files:#?}"
+    );
+    assert!(
+        stdout.contains(&format!("{0} of {0} files behave", 2 + wrong)),
+        "{stdout}"
+    );
+
+    let (code, stdout) =
+        run_check(&["--self-test", "99_nothing"], Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{stdout}");
+}
+
 #[test]
 fn grading_a_class_reports_right_wrong_and_not_compiling() {
     let dir = scratch_dir("grade");

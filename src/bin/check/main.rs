@@ -11,6 +11,7 @@
 //! cargo run --bin check -- grade DIR [--exercise NAME] [--json F] [--csv F]   a class's work
 //! cargo run --bin check -- --self-test         the checks are honest: solutions pass, starters
 //!                                              are "not done yet", every wrong solution fails
+//! cargo run --bin check -- --self-test 08      the same, for some exercises only
 //! ```
 //!
 //! Chapter "Teaching with this workbook" (`book/src/teaching.md`) explains grading;
@@ -61,8 +62,9 @@ struct Cli {
     exercise: Option<String>,
 
     /// Prove the checks honest: every reference solution passes, every untouched starter is
-    /// "not done yet", every wrong solution in solutions/wrong/ fails.
-    #[arg(long, conflicts_with_all = ["exercises", "file"])]
+    /// "not done yet", every wrong solution in solutions/wrong/ fails. Of every exercise, or
+    /// of those named (`--self-test 08 17_allow_list`).
+    #[arg(long, conflicts_with = "file")]
     self_test: bool,
 
     #[command(flatten)]
@@ -104,7 +106,9 @@ fn main() -> ExitCode {
         Some(Command::Grade { dir, exercise, csv }) => {
             grade(dir, exercise.as_deref(), csv.as_deref(), &cli.common)
         }
-        None if cli.self_test => self_test(&cli.common),
+        None if cli.self_test => {
+            selected(&cli.exercises).and_then(|chosen| self_test(&chosen, &cli.common))
+        }
         None if cli.all => check_all(&cli.common),
         None => match (&cli.file, &cli.exercise) {
             (Some(file), Some(name)) => one_exercise(name)
@@ -245,17 +249,34 @@ fn check_named(names: &[String], common: &Common) -> anyhow::Result<bool> {
              `-- 01_byte_counter`, or `-- --all`"
         );
     }
-    let mut pairs = Vec::new();
+    let pairs: Vec<_> = selected(names)?
+        .into_iter()
+        .map(|e| (e, starter(e)))
+        .collect();
+    check_files(&pairs, common)
+}
+
+/// The exercises `names` select (chapter numbers, names, file names), in the order given;
+/// every exercise when `names` is empty.
+fn selected(names: &[String]) -> anyhow::Result<Vec<&'static Exercise>> {
+    if names.is_empty() {
+        return Ok(ALL.to_vec());
+    }
+    let mut chosen: Vec<&'static Exercise> = Vec::new();
     for name in names {
-        let selected = select(name);
-        if selected.is_empty() {
+        let found = select(name);
+        if found.is_empty() {
             bail!(
                 "no exercise is called `{name}` (see exercises/README.md for the list)"
             );
         }
-        pairs.extend(selected.into_iter().map(|e| (e, starter(e))));
+        for exercise in found {
+            if !chosen.iter().any(|e| e.name == exercise.name) {
+                chosen.push(exercise);
+            }
+        }
     }
-    check_files(&pairs, common)
+    Ok(chosen)
 }
 
 fn check_files(
@@ -384,12 +405,16 @@ pub fn wrong_solutions(exercise: &Exercise) -> Vec<PathBuf> {
     found
 }
 
-/// `check --self-test`: every starter, solution and wrong solution, and whether each behaves.
-fn self_test(common: &Common) -> anyhow::Result<bool> {
+/// `check --self-test`: every starter, solution and wrong solution of `exercises`, and
+/// whether each behaves.
+fn self_test(
+    exercises: &[&'static Exercise],
+    common: &Common,
+) -> anyhow::Result<bool> {
     let started = Instant::now();
     let mut pairs = Vec::new();
     let mut roles = Vec::new();
-    for exercise in ALL {
+    for &exercise in exercises {
         let solution = root()
             .join("solutions")
             .join(format!("{}.rs", exercise.name));
@@ -399,12 +424,12 @@ fn self_test(common: &Common) -> anyhow::Result<bool> {
                 solution.display()
             );
         }
-        pairs.push((*exercise, starter(exercise)));
+        pairs.push((exercise, starter(exercise)));
         roles.push(Role::Starter);
-        pairs.push((*exercise, solution));
+        pairs.push((exercise, solution));
         roles.push(Role::Solution);
         for wrong in wrong_solutions(exercise) {
-            pairs.push((*exercise, wrong));
+            pairs.push((exercise, wrong));
             roles.push(Role::Wrong);
         }
     }
@@ -459,7 +484,7 @@ fn self_test(common: &Common) -> anyhow::Result<bool> {
                 format!("{{\"role\":{},{}", json_str(role.word()), &body[1..])
             })
             .collect();
-        let registry: Vec<String> = ALL
+        let registry: Vec<String> = exercises
             .iter()
             .map(|e| {
                 format!(
