@@ -362,7 +362,8 @@ impl Read for MessageDeadline {
         }
         // The time left, rounded up to a whole step: at most one step late, never early.
         let steps = left.as_nanos().div_ceil(DEADLINE_STEP.as_nanos());
-        let timeout = DEADLINE_STEP.saturating_mul(steps.try_into().unwrap_or(u32::MAX));
+        let timeout =
+            DEADLINE_STEP.saturating_mul(steps.try_into().unwrap_or(u32::MAX));
         if self.timeout != Some(timeout) {
             self.stream.set_read_timeout(Some(timeout))?;
             self.timeout = Some(timeout);
@@ -688,7 +689,10 @@ mod tests {
             assert_eq!(reader.timeout, Some(limit), "rounded up to the whole limit");
         }
         let set = reader.stream.read_timeout().unwrap().unwrap();
-        assert!(set.abs_diff(limit) < DEADLINE_STEP, "the socket's own: {set:?}");
+        assert!(
+            set.abs_diff(limit) < DEADLINE_STEP,
+            "the socket's own: {set:?}"
+        );
         // A pause in the middle of a message: the next read gets less time.
         thread::sleep(Duration::from_millis(60));
         peer.write_all(b"!").unwrap();
