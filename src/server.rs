@@ -696,7 +696,7 @@ mod tests {
         // A pause in the middle of a message: the next read gets less time.
         thread::sleep(Duration::from_millis(60));
         peer.write_all(b"!").unwrap();
-        reader.read(&mut buf).unwrap();
+        assert_eq!(reader.read(&mut buf).unwrap(), 1);
         let shorter = reader.timeout.unwrap();
         assert!(
             shorter <= limit - Duration::from_millis(50) && shorter > limit / 2,
