@@ -329,8 +329,8 @@ pub struct MessageDeadline {
     timeout: Option<Duration>,
 }
 
-/// How finely [`MessageDeadline`] follows its deadline: a read may wait up to this much
-/// past it.
+/// How finely [`MessageDeadline`] follows its deadline: a read may wait up to this
+/// much past it.
 pub const DEADLINE_STEP: Duration = Duration::from_millis(10);
 
 impl MessageDeadline {
@@ -360,7 +360,7 @@ impl Read for MessageDeadline {
                 "the message did not arrive in time",
             ));
         }
-        // The time left, rounded up to a whole step: at most one step late, never early.
+        // The time left, rounded up to a whole step: at most a step late, never early.
         let steps = left.as_nanos().div_ceil(DEADLINE_STEP.as_nanos());
         let timeout =
             DEADLINE_STEP.saturating_mul(steps.try_into().unwrap_or(u32::MAX));
