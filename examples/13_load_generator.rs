@@ -97,6 +97,10 @@ struct Hold {
     /// Connections to open and hold at once (each needs a file descriptor: see `ulimit -n`).
     #[arg(long, default_value_t = 1000)]
     connections: usize,
+    /// Then keep them all open this many seconds more, to look at them at human speed
+    /// (`ss -tn`, the server's memory with `ps -o rss`), before closing them.
+    #[arg(long, value_name = "SECS", value_parser = cli::parse_seconds)]
+    keep: Option<Duration>,
 }
 
 fn main() -> ExitCode {
@@ -478,6 +482,14 @@ fn hold(args: &Hold) -> anyhow::Result<()> {
                 \x20all, all verified",
             slowest.as_secs_f64() * 1000.0
         );
+    }
+    if let Some(keep) = args.keep {
+        // On stderr, so that with `--json` stdout still holds one line.
+        eprintln!(
+            "keeping the {served} connections open for {} s",
+            keep.as_secs_f64()
+        );
+        thread::sleep(keep);
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Proc, TIMEOUT, run};
 
@@ -50,6 +50,42 @@ fn pingpong_against_the_threaded_server_reports_a_verified_positive_rate() {
         "{json}"
     );
     assert_eq!(field(json, "verified"), "true");
+}
+
+/// `hold --keep SECS` keeps the connections open after the echo, long enough to look at
+/// them: the server holds every one of them meanwhile, and lets go once the load generator
+/// is stopped.
+#[cfg(target_os = "linux")]
+#[test]
+fn hold_keep_leaves_the_connections_open_to_look_at() {
+    let (server, addr) = Proc::server("08_poll_server", &["--addr", "127.0.0.1:0"]);
+    let before = common::open_fds(server.pid()).len();
+    let addr = addr.to_string();
+    let args = [
+        "hold",
+        "--addr",
+        &addr,
+        "--connections",
+        "40",
+        "--keep",
+        "30",
+    ];
+    let holder = Proc::start(EXAMPLE, &args);
+    holder.wait_for_stderr_line("keeping the 40 connections open for 30 s");
+    assert!(
+        holder.stdout()[0].starts_with("hold: 40 connections opened in "),
+        "{:?}",
+        holder.stdout()
+    );
+    let held = common::open_fds(server.pid()).len();
+    assert_eq!(held, before + 40, "the server's descriptors while held");
+    holder.sigint();
+    holder.wait(Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::open_fds(server.pid()).len() > before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(common::open_fds(server.pid()).len(), before, "all let go");
 }
 
 #[test]
