@@ -32,8 +32,8 @@ pub const FIRST_BUFFER: usize = 4 * 1024;
 
 /// The echo buffer of a client that streams (one `read` filled `FIRST_BUFFER`).
 /// Every `read` and every `write` is a system call, with a cost per call on top of
-/// the bytes it copies: sixty-four times the bytes per call, a sixty-fourth of that
-/// cost per byte. (Chapter 04 measured 4 KiB, 64 KiB and 256 KiB side by side.)
+/// the bytes it copies: up to sixty-four times the bytes per call, as little as a
+/// sixty-fourth of that cost per byte. (Chapter 04 measured 4, 64 and 256 KiB.)
 pub const STREAM_BUFFER: usize = 256 * 1024;
 // ANCHOR_END: buffers
 

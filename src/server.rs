@@ -317,10 +317,13 @@ pub fn say_and_close(mut stream: TcpStream, last_words: &[u8]) {
 /// Setting the timeout is a system call (`setsockopt`), as costly as the `read`
 /// itself when a message is small. So the time left is rounded *up* to a whole
 /// [`DEADLINE_STEP`], and the call is made only when that value changes: the first
-/// read of every message finds the socket already set to `limit` by the message
-/// before, and a conversation of small messages costs no `setsockopt` at all. A
-/// trickler's reads, seconds apart, still shorten the timeout every time, and the
-/// deadline is kept within one step.
+/// read of every message finds the socket already set (to `limit`, rounded up) by the
+/// message before, and a conversation of small messages costs one `setsockopt` per
+/// connection, not one per message. A trickler's reads, seconds apart, still shorten
+/// the timeout every time; the rounding adds at most one step to the deadline (the
+/// kernel's timers may add a little more). This reader owns the socket's read
+/// timeout: a `set_read_timeout` elsewhere on the same socket (a clone shares it)
+/// would go unnoticed.
 pub struct MessageDeadline {
     stream: TcpStream,
     limit: Duration,
@@ -329,8 +332,8 @@ pub struct MessageDeadline {
     timeout: Option<Duration>,
 }
 
-/// How finely [`MessageDeadline`] follows its deadline: a read may wait up to this
-/// much past it.
+/// How finely [`MessageDeadline`] follows its deadline: its rounding lets a read wait
+/// up to this much past it.
 pub const DEADLINE_STEP: Duration = Duration::from_millis(10);
 
 impl MessageDeadline {
