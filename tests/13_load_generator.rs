@@ -71,12 +71,10 @@ fn hold_keep_leaves_the_connections_open_to_look_at() {
         "30",
     ];
     let holder = Proc::start(EXAMPLE, &args);
+    // stdout and stderr are read on two threads: wait for each line on its own.
+    let summary = holder.wait_for_line("hold: 40 connections opened in ");
+    assert!(summary.ends_with("all verified"), "{summary}");
     holder.wait_for_stderr_line("keeping the 40 connections open for 30 s");
-    assert!(
-        holder.stdout()[0].starts_with("hold: 40 connections opened in "),
-        "{:?}",
-        holder.stdout()
-    );
     let held = common::open_fds(server.pid()).len();
     assert_eq!(held, before + 40, "the server's descriptors while held");
     // TERM, not INT: a program started in the background by a script inherits SIGINT
