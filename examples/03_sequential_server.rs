@@ -45,6 +45,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     let listener = TcpListener::bind(args.addr)
         .with_context(|| format!("cannot listen on {}", args.addr))?;
+
     // While this `Watch` lives, a Ctrl-C wakes a blocked `accept` by connecting to us
     // (from a socket the helper creates now, so that it works even when descriptors
     // run out later).

@@ -165,6 +165,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
+
     let poller = Arc::new(Poller::new().context("cannot create the poller")?);
     // Ctrl-C must wake the thread sleeping in `wait`.
     let notifier = Arc::clone(&poller);

@@ -431,9 +431,10 @@ fn ctrl_c_under_load_stops_the_server_within_two_seconds() {
     drop((hog, trickler));
 }
 
-/// Out of file descriptors: `accept` fails (EMFILE) while the table is full. The clients being
-/// served are not disturbed, the server logs the failure, and once descriptors are free again
-/// it accepts the clients that waited in the backlog, by itself.
+/// Out of file descriptors: while the table is full, a new client cannot be served (its
+/// `accept` or its duplicate fails with EMFILE). The clients being served are not disturbed,
+/// the server logs the failure, and once descriptors are free again it serves new clients,
+/// by itself.
 #[cfg(target_os = "linux")]
 #[test]
 fn out_of_descriptors_it_recovers_by_itself() {

@@ -178,9 +178,9 @@ for (const { edition, term, page: want } of SEARCHES) {
             await page.click("#workbook-search-toggle");
             await page.waitForSelector(".pagefind-ui__search-input", { timeout: 10000 });
             await page.fill(".pagefind-ui__search-input", term);
-            // Pagefind shows results as their fragments load: wait until the list of pages
-            // (not their sections, which are nested links) has stopped changing.
             // A result is a page: its first link is the page's, the others its sections'.
+            // Pagefind shows results as their fragments load: wait until the list of pages
+            // has stopped changing.
             const pages = "li.pagefind-ui__result";
             await page.waitForSelector(pages + " .pagefind-ui__result-link", { timeout: 10000 });
             let seen = "";
