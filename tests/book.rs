@@ -118,7 +118,7 @@ fn anchor_names_are_unique_within_each_source_file() {
         for entry in fs::read_dir(root().join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                continue; // src/bin/check/: the exercise checker, shown by no chapter
+                continue;
             }
             let text = read(&path);
             let mut seen = Vec::new();
@@ -285,7 +285,7 @@ fn course_plan(teaching: &str) -> Vec<&str> {
 #[test]
 fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
     let cargo_toml = read(&root().join("Cargo.toml"));
-    let registry = read(&root().join("src/bin/check/exercises.rs"));
+    let registry = read(&root().join("grader/src/exercises.rs"));
     let student_readme = read(&root().join("exercises/README.md"));
     let teaching = read(&root().join("book/src/teaching.md"));
     let exercises = graded_exercises();
@@ -327,16 +327,15 @@ fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
             );
         }
         // Its checks, registered.
-        let checks =
-            read(&root().join(format!("src/bin/check/exercises/ex{name}.rs")));
+        let checks = read(&root().join(format!("grader/src/exercises/ex{name}.rs")));
         assert!(
             checks.contains(&format!("name: \"{name}\"")),
-            "src/bin/check/exercises/ex{name}.rs does not define exercise {name}"
+            "grader/src/exercises/ex{name}.rs does not define exercise {name}"
         );
         assert!(
             registry.contains(&format!("mod ex{name};"))
                 && registry.contains(&format!("&ex{name}::EXERCISE")),
-            "exercise {name} is not registered in src/bin/check/exercises.rs"
+            "exercise {name} is not registered in grader/src/exercises.rs"
         );
         // Its chapter links it, and the checks name that chapter.
         let number = &name[..2];

@@ -21,9 +21,10 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-/// The workbook's root directory (this package's manifest directory).
+/// The workbook's root directory (the grader lives in its `grader/` folder).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let grader = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    grader.parent().map(Path::to_path_buf).unwrap_or(grader)
 }
 
 /// The result of building one file.
@@ -119,7 +120,7 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
         .with_context(|| format!("cannot create {}", scratch.display()))?;
 
     let mut manifest = String::from(
-        "# Written by the exercise checker (src/bin/check/build.rs); rewritten on every run.\n\
+        "# Written by the exercise checker (grader/src/build.rs); rewritten on every run.\n\
          [package]\nname = \"exercise-check\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\
          publish = false\nautobins = false\nautoexamples = false\nautotests = false\n\
          autobenches = false\n\n[workspace]\n\n[dependencies]\n",

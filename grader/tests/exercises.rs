@@ -1,6 +1,6 @@
 //! The exercise checks are honest: proven here, inside `cargo test`.
 //!
-//! For every graded exercise (exercises/README.md), the checker (`src/bin/check/`) is run the way
+//! For every graded exercise (exercises/README.md), the checker (`grader/`) is run the way
 //! a teacher runs it, with `--self-test --json`: it builds every starter, reference solution and
 //! wrong solution in one scratch build, runs each one's checks over real sockets (several at
 //! once), and writes the results as JSON. This test asserts on them:
@@ -21,7 +21,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // The workbook's root: the grader is its `grader/` folder.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Runs the checker with `args`, killing it after `limit`; returns (exit code, stdout).

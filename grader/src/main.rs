@@ -475,7 +475,7 @@ fn self_test(
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = &common.json {
-        // The same results, each with its role, for tests/exercises.rs.
+        // The same results, each with its role, for grader/tests/exercises.rs.
         let items: Vec<String> = results
             .iter()
             .zip(&roles)
