@@ -321,8 +321,8 @@ fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
         assert!(!wrong.is_empty(), "no solutions/wrong/{name}__*.rs");
         for file in &wrong {
             assert!(
-                read(file).starts_with("// WRONG: "),
-                "{} does not start with `// WRONG: the mistake`",
+                read(file).starts_with("// WRONG ("),
+                "{} does not start with `// WRONG (class) breaks N: the mistake`",
                 file.display()
             );
         }
@@ -383,9 +383,15 @@ fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
         );
         for file in &wrong {
             let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+            // Its row names the class its first line gives: `// WRONG (class) breaks N: …`.
+            let class = read(file)
+                .strip_prefix("// WRONG (")
+                .and_then(|rest| rest.split_once(')'))
+                .map(|(class, _)| class.to_string())
+                .unwrap_or_default();
             assert!(
-                teaching.contains(&stem),
-                "book/src/teaching.md's common wrong answers do not mention {stem}"
+                teaching.contains(&format!("| `{stem}` | {class} |")),
+                "book/src/teaching.md's common wrong answers have no row `{stem}` of class {class}"
             );
         }
     }

@@ -93,6 +93,15 @@ fn workbook_dependencies(root: &Path) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// Where the checker writes its scratch files: `target/exercise-check/`.
+pub fn scratch_root() -> anyhow::Result<PathBuf> {
+    let (profile_dir, _) = profile_dir()?;
+    let target_dir = profile_dir
+        .parent()
+        .context("the profile directory has no parent")?;
+    Ok(target_dir.join("exercise-check"))
+}
+
 /// Builds every file in `sources` (absolute paths); returns what became of each.
 pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>> {
     let root = root();

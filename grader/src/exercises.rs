@@ -36,6 +36,9 @@ pub struct Check {
     /// Says what must hold, as a sentence: "an echo that arrives one byte at a time is printed
     /// whole".
     pub name: &'static str,
+    /// The numbered "Must hold" bullets of the starter that this check proves (at least one;
+    /// `grader/tests/exercises.rs` fails when a bullet has no check).
+    pub holds: &'static [u32],
     pub run: fn(&Ctx) -> Result<(), Fail>,
 }
 

@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,11 +21,15 @@ use crate::report::{Fail, fail};
 /// How long a check waits for anything (a line, a reply, an exit) before it fails.
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// A process that used more than this share of one CPU over at least [`SPIN_MIN_WALL`] spins.
-/// A blocking server waiting for clients uses about 0 %; a busy loop 100 % of a CPU it has to
-/// itself, but much less on a machine busy with other work (a fair share of two cores among
-/// eight busy processes is 25 %). A fifth still leaves room for a moment of real work.
-pub const SPIN_SHARE: f64 = 0.2;
+/// A process that was running or waiting to run (see [`cpu_time`]) for more than this share of
+/// at least [`SPIN_MIN_WALL`] spins. A blocking server waiting for clients is near 0 %; a busy
+/// loop near 100 % (of one CPU, or more with several threads) however busy the machine is,
+/// because time waiting for a CPU counts. Half leaves room for a moment of real work.
+pub const SPIN_SHARE: f64 = 0.5;
+/// At most this many lines of a program's stdout or stderr are kept…
+pub const KEEP_LINES: usize = 2_000;
+/// …each cut to this many bytes.
+pub const KEEP_LINE_BYTES: usize = 4_096;
 /// Shorter lives are too short to tell a busy loop from a burst of work.
 pub const SPIN_MIN_WALL: Duration = Duration::from_millis(1000);
 
@@ -32,8 +37,8 @@ pub const SPIN_MIN_WALL: Duration = Duration::from_millis(1000);
 #[derive(Clone)]
 pub struct Ctx {
     pub exe: PathBuf,
-    /// Every stderr line of every process started for this exercise.
-    stderr_log: Arc<Mutex<Vec<String>>>,
+    /// Set when a process panicked at a `todo!()`: the exercise is not done yet.
+    todo_hit: Arc<AtomicBool>,
     /// Processes that spun the CPU: "used 97 % of a CPU for 2.1 s".
     spins: Arc<Mutex<Vec<String>>>,
     /// Every child started, so that a check that runs out of time can be ended from outside.
@@ -46,7 +51,7 @@ impl Ctx {
     pub fn new(exe: PathBuf) -> Ctx {
         Ctx {
             exe,
-            stderr_log: Arc::default(),
+            todo_hit: Arc::default(),
             spins: Arc::default(),
             children: Arc::default(),
             notes: Arc::default(),
@@ -63,11 +68,11 @@ impl Ctx {
         lock(&self.notes).clone()
     }
 
-    /// Did a process panic at a `todo!()`? (std prints "not yet implemented" as the message.)
+    /// Did a process panic at a `todo!()`? Only the panic itself counts: std's line
+    /// `thread '…' panicked at FILE:LINE:COL:` followed by the message `not yet implemented…`.
+    /// A working program that merely logs those words is not "not done".
     pub fn hit_todo(&self) -> bool {
-        lock(&self.stderr_log)
-            .iter()
-            .any(|line| line.contains("not yet implemented"))
+        self.todo_hit.load(Ordering::SeqCst)
     }
 
     /// Takes the spin reports collected since the last call.
@@ -102,7 +107,7 @@ impl Ctx {
         let stdout = Lines::drain(child.stdout.take().expect("piped"), None);
         let stderr = Lines::drain(
             child.stderr.take().expect("piped"),
-            Some(Arc::clone(&self.stderr_log)),
+            Some(Arc::clone(&self.todo_hit)),
         );
         let child = Arc::new(Mutex::new(child));
         lock(&self.children).push(Arc::clone(&child));
@@ -150,29 +155,60 @@ pub struct Lines {
 }
 
 impl Lines {
+    /// Drains `stream` on a thread of its own, keeping at most [`KEEP_LINES`] lines of at most
+    /// [`KEEP_LINE_BYTES`] bytes each: a program that floods its output costs the checker
+    /// bounded memory, and is never blocked by a full pipe (the rest is read and dropped).
+    /// With `todo`, watches for the panic of a `todo!()` and sets the flag.
     fn drain(
         stream: impl Read + Send + 'static,
-        log: Option<Arc<Mutex<Vec<String>>>>,
+        todo: Option<Arc<AtomicBool>>,
     ) -> Arc<Lines> {
         let lines = Arc::new(Lines::default());
         let sink = Arc::clone(&lines);
         thread::spawn(move || {
             let mut reader = BufReader::new(stream);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf);
-                        let line = line.trim_end_matches(['\n', '\r']).to_string();
-                        if let Some(log) = &log {
-                            lock(log).push(line.clone());
-                        }
-                        lock(&sink.state).0.push(line);
-                        sink.changed.notify_all();
+            let mut line: Vec<u8> = Vec::new();
+            let mut previous_panicked = false;
+            let mut kept = 0usize;
+            let mut push = |line: &[u8], previous_panicked: &mut bool| {
+                let text = String::from_utf8_lossy(line);
+                let text = text.trim_end_matches(['\n', '\r']).to_string();
+                if let Some(flag) = &todo {
+                    if *previous_panicked && text.starts_with("not yet implemented") {
+                        flag.store(true, Ordering::SeqCst);
                     }
+                    *previous_panicked = text.starts_with("thread '")
+                        && text.contains("' panicked at ");
                 }
+                kept += 1;
+                if kept <= KEEP_LINES {
+                    lock(&sink.state).0.push(text);
+                } else if kept == KEEP_LINES + 1 {
+                    lock(&sink.state).0.push(format!(
+                        "… (more than {KEEP_LINES} lines: the rest is not kept)"
+                    ));
+                }
+                sink.changed.notify_all();
+            };
+            loop {
+                let chunk = match reader.fill_buf() {
+                    Ok([]) | Err(_) => break,
+                    Ok(chunk) => chunk,
+                };
+                let (take, ends_line) = match chunk.iter().position(|&b| b == b'\n') {
+                    Some(i) => (i + 1, true),
+                    None => (chunk.len(), false),
+                };
+                let room = KEEP_LINE_BYTES.saturating_sub(line.len());
+                line.extend_from_slice(&chunk[..take.min(room)]);
+                reader.consume(take);
+                if ends_line {
+                    push(&line, &mut previous_panicked);
+                    line.clear();
+                }
+            }
+            if !line.is_empty() {
+                push(&line, &mut previous_panicked);
             }
             lock(&sink.state).1 = true;
             sink.changed.notify_all();
@@ -306,7 +342,9 @@ impl Proc {
         self.stdout.wait_for(timeout, |l| l.contains(needle))
     }
 
-    /// CPU time (user + system) the process has used so far; `None` where it is not measured.
+    /// The time the process (its threads and children too) has wanted the CPU so far: on Linux
+    /// time running plus time waiting to run, so that load does not hide a busy loop (see
+    /// [`cpu_time`]); CPU time elsewhere; `None` where it is not measured.
     pub fn cpu_time(&self) -> Option<Duration> {
         cpu_time(self.pid())
     }
@@ -331,7 +369,8 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        // A program still running after ≥ 1 s that used more than half a CPU was spinning.
+        // A program still running after ≥ 1 s that wanted the CPU for more than SPIN_SHARE of
+        // that time was spinning (see `cpu_time`: load does not hide it).
         let wall = self.started.elapsed();
         let cpu = match self.try_status() {
             None if wall >= SPIN_MIN_WALL => self.cpu_time(),
@@ -341,7 +380,8 @@ impl Drop for Proc {
             let share = cpu.as_secs_f64() / wall.as_secs_f64();
             if share > SPIN_SHARE {
                 lock(&self.spins).push(format!(
-                    "the program used {:.0} % of a CPU for {:.1} s",
+                    "the program was running or waiting to run {:.0} % of {:.1} s (a program that \
+                     waits for the network is neither)",
                     share * 100.0,
                     wall.as_secs_f64()
                 ));
@@ -358,17 +398,96 @@ impl Drop for Proc {
     }
 }
 
-/// CPU time of process `pid` from `/proc/PID/stat` (Linux: utime + stime, in USER_HZ ticks,
-/// 100 per second on every common configuration).
+/// The time process `pid` and every process it started *wanted the CPU*: time on a CPU plus
+/// time waiting in a run queue for one, summed over every thread, from
+/// `/proc/PID/task/TID/schedstat` (Linux; its first two fields, in nanoseconds).
+///
+/// Why not CPU time alone: on a shared machine a busy loop gets only its share of a CPU (a
+/// tenth of one, with twenty runnable programs on two cores), so CPU seconds per wall second
+/// fall with the load, and a spinning answer passed a check when graded beside nine others.
+/// A spinning program is *runnable* all the time, whatever the load: on a CPU or waiting for
+/// one, its sum grows as fast as the wall clock. A program that blocks is neither, and its sum
+/// stays near zero. Children count too: a loop in a forked process is still the program's.
+/// Where schedstat is missing (a kernel without CONFIG_SCHED_INFO), CPU time from
+/// `/proc/PID/stat`.
 #[cfg(target_os = "linux")]
 pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut family = vec![pid];
+    descendants(&mut family);
+    let mut total = Duration::ZERO;
+    let mut measured = false;
+    for p in family {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let path = task.path();
+            if let Some(ns) = std::fs::read_to_string(path.join("schedstat"))
+                .ok()
+                .and_then(|text| {
+                    let mut fields =
+                        text.split_whitespace().map(|f| f.parse::<u64>().ok());
+                    Some(fields.next()?? + fields.next()??)
+                })
+            {
+                total += Duration::from_nanos(ns);
+                measured = true;
+            } else if let Some(ticks) = std::fs::read_to_string(path.join("stat"))
+                .ok()
+                .and_then(|stat| stat_ticks(&stat))
+            {
+                total += Duration::from_millis(ticks * 10);
+                measured = true;
+            }
+        }
+    }
+    measured.then_some(total)
+}
+
+/// utime + stime of a `/proc/…/stat` line, in USER_HZ ticks (100 per second everywhere common).
+#[cfg(target_os = "linux")]
+fn stat_ticks(stat: &str) -> Option<u64> {
     // The command name (field 2) is in parentheses and may contain spaces: split after it.
     let after_name = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks =
-        fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Every living descendant of the processes in `out` (children, their children, …), appended.
+#[cfg(target_os = "linux")]
+fn descendants(out: &mut Vec<u32>) {
+    let mut parents: Vec<(u32, u32)> = Vec::new(); // (pid, ppid)
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let ppid = stat.rfind(')').and_then(|i| {
+            stat[i + 2..].split_whitespace().nth(1)?.parse::<u32>().ok()
+        });
+        if let Some(ppid) = ppid {
+            parents.push((p, ppid));
+        }
+    }
+    let mut i = 0;
+    loop {
+        let parent = out[i];
+        for &(p, ppid) in &parents {
+            if ppid == parent && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        i += 1;
+        if i >= out.len() {
+            return;
+        }
+    }
 }
 
 /// CPU time of process `pid` from `ps -o time=` (macOS and the BSDs print `M:SS.cc`).

@@ -17,6 +17,7 @@
 //! Chapter "Teaching with this workbook" (`book/src/teaching.md`) explains grading;
 //! `exercises/README.md` explains exercises to students and, at its end, how to add one.
 
+mod answers;
 mod build;
 mod exercises;
 mod harness;
@@ -372,21 +373,29 @@ impl Role {
         }
     }
 
-    /// Does `result` show what a file of this role must show?
-    fn as_expected(self, result: &ExerciseResult) -> bool {
+    /// Does `result` show what a file of this role must show? A wrong answer must compile,
+    /// run, and fail a check of a bullet it claims to break (not just be unfinished, and not
+    /// fail by accident somewhere else).
+    fn as_expected(
+        self,
+        result: &ExerciseResult,
+        wrong: Option<&answers::Wrong>,
+    ) -> bool {
         match self {
             Role::Starter => result.verdict == Verdict::NotDone,
             Role::Solution => result.verdict == Verdict::Pass,
-            // A wrong solution must compile, run, and fail a check (not just be unfinished).
             Role::Wrong => {
+                let breaks = wrong.map(|w| w.header.breaks.as_slice()).unwrap_or(&[]);
                 matches!(result.verdict, Verdict::Fail | Verdict::Timeout)
-                    && result.checks.iter().any(|c| !c.passed())
+                    && result.checks.iter().any(|c| {
+                        !c.passed() && c.holds.iter().any(|h| breaks.contains(h))
+                    })
             }
         }
     }
 }
 
-/// The wrong solutions of `exercise`: `solutions/wrong/<name>__<mistake>.rs`.
+/// The wrong answers of `exercise`: `solutions/wrong/<name>__<mistake>.rs`.
 pub fn wrong_solutions(exercise: &Exercise) -> Vec<PathBuf> {
     let prefix = format!("{}__", exercise.name);
     let mut found: Vec<PathBuf> = fs::read_dir(root().join("solutions/wrong"))
@@ -414,6 +423,8 @@ fn self_test(
     let started = Instant::now();
     let mut pairs = Vec::new();
     let mut roles = Vec::new();
+    // For each file of `pairs`, the wrong answer it was spliced from (None: a whole file).
+    let mut wrongs: Vec<Option<answers::Wrong>> = Vec::new();
     for &exercise in exercises {
         let solution = root()
             .join("solutions")
@@ -428,16 +439,27 @@ fn self_test(
         roles.push(Role::Starter);
         pairs.push((exercise, solution));
         roles.push(Role::Solution);
-        for wrong in wrong_solutions(exercise) {
-            pairs.push((exercise, wrong));
+        wrongs.extend([None, None]);
+        // A wrong answer is stored as its YOUR PART region: spliced into the starter here.
+        let spliced = build::scratch_root()?.join("spliced");
+        for path in wrong_solutions(exercise) {
+            let wrong = answers::materialise(&path, &starter(exercise), &spliced)?;
+            pairs.push((exercise, wrong.program.clone()));
             roles.push(Role::Wrong);
+            wrongs.push(Some(wrong));
         }
     }
-    let results = build_and_run(&pairs, common)?;
+    let mut results = build_and_run(&pairs, common)?;
+    // Results name the stored answer, not the spliced program.
+    for (result, wrong) in results.iter_mut().zip(&wrongs) {
+        if let Some(wrong) = wrong {
+            result.source = wrong.path.clone();
+        }
+    }
     println!();
     let mut all_good = true;
-    for (result, role) in results.iter().zip(&roles) {
-        let good = role.as_expected(result);
+    for ((result, role), wrong) in results.iter().zip(&roles).zip(&wrongs) {
+        let good = role.as_expected(result, wrong.as_ref());
         all_good &= good;
         let file = result
             .source
@@ -455,6 +477,18 @@ fn self_test(
             result.checks.len(),
             result.elapsed.as_secs_f64()
         );
+        if let (false, Some(wrong)) = (good, wrong) {
+            println!(
+                "    claims ({}) to break \"Must hold\" {:?}: no check of {} failed",
+                wrong.header.class,
+                wrong.header.breaks,
+                if wrong.header.breaks.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            );
+        }
         if !good {
             let exercise = ALL
                 .iter()
@@ -463,13 +497,45 @@ fn self_test(
             print_result(result, exercise);
         }
     }
+    // Every numbered "Must hold" bullet has a check that proves it.
+    let mut bullets_json = Vec::new();
+    for &exercise in exercises {
+        let text = fs::read_to_string(starter(exercise)).unwrap_or_default();
+        let bullets = answers::must_hold(&text);
+        for (n, what) in &bullets {
+            if !exercise.checks.iter().any(|c| c.holds.contains(n)) {
+                all_good = false;
+                println!(
+                    "✘ {}: \"Must hold\" {n} has no check ({what})",
+                    exercise.name
+                );
+            }
+        }
+        if bullets.is_empty() {
+            all_good = false;
+            println!(
+                "✘ {}: the starter has no numbered \"Must hold\" bullets",
+                exercise.name
+            );
+        }
+        bullets_json.push(format!(
+            "{{\"exercise\":{},\"bullets\":[{}]}}",
+            json_str(exercise.name),
+            bullets
+                .iter()
+                .map(|(n, what)| format!("{{\"n\":{n},\"text\":{}}}", json_str(what)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+    }
     println!();
     println!(
         "{} of {} files behave as they must ({:.1} s in all)",
         results
             .iter()
             .zip(&roles)
-            .filter(|(r, role)| role.as_expected(r))
+            .zip(&wrongs)
+            .filter(|((r, role), w)| role.as_expected(r, w.as_ref()))
             .count(),
         results.len(),
         started.elapsed().as_secs_f64()
@@ -479,9 +545,18 @@ fn self_test(
         let items: Vec<String> = results
             .iter()
             .zip(&roles)
-            .map(|(r, role)| {
+            .zip(&wrongs)
+            .map(|((r, role), wrong)| {
                 let body = json_result(r);
-                format!("{{\"role\":{},{}", json_str(role.word()), &body[1..])
+                let claim = match wrong {
+                    Some(w) => format!(
+                        "\"class\":{},\"breaks\":{:?},",
+                        json_str(&w.header.class),
+                        w.header.breaks
+                    ),
+                    None => String::new(),
+                };
+                format!("{{\"role\":{},{claim}{}", json_str(role.word()), &body[1..])
             })
             .collect();
         let registry: Vec<String> = exercises
@@ -496,9 +571,10 @@ fn self_test(
             })
             .collect();
         let body = format!(
-            "{{\"seconds\":{:.2},\"exercises\":[{}],\"results\":[\n{}\n]}}\n",
+            "{{\"seconds\":{:.2},\"exercises\":[{}],\"bullets\":[{}],\"results\":[\n{}\n]}}\n",
             started.elapsed().as_secs_f64(),
             registry.join(","),
+            bullets_json.join(","),
             items.join(",\n")
         );
         write_json(path, &body)?;
@@ -635,6 +711,7 @@ fn grade(
                         .iter()
                         .map(|c| report::CheckResult {
                             name: c.name,
+                            holds: c.holds,
                             fail: Some(report::fail("a file", "none handed in", "")),
                         })
                         .collect(),

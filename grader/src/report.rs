@@ -30,6 +30,8 @@ pub fn fail(
 #[derive(Debug, Clone)]
 pub struct CheckResult {
     pub name: &'static str,
+    /// The numbered "Must hold" bullets of the exercise that this check proves.
+    pub holds: &'static [u32],
     /// `None`: passed. A check that was not run (after "not done yet") has a `Fail` too.
     pub fail: Option<Fail>,
 }
@@ -130,8 +132,12 @@ pub fn json_result(result: &ExerciseResult) -> String {
         .checks
         .iter()
         .map(|c| {
-            let mut s =
-                format!("{{\"name\":{},\"passed\":{}", json_str(c.name), c.passed());
+            let mut s = format!(
+                "{{\"name\":{},\"holds\":{:?},\"passed\":{}",
+                json_str(c.name),
+                c.holds,
+                c.passed()
+            );
             if let Some(f) = &c.fail {
                 let _ = write!(
                     s,

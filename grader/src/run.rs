@@ -47,6 +47,7 @@ pub fn run_exercise(
                     .iter()
                     .map(|c| CheckResult {
                         name: c.name,
+                        holds: c.holds,
                         fail: Some(fail(
                             "the file compiles",
                             "compile errors",
@@ -85,6 +86,7 @@ pub fn run_exercise(
             if tx
                 .send(CheckResult {
                     name: check.name,
+                    holds: check.holds,
                     fail: outcome,
                 })
                 .is_err()
@@ -113,6 +115,7 @@ pub fn run_exercise(
     for check in &exercise.checks[checks.len()..] {
         checks.push(CheckResult {
             name: check.name,
+            holds: check.holds,
             fail: Some(if not_done {
                 not_done_fail(exercise)
             } else {

@@ -58,6 +58,24 @@ fn run_check(args: &[&str], limit: Duration) -> (Option<i32>, String) {
     (status.code(), reader.join().unwrap())
 }
 
+/// A stored wrong answer (its YOUR PART region) spliced into its starter: a whole program, as
+/// a student would hand it in.
+fn splice_wrong(exercise: &str, wrong: &str) -> String {
+    let starter =
+        std::fs::read_to_string(root().join(format!("exercises/{exercise}.rs")))
+            .unwrap();
+    let answer =
+        std::fs::read_to_string(root().join(format!("solutions/wrong/{wrong}.rs")))
+            .unwrap();
+    let region = answer.split_once('\n').unwrap().1;
+    let begin = starter.find("// ====").unwrap();
+    let begin = begin + starter[begin..].find('\n').unwrap();
+    let end = starter
+        .find("// ============================ END OF YOUR PART")
+        .unwrap();
+    format!("{}\n{region}\n{}", &starter[..begin], &starter[end..])
+}
+
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = root().join("target").join("exercise-tests").join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -93,7 +111,20 @@ fn every_solution_passes_every_starter_is_not_done_every_wrong_solution_fails() 
         let ok = match role {
             "solution" => verdict == "pass" && passed == total,
             "starter" => verdict == "not_done",
-            "wrong" => (verdict == "fail" || verdict == "timeout") && passed < total,
+            // A wrong answer fails a check of a "Must hold" bullet it claims to break.
+            "wrong" => {
+                let breaks: Vec<f64> =
+                    result.get("breaks").array().iter().map(Json::num).collect();
+                (verdict == "fail" || verdict == "timeout")
+                    && passed < total
+                    && result.get("checks").array().iter().any(|c| {
+                        !c.get("passed").bool()
+                            && c.get("holds")
+                                .array()
+                                .iter()
+                                .any(|h| breaks.contains(&h.num()))
+                    })
+            }
             other => panic!("unknown role {other}"),
         };
         if !ok {
@@ -122,6 +153,33 @@ fn every_solution_passes_every_starter_is_not_done_every_wrong_solution_fails() 
             count("wrong") >= 1,
             "{name}: no wrong solution in solutions/wrong/"
         );
+    }
+    // Every numbered "Must hold" bullet of every starter has a check that proves it.
+    for exercise in json.get("bullets").array() {
+        let name = exercise.get("exercise").str();
+        let bullets = exercise.get("bullets").array();
+        if bullets.is_empty() {
+            failures.push(format!(
+                "{name}: no numbered \"Must hold\" bullets in its starter"
+            ));
+        }
+        for bullet in bullets {
+            let n = bullet.get("n").num();
+            let proven = results.iter().any(|r| {
+                r.get("exercise").str() == name
+                    && r.get("role").str() == "solution"
+                    && r.get("checks")
+                        .array()
+                        .iter()
+                        .any(|c| c.get("holds").array().iter().any(|h| h.num() == n))
+            });
+            if !proven {
+                failures.push(format!(
+                    "{name}: \"Must hold\" {n} has no check ({})",
+                    bullet.get("text").str()
+                ));
+            }
+        }
     }
     assert!(failures.is_empty(), "{failures:#?}\n{stdout}");
     assert_eq!(code, Some(0), "{stdout}");
@@ -188,10 +246,11 @@ fn grading_a_class_reports_right_wrong_and_not_compiling() {
     let copy = |from: &str, to: &Path| std::fs::copy(root().join(from), to).unwrap();
     // alice: right, one file; bob: wrong, in a folder; carol: does not compile.
     copy("solutions/01_byte_counter.rs", &class.join("alice.rs"));
-    copy(
-        "solutions/wrong/01_byte_counter__short_read_is_the_end.rs",
-        &class.join("bob").join("01_byte_counter.rs"),
-    );
+    std::fs::write(
+        class.join("bob").join("01_byte_counter.rs"),
+        splice_wrong("01_byte_counter", "01_byte_counter__short_read_is_the_end"),
+    )
+    .unwrap();
     let broken = std::fs::read_to_string(root().join("solutions/01_byte_counter.rs"))
         .unwrap()
         .replace("total += n as u64", "total += n");
@@ -413,6 +472,13 @@ impl Json {
         match self {
             Json::Str(s) => s,
             other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    fn bool(&self) -> bool {
+        match self {
+            Json::Bool(b) => *b,
+            other => panic!("not a boolean: {other:?}"),
         }
     }
 

@@ -17,22 +17,27 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "5 bytes sent in one piece: the reply is `5 bytes`",
+            holds: &[],
             run: one_piece,
         },
         Check {
             name: "10 bytes in three pieces with pauses between them: the reply is `10 bytes`",
+            holds: &[],
             run: three_pieces,
         },
         Check {
             name: "1 000 000 bytes: the reply is `1000000 bytes`",
+            holds: &[],
             run: a_megabyte,
         },
         Check {
             name: "a client that sends nothing and closes: the reply is `0 bytes`",
+            holds: &[],
             run: nothing,
         },
         Check {
             name: "the server exits with code 0 after answering",
+            holds: &[],
             run: exits_cleanly,
         },
     ],

@@ -17,18 +17,22 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "a server that answers after the client's FIN: its reply `11 bytes` is printed",
+            holds: &[],
             run: counted,
         },
         Check {
             name: "a reply in three pieces, 150 ms apart, is printed whole",
+            holds: &[],
             run: reply_in_pieces,
         },
         Check {
             name: "a 20 000-byte request arrives whole before the FIN",
+            holds: &[],
             run: big_request,
         },
         Check {
             name: "a server that never answers: one `error:` line and exit code 1 within the timeout",
+            holds: &[],
             run: never_answers,
         },
     ],

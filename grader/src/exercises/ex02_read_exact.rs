@@ -17,18 +17,22 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "an echo in one piece is printed, one line per message",
+            holds: &[],
             run: one_piece,
         },
         Check {
             name: "an echo that arrives one byte at a time is printed whole",
+            holds: &[],
             run: byte_by_byte,
         },
         Check {
             name: "a 30 000-byte echo in uneven pieces, 20 ms apart, is printed whole and in order",
+            holds: &[],
             run: uneven_pieces,
         },
         Check {
             name: "a server that hangs up halfway: one `error:` line, exit code 1, no half message",
+            holds: &[],
             run: hangs_up_halfway,
         },
     ],

@@ -17,22 +17,27 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "two lines in one write are answered `ok 5`, `ok 7`, in order",
+            holds: &[],
             run: two_lines_in_one_write,
         },
         Check {
             name: "a line split over three writes is answered once, when its `\\n` arrives",
+            holds: &[],
             run: split_line,
         },
         Check {
             name: "a line of exactly --max-line (16) bytes is accepted",
+            holds: &[],
             run: exactly_max,
         },
         Check {
             name: "17 bytes without a `\\n`: the error line at once, then the connection closes",
+            holds: &[],
             run: too_long_at_once,
         },
         Check {
             name: "a last line without `\\n` at the end of the stream is answered",
+            holds: &[],
             run: last_line_without_newline,
         },
     ],

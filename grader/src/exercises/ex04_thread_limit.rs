@@ -17,19 +17,23 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "with --max-clients 2, two clients are served at once",
+            holds: &[],
             run: two_served,
         },
         Check {
             name: "a third client gets `server busy, try again later` and is closed; the two \
                    are still served",
+            holds: &[],
             run: third_refused,
         },
         Check {
             name: "when a served client leaves, its place is free for the next one",
+            holds: &[],
             run: place_comes_back,
         },
         Check {
             name: "after ten clients have come and gone, two at once are still served",
+            holds: &[],
             run: many_come_and_go,
         },
     ],

@@ -17,18 +17,22 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "a client is echoed while its time lasts",
+            holds: &[],
             run: echoes,
         },
         Check {
             name: "a silent client gets the time-limit line and is closed at the deadline (1.5 s)",
+            holds: &[],
             run: silent_client,
         },
         Check {
             name: "a client that sends a byte every 0.3 s is closed at the deadline too",
+            holds: &[],
             run: trickling_client,
         },
         Check {
             name: "waiting for a silent client costs (almost) no CPU",
+            holds: &[],
             run: no_cpu_while_waiting,
         },
     ],

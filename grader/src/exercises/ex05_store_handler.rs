@@ -16,26 +16,32 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "`SET color blue` then `GET color` on one connection: `OK`, `VALUE blue`",
+            holds: &[],
             run: set_then_get,
         },
         Check {
             name: "a value set by one client is read by another; an unknown key is `NOT FOUND`",
+            holds: &[],
             run: shared_between_clients,
         },
         Check {
             name: "three requests in one write are all answered, in order",
+            holds: &[],
             run: pipelined,
         },
         Check {
             name: "an unknown command gets `ERROR unknown command`; the connection goes on",
+            holds: &[],
             run: unknown_command,
         },
         Check {
             name: "while one client stays connected and silent, another is answered at once",
+            holds: &[],
             run: silent_client_blocks_no_one,
         },
         Check {
             name: "Ctrl-C with a silent client connected: the server exits within 3 s",
+            holds: &[],
             run: ctrl_c_with_a_silent_client,
         },
     ],

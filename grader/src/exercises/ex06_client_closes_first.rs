@@ -18,18 +18,22 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "after the greeting, the server keeps the connection open until the client \
                    closes, then closes too",
+            holds: &[],
             run: waits_for_the_client,
         },
         Check {
             name: "the TIME_WAIT is on the client's port, none on the server's (Linux)",
+            holds: &[],
             run: time_wait_on_the_client,
         },
         Check {
             name: "bytes the client sends after the greeting are not its close",
+            holds: &[],
             run: more_bytes_are_not_a_close,
         },
         Check {
             name: "a client that never closes is closed by the server after --close-wait (1 s)",
+            holds: &[],
             run: silent_client_closed_after_the_wait,
         },
     ],

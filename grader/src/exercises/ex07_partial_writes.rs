@@ -18,21 +18,25 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "5 bytes: sent, echoed whole, exit code 0",
+            holds: &[],
             run: small,
         },
         Check {
             name: "24 MB to a server that echoes as it reads (more than the buffers hold): no \
                    deadlock, the echo whole and in order",
+            holds: &[],
             run: large,
         },
         Check {
             name: "a server that reads nothing for 1.5 s: the client naps meanwhile (CPU \
                    measured), then finishes",
+            holds: &[],
             run: late_reader,
         },
         Check {
             name: "a server that echoes half of 100 kB and closes: one `error:` line and exit \
                    code 1 at once, not after --stall",
+            holds: &[],
             run: hangs_up_halfway,
         },
     ],

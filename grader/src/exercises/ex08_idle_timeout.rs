@@ -19,21 +19,25 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "with `--idle-timeout 1`, a client that sends a line every 0.2 s for 2.4 s gets \
                    every echo and stays connected",
+            holds: &[],
             run: active_client_stays,
         },
         Check {
             name: "with `--idle-timeout 1`, a silent client is closed between 1.0 and 1.5 s after \
                    it connects",
+            holds: &[],
             run: silent_client_closed,
         },
         Check {
             name: "with `--idle-timeout 30`, a server with three silent clients costs (almost) \
                    no CPU",
+            holds: &[],
             run: idle_costs_nothing,
         },
         Check {
             name: "with `--idle-timeout 1`, clients with deadlines at 1.0, 1.3 and 2.0 s are each \
                    closed on time (within 0.5 s)",
+            holds: &[],
             run: several_deadlines,
         },
     ],

@@ -18,19 +18,23 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "requests `5` and `3` in one line each: `abcde`, then `abc`",
+            holds: &[],
             run: small_replies,
         },
         Check {
             name: "a 16 MB reply (more than the buffers hold) to a client that starts reading 0.5 s late \
                    arrives whole",
+            holds: &[],
             run: large_reply,
         },
         Check {
             name: "a client that has its reply and sits idle costs the server (almost) no CPU",
+            holds: &[],
             run: idle_costs_nothing,
         },
         Check {
             name: "a client that never reads its 8 MB reply does not stop another client's `5`",
+            holds: &[],
             run: one_slow_client,
         },
     ],

@@ -19,24 +19,29 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "a server that answers at once: one request, the answer printed, exit code 0",
+            holds: &[],
             run: answers_at_once,
         },
         Check {
             name: "a server that drops the first 3 requests: 4 requests, each wait twice the one \
                    before (0.2 s, 0.4 s, 0.8 s)",
+            holds: &[],
             run: doubles,
         },
         Check {
             name: "a server that never answers, --deadline 1.5: one `error:` line and exit code 1 \
                    at the deadline (1.3 s to 2.1 s), not a doubled wait later",
+            holds: &[],
             run: gives_up_at_the_deadline,
         },
         Check {
             name: "waiting for a server that never answers costs (almost) no CPU",
+            holds: &[],
             run: no_cpu_while_waiting,
         },
         Check {
             name: "an answer that comes 0.3 s late, after the next request went out, is taken",
+            holds: &[],
             run: late_answer,
         },
     ],

@@ -19,20 +19,24 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "a server that answers at once: `#1 …`, `#2 …`, `#3 …`, exit code 0",
+            holds: &[],
             run: answers_at_once,
         },
         Check {
             name: "a server that answers each question's first request 0.45 s late (after the \
                    client asked again): every line answers its own question",
+            holds: &[],
             run: late_answers,
         },
         Check {
             name: "stale answers every 0.1 s and never the right one: the client still gives up \
                    after 3 waits of 0.3 s (by 1.8 s)",
+            holds: &[],
             run: stale_stream,
         },
         Check {
             name: "a server that never answers: one `error:` line, exit code 1",
+            holds: &[],
             run: silent,
         },
     ],

@@ -17,22 +17,27 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "three netstrings in one write (one empty, one full of `:` and `,`): three lines",
+            holds: &[],
             run: three_in_one_write,
         },
         Check {
             name: "the same stream cut in two at every byte offset: the same three lines each time",
+            holds: &[],
             run: every_split,
         },
         Check {
             name: "the same stream one byte at a time: the same three lines",
+            holds: &[],
             run: byte_by_byte,
         },
         Check {
             name: "a payload not followed by `,`: an `error:` line, and the server hangs up",
+            holds: &[],
             run: missing_comma,
         },
         Check {
             name: "a length of 9 digits and no `:`: refused at once, without waiting for more",
+            holds: &[],
             run: endless_length,
         },
     ],

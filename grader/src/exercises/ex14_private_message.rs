@@ -17,19 +17,23 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "ada's `/tell bob meet at 10:00, room 2` reaches bob whole, and not cy",
+            holds: &[],
             run: only_the_target,
         },
         Check {
             name: "`/tell zed hi` with no zed here: ada is told `error: no one called zed is here`",
+            holds: &[],
             run: unknown_nick,
         },
         Check {
             name: "`/tell bob` without text: ada is told `error: usage: /tell NICK TEXT`",
+            holds: &[],
             run: no_text,
         },
         Check {
             name: "while bob has stopped reading and ada's messages to him wait, cy's `/who` is \
                    answered",
+            holds: &[],
             run: stuck_target,
         },
     ],

@@ -20,21 +20,25 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "`PING` is answered `PONG`, `hello` is answered `echo: hello`",
+            holds: &[],
             run: answers,
         },
         Check {
             name: "a silent client (--interval 0.25 --timeout 1): a few `PING`s, then \
                    `BYE timeout` and the close after about 1 s",
+            holds: &[],
             run: silent_client,
         },
         Check {
             name: "a client that sends `PONG` every 0.1 s for 1.6 s: it is pinged all the same, \
                    and never dropped",
+            holds: &[],
             run: chatty_client,
         },
         Check {
             name: "a client that trickles a byte every 0.1 s, never a whole line: dropped after \
                    about 1 s, like a silent one",
+            holds: &[],
             run: trickler,
         },
     ],

@@ -17,23 +17,28 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "--allow 127.0.0.0/8 on [::]: a client from 127.0.0.1 (seen as \
                    ::ffff:127.0.0.1) gets `hello`",
+            holds: &[],
             run: v4_net_mapped_client,
         },
         Check {
             name: "--allow 127.0.0.0/8: a client from ::1 is closed without a word",
+            holds: &[],
             run: v4_net_v6_client,
         },
         Check {
             name: "--allow ::1/128: ::1 gets `hello`, 127.0.0.1 is closed",
+            holds: &[],
             run: v6_net,
         },
         Check {
             name: "--allow 0.0.0.0/0: 127.0.0.1 gets `hello` (a prefix of 0 bits), ::1 is closed",
+            holds: &[],
             run: whole_v4,
         },
         Check {
             name: "--allow 127.0.0.1/32: 127.0.0.1 gets `hello`, 127.0.0.2 is closed; no \
                    --allow at all: 127.0.0.1 is closed",
+            holds: &[],
             run: one_address,
         },
     ],

@@ -18,20 +18,24 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "`hello` is answered `echo: hello`, `WAIT 200` is answered `waited 200` after \
                    0.2 s",
+            holds: &[],
             run: answers,
         },
         Check {
             name: "while one client waits on `WAIT 1500`, another's `hi` is answered at once",
+            holds: &[],
             run: one_waits_another_talks,
         },
         Check {
             name: "--lifetime 1: a client that talks every 0.2 s gets `BYE lifetime` and the \
                    close after about 1 s",
+            holds: &[],
             run: chatty_client,
         },
         Check {
             name: "--lifetime 1: a client in the middle of `WAIT 5000` gets `BYE lifetime` and \
                    the close after about 1 s",
+            holds: &[],
             run: in_the_middle_of_a_wait,
         },
     ],
