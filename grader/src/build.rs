@@ -30,10 +30,13 @@ pub fn root() -> PathBuf {
 /// The result of building one file.
 #[derive(Debug, Clone)]
 pub enum Built {
-    /// The program, ready to run.
-    Exe(PathBuf),
+    /// The program, ready to run, and the compiler's warnings (often the bug: an unused
+    /// `MAX_LINE` is a cap never applied).
+    Exe { program: PathBuf, warnings: String },
     /// The compiler's messages.
     CompileError(String),
+    /// Not built, and why: the build ran out of time, or the sandbox could not run it.
+    Refused(String),
 }
 
 /// Where the checker itself was built: `target/<profile>/`, and the cargo profile's name.
@@ -102,24 +105,14 @@ pub fn scratch_root() -> anyhow::Result<PathBuf> {
     Ok(target_dir.join("exercise-check"))
 }
 
-/// Builds every file in `sources` (absolute paths); returns what became of each.
-pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>> {
+/// Writes the scratch package that builds `bins` (binary name → source file) with the
+/// workbook's library and dependencies; returns its directory. One package per set of files,
+/// so that two checkers never rewrite each other's.
+pub fn write_scratch(
+    target_dir: &Path,
+    bins: &BTreeMap<String, PathBuf>,
+) -> anyhow::Result<PathBuf> {
     let root = root();
-    let (profile_dir, profile) = profile_dir()?;
-    let target_dir = profile_dir
-        .parent()
-        .context("the profile directory has no parent")?
-        .to_path_buf();
-
-    let mut bins: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for source in sources {
-        bins.insert(bin_name(source)?, source.clone());
-    }
-    if bins.is_empty() {
-        return Ok(HashMap::new());
-    }
-
-    // One scratch package per set of files, so that two checkers never rewrite each other's.
     let mut hasher = DefaultHasher::new();
     bins.keys().for_each(|k| k.hash(&mut hasher));
     let scratch = target_dir
@@ -139,7 +132,7 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
         toml_str(&root)
     ));
     manifest.push_str(&workbook_dependencies(&root)?);
-    for (name, source) in &bins {
+    for (name, source) in bins {
         manifest.push_str(&format!(
             "\n[[bin]]\nname = \"{name}\"\npath = {}\ntest = false\nbench = false\n",
             toml_str(source)
@@ -149,6 +142,52 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
         .context("cannot write the scratch package")?;
     fs::copy(root.join("Cargo.lock"), scratch.join("Cargo.lock"))
         .context("cannot copy Cargo.lock into the scratch package")?;
+    Ok(scratch)
+}
+
+/// The crate names a program of the workbook may `use`: the library and the workbook's
+/// `[dependencies]` (as Rust names: `socket_workbook`, `anyhow`, …).
+pub fn direct_crates() -> anyhow::Result<Vec<String>> {
+    let mut names = vec!["socket_workbook".to_string()];
+    for line in workbook_dependencies(&root())?.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some((name, _)) = line.split_once('=') {
+            names.push(name.trim().replace('-', "_"));
+        }
+    }
+    Ok(names)
+}
+
+/// Where the checker itself was built, and the cargo profile (for the sandbox's toolkit).
+pub fn target_and_profile() -> anyhow::Result<(PathBuf, PathBuf, String)> {
+    let (profile_dir, profile) = profile_dir()?;
+    let target_dir = profile_dir
+        .parent()
+        .context("the profile directory has no parent")?
+        .to_path_buf();
+    Ok((target_dir, profile_dir, profile))
+}
+
+/// Builds every file in `sources` (absolute paths); returns what became of each.
+pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>> {
+    let (profile_dir, profile) = profile_dir()?;
+    let target_dir = profile_dir
+        .parent()
+        .context("the profile directory has no parent")?
+        .to_path_buf();
+
+    let mut bins: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for source in sources {
+        bins.insert(bin_name(source)?, source.clone());
+    }
+    if bins.is_empty() {
+        return Ok(HashMap::new());
+    }
+
+    let scratch = write_scratch(&target_dir, &bins)?;
 
     let exe_of = |name: &str| {
         profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
@@ -180,7 +219,13 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
     for (name, source) in &bins {
         let exe = exe_of(name);
         if exe.is_file() {
-            results.insert(source.clone(), Built::Exe(exe));
+            results.insert(
+                source.clone(),
+                Built::Exe {
+                    program: exe,
+                    warnings: String::new(),
+                },
+            );
             continue;
         }
         // Built again alone, for this file's messages only.

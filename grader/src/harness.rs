@@ -45,6 +45,9 @@ pub struct Ctx {
     children: Arc<Mutex<Vec<Arc<Mutex<Child>>>>>,
     /// Remarks that are not a check ("CPU time not measured on this platform").
     notes: Arc<Mutex<Vec<String>>>,
+    /// Inside the grader's sandbox: the grader itself, which starts each process of the
+    /// student's as `check __confine -- PROGRAM ARGS` (Landlock and limits, then exec).
+    confine: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -55,7 +58,14 @@ impl Ctx {
             spins: Arc::default(),
             children: Arc::default(),
             notes: Arc::default(),
+            confine: None,
         }
+    }
+
+    /// Starts every program through `check __confine` (see [`crate::sandbox::confine_and_exec`]).
+    pub fn confined_by(mut self, confine: Option<PathBuf>) -> Ctx {
+        self.confine = confine;
+        self
     }
 
     /// Adds a remark to the exercise's result.
@@ -89,7 +99,14 @@ impl Ctx {
 
     /// Starts the program with `args`.
     pub fn start(&self, args: &[&str]) -> Result<Proc, Fail> {
-        let mut command = Command::new(&self.exe);
+        let mut command = match &self.confine {
+            Some(checker) => {
+                let mut command = Command::new(checker);
+                command.arg("__confine").arg("--").arg(&self.exe);
+                command
+            }
+            None => Command::new(&self.exe),
+        };
         command
             .args(args)
             // A panic shows its message and location, not a backtrace, whatever the caller set.

@@ -20,11 +20,12 @@
 mod answers;
 mod build;
 mod exercises;
+mod grade;
 mod harness;
 mod report;
 mod run;
+mod sandbox;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,7 +36,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 
 use build::{build_all, root};
 use exercises::{ALL, Exercise, select};
-use report::{ExerciseResult, Verdict, csv_field, json_result, json_str, print_check};
+use report::{ExerciseResult, Verdict, json_result, json_str, print_check};
 use run::{Job, run_parallel};
 use socket_workbook::cli;
 
@@ -95,18 +96,77 @@ enum Command {
         #[arg(long)]
         exercise: Option<String>,
 
+        /// Grade (or regrade) only this student: the name of their file or folder.
+        #[arg(long)]
+        student: Option<String>,
+
         /// Also write one row per student and exercise as CSV to this file.
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
+
+        /// Also write JUnit XML (a test suite per student, a test case per check).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+
+        /// Write one feedback file per student into this folder, to hand back.
+        #[arg(long, value_name = "DIR")]
+        feedback: Option<PathBuf>,
+
+        /// Points per exercise, from a file of lines `NN_task POINTS` (default: a point a check).
+        #[arg(long, value_name = "FILE")]
+        points: Option<PathBuf>,
+
+        /// Run the submissions without a sandbox, with your rights: only for work you trust.
+        #[arg(long)]
+        no_sandbox: bool,
+
+        /// Keep the scratch folder (the built programs) for a look; removed by default.
+        #[arg(long)]
+        keep_scratch: bool,
     },
 }
 
 fn main() -> ExitCode {
+    // The grader's own steps inside a sandbox (grader/src/sandbox.rs), never typed by a person.
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    match raw.first().map(String::as_str) {
+        Some("__confine") => {
+            let rest = raw.get(2..).unwrap_or_default(); // after `__confine --`
+            let Some((program, args)) = rest.split_first() else {
+                return cli::report(Err(anyhow::anyhow!(
+                    "usage: check __confine -- PROGRAM"
+                )));
+            };
+            return cli::report(sandbox::confine_and_exec(Path::new(program), args));
+        }
+        Some("__run") => return cli::report(grade::sandboxed_run(&raw[1..])),
+        _ => {}
+    }
     let cli = Cli::parse();
     let outcome = match &cli.command {
-        Some(Command::Grade { dir, exercise, csv }) => {
-            grade(dir, exercise.as_deref(), csv.as_deref(), &cli.common)
-        }
+        Some(Command::Grade {
+            dir,
+            exercise,
+            student,
+            csv,
+            junit,
+            feedback,
+            points,
+            no_sandbox,
+            keep_scratch,
+        }) => grade::grade(&grade::GradeArgs {
+            dir: dir.clone(),
+            exercise: exercise.clone(),
+            student: student.clone(),
+            json: cli.common.json.clone(),
+            csv: csv.clone(),
+            junit: junit.clone(),
+            feedback: feedback.clone(),
+            points: points.clone(),
+            no_sandbox: *no_sandbox,
+            keep_scratch: *keep_scratch,
+            jobs: cli.common.jobs,
+        }),
         None if cli.self_test => {
             selected(&cli.exercises).and_then(|chosen| self_test(&chosen, &cli.common))
         }
@@ -125,7 +185,7 @@ fn main() -> ExitCode {
 }
 
 /// The one exercise `name` selects.
-fn one_exercise(name: &str) -> anyhow::Result<&'static Exercise> {
+pub fn one_exercise(name: &str) -> anyhow::Result<&'static Exercise> {
     match select(name).as_slice() {
         [one] => Ok(one),
         [] => bail!(
@@ -140,7 +200,7 @@ fn one_exercise(name: &str) -> anyhow::Result<&'static Exercise> {
 }
 
 /// The student's own file of an exercise.
-fn starter(exercise: &Exercise) -> PathBuf {
+pub fn starter(exercise: &Exercise) -> PathBuf {
     root()
         .join("exercises")
         .join(format!("{}.rs", exercise.name))
@@ -582,266 +642,10 @@ fn self_test(
     Ok(all_good)
 }
 
-/// One student's submission: a name and the files to grade, by exercise.
-struct Submission {
-    student: String,
-    files: BTreeMap<&'static str, PathBuf>,
-}
-
-/// Finds the submissions in `dir`.
-fn submissions(
-    dir: &Path,
-    only: Option<&'static Exercise>,
-) -> anyhow::Result<Vec<Submission>> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            !p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    let mut out = Vec::new();
-    for entry in entries {
-        let name = entry
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut files = BTreeMap::new();
-        if entry.is_file() {
-            if entry.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let exercise = match only {
-                Some(exercise) => exercise,
-                None => match select(&name).as_slice() {
-                    [one] => *one,
-                    _ => bail!(
-                        "{}: a one-file submission needs --exercise (which exercise is it?)",
-                        entry.display()
-                    ),
-                },
-            };
-            files.insert(exercise.name, entry.clone());
-        } else if entry.is_dir() {
-            let rs: Vec<PathBuf> = fs::read_dir(&entry)?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-                .collect();
-            for file in &rs {
-                let stem = file
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if let Some(exercise) = ALL.iter().find(|e| e.name == stem) {
-                    if only.is_none_or(|o| o.name == exercise.name) {
-                        files.insert(exercise.name, file.clone());
-                    }
-                }
-            }
-            // A folder holding one file of another name, graded as the one exercise asked for.
-            if let (Some(exercise), true, [file]) =
-                (only, files.is_empty(), rs.as_slice())
-            {
-                files.insert(exercise.name, file.clone());
-            }
-        } else {
-            continue;
-        }
-        out.push(Submission {
-            student: name,
-            files,
-        });
-    }
-    Ok(out)
-}
-
-/// `check grade DIR`: every student's files, a table, and JSON/CSV for a gradebook.
-fn grade(
-    dir: &Path,
-    only: Option<&str>,
-    csv: Option<&Path>,
-    common: &Common,
-) -> anyhow::Result<bool> {
-    let started = Instant::now();
-    let only = only.map(one_exercise).transpose()?;
-    let subs = submissions(dir, only)?;
-    if subs.is_empty() {
-        bail!(
-            "no submissions in {} (one .rs file or one folder per student)",
-            dir.display()
-        );
-    }
-    // The exercises graded: the one asked for, or every exercise someone handed in.
-    let graded: Vec<&'static Exercise> = match only {
-        Some(exercise) => vec![exercise],
-        None => ALL
-            .iter()
-            .copied()
-            .filter(|e| subs.iter().any(|s| s.files.contains_key(e.name)))
-            .collect(),
-    };
-    let mut pairs = Vec::new();
-    for sub in &subs {
-        for exercise in &graded {
-            if let Some(file) = sub.files.get(exercise.name) {
-                pairs.push((*exercise, file.clone()));
-            }
-        }
-    }
-    let mut results = build_and_run(&pairs, common)?.into_iter();
-
-    // Every student × exercise, in order; what was not handed in is "missing".
-    let mut table: Vec<(String, Vec<ExerciseResult>)> = Vec::new();
-    for sub in &subs {
-        let mut row = Vec::new();
-        for exercise in &graded {
-            row.push(match sub.files.get(exercise.name) {
-                Some(_) => results.next().expect("one result per file"),
-                None => ExerciseResult {
-                    exercise: exercise.name,
-                    source: PathBuf::new(),
-                    verdict: Verdict::Missing,
-                    checks: exercise
-                        .checks
-                        .iter()
-                        .map(|c| report::CheckResult {
-                            name: c.name,
-                            holds: c.holds,
-                            fail: Some(report::fail("a file", "none handed in", "")),
-                        })
-                        .collect(),
-                    notes: vec![],
-                    elapsed: Default::default(),
-                },
-            });
-        }
-        table.push((sub.student.clone(), row));
-    }
-
-    // The table: one row per student, one column per exercise, and the total.
-    let name_width = table.iter().map(|(s, _)| s.len()).max().unwrap_or(7).max(7);
-    let cell = |r: &ExerciseResult| -> String {
-        let score = format!("{}/{}", r.passed_count(), r.checks.len());
-        match &r.verdict {
-            Verdict::Pass => format!("{score} pass"),
-            Verdict::Fail => format!("{score} fail"),
-            Verdict::NotDone => format!("{score} not done"),
-            Verdict::CompileError(_) => "does not compile".to_string(),
-            Verdict::Timeout => format!("{score} timeout"),
-            Verdict::Missing => "missing".to_string(),
-        }
-    };
-    let col_width = graded
-        .iter()
-        .map(|e| e.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(16);
-    println!();
-    print!("{:name_width$}", "student");
-    for exercise in &graded {
-        print!("  {:col_width$}", exercise.name);
-    }
-    println!("  total");
-    for (student, row) in &table {
-        print!("{student:name_width$}");
-        for r in row {
-            print!("  {:col_width$}", cell(r));
-        }
-        let passed: usize = row.iter().map(ExerciseResult::passed_count).sum();
-        let total: usize = row.iter().map(|r| r.checks.len()).sum();
-        println!("  {passed}/{total}");
-    }
-    // What failed, briefly: the first failing check of each, or the first compiler error.
-    println!();
-    for (student, row) in &table {
-        for r in row {
-            let why = match &r.verdict {
-                Verdict::CompileError(text) => text
-                    .lines()
-                    .find(|l| l.starts_with("error"))
-                    .unwrap_or("compile error")
-                    .to_string(),
-                Verdict::Fail | Verdict::Timeout => r
-                    .checks
-                    .iter()
-                    .find(|c| !c.passed())
-                    .map(|c| {
-                        let seen =
-                            c.fail.as_ref().map(|f| f.seen.as_str()).unwrap_or("");
-                        let mut seen: String = seen.chars().take(140).collect();
-                        if seen.len() < c.fail.as_ref().map_or(0, |f| f.seen.len()) {
-                            seen.push('…');
-                        }
-                        format!("✘ {}\n    seen: {seen}", c.name)
-                    })
-                    .unwrap_or_default(),
-                _ => continue,
-            };
-            println!("{student} / {}: {why}", r.exercise);
-        }
-    }
-
-    if let Some(path) = &common.json {
-        let students: Vec<String> = table
-            .iter()
-            .map(|(student, row)| {
-                let passed: usize = row.iter().map(ExerciseResult::passed_count).sum();
-                let total: usize = row.iter().map(|r| r.checks.len()).sum();
-                format!(
-                    "{{\"student\":{},\"passed\":{passed},\"total\":{total},\"exercises\":[{}]}}",
-                    json_str(student),
-                    row.iter().map(json_result).collect::<Vec<_>>().join(",")
-                )
-            })
-            .collect();
-        let body = format!(
-            "{{\"seconds\":{:.2},\"students\":[\n{}\n]}}\n",
-            started.elapsed().as_secs_f64(),
-            students.join(",\n")
-        );
-        write_json(path, &body)?;
-    }
-    if let Some(path) = csv {
-        let mut body = String::from(
-            "student,exercise,verdict,passed,total,passed_checks,failed_checks\n",
-        );
-        for (student, row) in &table {
-            for r in row {
-                let names = |passed: bool| -> String {
-                    r.checks
-                        .iter()
-                        .filter(|c| c.passed() == passed)
-                        .map(|c| c.name)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                };
-                body.push_str(&format!(
-                    "{},{},{},{},{},{},{}\n",
-                    csv_field(student),
-                    csv_field(r.exercise),
-                    r.verdict.word(),
-                    r.passed_count(),
-                    r.checks.len(),
-                    csv_field(&names(true)),
-                    csv_field(&names(false))
-                ));
-            }
-        }
-        fs::write(path, body)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use report::csv_field;
 
     #[test]
     fn a_number_a_name_or_a_file_name_selects_exercises() {

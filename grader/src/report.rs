@@ -58,6 +58,9 @@ pub enum Verdict {
     Timeout,
     /// (Grading) the student handed in no file for this exercise.
     Missing,
+    /// (Grading) not graded, and why: the build ran out of time, the program broke out of
+    /// what the sandbox allows (killed the checks that watched it), the sandbox failed.
+    Refused(String),
 }
 
 impl Verdict {
@@ -70,6 +73,7 @@ impl Verdict {
             Verdict::CompileError(_) => "compile_error",
             Verdict::Timeout => "timeout",
             Verdict::Missing => "missing",
+            Verdict::Refused(_) => "refused",
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct ExerciseResult {
     pub checks: Vec<CheckResult>,
     /// Things worth saying that are not a check (CPU not measured on this platform, …).
     pub notes: Vec<String>,
+    /// The compiler's warnings, when it gave any.
+    pub warnings: String,
     pub elapsed: Duration,
 }
 

@@ -28,40 +28,80 @@ pub fn not_done_fail(exercise: &Exercise) -> crate::report::Fail {
     )
 }
 
+/// A result in which every check failed for one reason (it did not compile, it was refused).
+pub fn all_failed(
+    exercise: &'static Exercise,
+    source: PathBuf,
+    verdict: Verdict,
+    why: crate::report::Fail,
+) -> ExerciseResult {
+    ExerciseResult {
+        exercise: exercise.name,
+        source,
+        verdict,
+        checks: exercise
+            .checks
+            .iter()
+            .map(|c| CheckResult {
+                name: c.name,
+                holds: c.holds,
+                fail: Some(why.clone()),
+            })
+            .collect(),
+        notes: vec![],
+        warnings: String::new(),
+        elapsed: Duration::ZERO,
+    }
+}
+
 /// Runs every check of `exercise` against `built`, built from `source`.
 pub fn run_exercise(
     exercise: &'static Exercise,
     source: PathBuf,
     built: &Built,
 ) -> ExerciseResult {
+    run_exercise_with(exercise, source, built, None)
+}
+
+/// [`run_exercise`], where `confine` (inside a sandbox: the grader's own path) starts every
+/// process of the student's through `check __confine`, and strays are killed after each check.
+pub fn run_exercise_with(
+    exercise: &'static Exercise,
+    source: PathBuf,
+    built: &Built,
+    confine: Option<PathBuf>,
+) -> ExerciseResult {
     let started = Instant::now();
-    let exe = match built {
-        Built::Exe(exe) => exe.clone(),
+    let (exe, warnings) = match built {
+        Built::Exe { program, warnings } => (program.clone(), warnings.clone()),
         Built::CompileError(messages) => {
-            return ExerciseResult {
-                exercise: exercise.name,
+            return all_failed(
+                exercise,
                 source,
-                verdict: Verdict::CompileError(messages.clone()),
-                checks: exercise
-                    .checks
-                    .iter()
-                    .map(|c| CheckResult {
-                        name: c.name,
-                        holds: c.holds,
-                        fail: Some(fail(
-                            "the file compiles",
-                            "compile errors",
-                            "fix the compiler's first error, then check again",
-                        )),
-                    })
-                    .collect(),
-                notes: vec![],
-                elapsed: started.elapsed(),
-            };
+                Verdict::CompileError(messages.clone()),
+                fail(
+                    "the file compiles",
+                    "compile errors",
+                    "fix the compiler's first error, then check again",
+                ),
+            );
+        }
+        Built::Refused(why) => {
+            return all_failed(
+                exercise,
+                source,
+                Verdict::Refused(why.clone()),
+                fail(
+                    "the file is built and checked",
+                    format!("refused: {why}"),
+                    "",
+                ),
+            );
         }
     };
 
-    let ctx = Ctx::new(exe);
+    let sandboxed = confine.is_some();
+    let ctx = Ctx::new(exe).confined_by(confine);
     let (tx, rx) = mpsc::channel::<CheckResult>();
     let worker_ctx = ctx.clone();
     // The checks run on their own thread, so that a check stuck beyond its timeouts (it should
@@ -72,6 +112,11 @@ pub fn run_exercise(
                 break;
             }
             let mut outcome = (check.run)(&worker_ctx).err();
+            if sandboxed {
+                // Whatever the program left running (a daemon, a child in a process group of
+                // its own) ends with its check.
+                crate::sandbox::kill_strays();
+            }
             let spins = worker_ctx.take_spins();
             if let (Some(failed), false) = (&mut outcome, spins.is_empty()) {
                 failed.seen = format!("{}; and {}", failed.seen, spins.join("; "));
@@ -153,6 +198,7 @@ pub fn run_exercise(
         verdict,
         checks,
         notes,
+        warnings,
         elapsed: started.elapsed(),
     }
 }
