@@ -49,6 +49,7 @@ pub struct GradeArgs {
     pub points: Option<PathBuf>,
     pub no_sandbox: bool,
     pub keep_scratch: bool,
+    pub build_limit: Duration,
     pub jobs: usize,
 }
 
@@ -610,6 +611,7 @@ pub fn grade(args: &GradeArgs) -> anyhow::Result<bool> {
                             &file,
                             &work,
                             &format!("{}.rs", exercise.name),
+                            args.build_limit,
                         );
                         let mut result = match &built {
                             Built::Exe { program, warnings } => {

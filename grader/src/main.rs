@@ -123,6 +123,11 @@ enum Command {
         /// Keep the scratch folder (the built programs) for a look; removed by default.
         #[arg(long)]
         keep_scratch: bool,
+
+        /// Seconds one student's build may take before it is stopped.
+        #[arg(long, value_name = "SECS", default_value_t = 90,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        build_limit: u64,
     },
 }
 
@@ -154,6 +159,7 @@ fn main() -> ExitCode {
             points,
             no_sandbox,
             keep_scratch,
+            build_limit,
         }) => grade::grade(&grade::GradeArgs {
             dir: dir.clone(),
             exercise: exercise.clone(),
@@ -165,6 +171,7 @@ fn main() -> ExitCode {
             points: points.clone(),
             no_sandbox: *no_sandbox,
             keep_scratch: *keep_scratch,
+            build_limit: std::time::Duration::from_secs(*build_limit),
             jobs: cli.common.jobs,
         }),
         None if cli.self_test => {

@@ -40,8 +40,6 @@ use anyhow::{Context, bail};
 
 use crate::build::{self, Built};
 
-/// How long one student's build may take (an endless constant evaluation is stopped here).
-pub const BUILD_LIMIT: Duration = Duration::from_secs(90);
 /// Address space of the compiler (rustc needs a good deal).
 const BUILD_MEMORY: u64 = 4 << 30;
 /// Address space of a student's program: enough for a runtime's threads, not for a flood.
@@ -340,8 +338,14 @@ impl Toolkit {
 
     /// Builds one student's file in a sandbox of its own: a copy of the file in `work/src`,
     /// the program in `work/out/program`. Compiler messages name the file as `display`.
-    pub fn build(&self, source: &Path, work: &Path, display: &str) -> Built {
-        match self.try_build(source, work, display) {
+    pub fn build(
+        &self,
+        source: &Path,
+        work: &Path,
+        display: &str,
+        limit: Duration,
+    ) -> Built {
+        match self.try_build(source, work, display, limit) {
             Ok(built) => built,
             Err(err) => Built::Refused(format!("{err:#}")),
         }
@@ -352,6 +356,7 @@ impl Toolkit {
         source: &Path,
         work: &Path,
         display: &str,
+        limit: Duration,
     ) -> anyhow::Result<Built> {
         let src = work.join("src");
         let out = work.join("out");
@@ -425,7 +430,7 @@ impl Toolkit {
                 (libc::RLIMIT_CORE, 0),
             ],
         );
-        let (status, stderr) = run_bounded(command, BUILD_LIMIT, 256 * 1024)?;
+        let (status, stderr) = run_bounded(command, limit, 256 * 1024)?;
         let messages =
             String::from_utf8_lossy(&stderr).replace("/grader/src/main.rs", display);
         let program = out.join("program");
@@ -433,7 +438,7 @@ impl Toolkit {
             None => Ok(Built::Refused(format!(
                 "the build ran longer than {} s and was stopped (an endless constant \
                  evaluation or macro?)",
-                BUILD_LIMIT.as_secs()
+                limit.as_secs()
             ))),
             Some(true) if program.is_file() => Ok(Built::Exe {
                 program,
