@@ -194,8 +194,10 @@ impl Lines {
                     if *previous_panicked && text.starts_with("not yet implemented") {
                         flag.store(true, Ordering::SeqCst);
                     }
-                    *previous_panicked = text.starts_with("thread '")
-                        && text.contains("' panicked at ");
+                    // `thread 'main' panicked at …:`, or, in newer Rust, with the thread's id:
+                    // `thread 'main' (1234) panicked at …:`.
+                    *previous_panicked =
+                        text.starts_with("thread '") && text.contains(" panicked at ");
                 }
                 kept += 1;
                 if kept <= KEEP_LINES {

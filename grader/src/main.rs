@@ -19,6 +19,7 @@
 
 mod answers;
 mod build;
+mod classroom;
 mod exercises;
 mod grade;
 mod harness;
@@ -68,6 +69,11 @@ struct Cli {
     /// of those named (`--self-test 08 17_allow_list`).
     #[arg(long, conflicts_with = "file")]
     self_test: bool,
+
+    /// Print the GitHub Classroom workflow that grades each student's repository on a
+    /// runner of its own (grader/classroom/autograding.yml).
+    #[arg(long, conflicts_with_all = ["exercises", "file", "self_test", "all"])]
+    classroom_workflow: bool,
 
     #[command(flatten)]
     common: Common,
@@ -174,6 +180,10 @@ fn main() -> ExitCode {
             build_limit: std::time::Duration::from_secs(*build_limit),
             jobs: cli.common.jobs,
         }),
+        None if cli.classroom_workflow => {
+            print!("{}", classroom::workflow());
+            Ok(true)
+        }
         None if cli.self_test => {
             selected(&cli.exercises).and_then(|chosen| self_test(&chosen, &cli.common))
         }
