@@ -399,6 +399,14 @@ pub fn sandboxed_run(args: &[String]) -> anyhow::Result<()> {
         bail!("usage: check __run EXERCISE PROGRAM");
     };
     sandbox::not_dumpable();
+    // The grader's secret for this run, read before any program of the student's exists: the
+    // result is signed with it, so that bytes a program pushed into the same pipe (through
+    // /proc/1/fd/1, where Landlock is missing) cannot pass for a result.
+    let mut secret = String::new();
+    std::io::stdin()
+        .read_line(&mut secret)
+        .context("no secret on stdin")?;
+    let secret = secret.trim().to_string();
     let exercise = ALL
         .iter()
         .copied()
@@ -412,8 +420,33 @@ pub fn sandboxed_run(args: &[String]) -> anyhow::Result<()> {
     let result =
         run::run_exercise_with(exercise, PathBuf::from(program), &built, Some(me));
     sandbox::kill_strays();
-    println!("{}", json_result(&result));
+    let body = json_result(&result);
+    println!("RESULT {} {body}", sign(&secret, &body));
     Ok(())
+}
+
+/// The signature of a result: SHA-256 of the secret and the body, in hex.
+fn sign(secret: &str, body: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(secret.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body.as_bytes());
+    hasher.finalize().iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// A fresh secret: 32 bytes from the kernel's random source, in hex.
+fn fresh_secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("cannot read /dev/urandom")?;
+    Ok(bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
 }
 
 /// Runs the checks of `program` in a sandbox of its own; reads the result back.
@@ -443,13 +476,21 @@ fn run_in_sandbox(
     );
     command
         .args(["/grader/check", "__run", exercise.name, "/grader/program"])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
+    let secret = match fresh_secret() {
+        Ok(secret) => secret,
+        Err(e) => return refused(format!("{e:#}")),
+    };
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return refused(format!("cannot start bwrap: {e}")),
     };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ =
+            std::io::Write::write_all(&mut stdin, format!("{secret}\n").as_bytes());
+    }
     let mut stdout = child.stdout.take().expect("piped");
     let reader = thread::spawn(move || {
         let mut text = Vec::new();
@@ -474,10 +515,15 @@ fn run_in_sandbox(
     };
     let text =
         String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
-    match (
-        status,
-        result_from_json(exercise, source.to_path_buf(), text.trim()),
-    ) {
+    // Only a line signed with this run's secret is the runner's.
+    let signed = text.lines().find_map(|line| {
+        let rest = line.strip_prefix("RESULT ")?;
+        let (signature, body) = rest.split_once(' ')?;
+        (signature == sign(&secret, body)).then_some(body)
+    });
+    let result =
+        signed.and_then(|body| result_from_json(exercise, source.to_path_buf(), body));
+    match (status, result) {
         (Some(status), Some(result)) if status.success() => result,
         (None, _) => refused(format!(
             "the checks did not finish within {} s: the program froze the checks that watched it",
@@ -516,8 +562,15 @@ pub fn grade(args: &GradeArgs) -> anyhow::Result<bool> {
     let protections = sandbox::probe();
     let missing: Vec<&sandbox::Protection> = protections
         .iter()
-        .filter(|p| p.available.is_err())
+        .filter(|p| p.required && p.available.is_err())
         .collect();
+    if !args.no_sandbox {
+        for p in protections.iter().filter(|p| !p.required) {
+            if let Err(why) = &p.available {
+                eprintln!("warning: {}: {why}; it stops {}", p.name, p.stops);
+            }
+        }
+    }
     let sandboxed = !args.no_sandbox;
     if sandboxed && !missing.is_empty() {
         let mut text = String::from(

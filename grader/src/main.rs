@@ -70,6 +70,11 @@ struct Cli {
     #[arg(long, conflicts_with = "file")]
     self_test: bool,
 
+    /// Check again every time you save the exercise's file (as `rustlings watch` does);
+    /// Ctrl-C stops.
+    #[arg(long, conflicts_with_all = ["all", "self_test", "file"])]
+    watch: bool,
+
     /// Print the GitHub Classroom workflow that grades each student's repository on a
     /// runner of its own (grader/classroom/autograding.yml).
     #[arg(long, conflicts_with_all = ["exercises", "file", "self_test", "all"])]
@@ -191,6 +196,7 @@ fn main() -> ExitCode {
         None => match (&cli.file, &cli.exercise) {
             (Some(file), Some(name)) => one_exercise(name)
                 .and_then(|ex| check_files(&[(ex, file.clone())], &cli.common)),
+            _ if cli.watch => watch(&cli.exercises, &cli.common),
             _ => check_named(&cli.exercises, &cli.common),
         },
     };
@@ -283,6 +289,13 @@ fn print_result(result: &ExerciseResult, exercise: &Exercise) {
         }
         _ => {}
     }
+    if !result.warnings.trim().is_empty() {
+        // Shown first: a warning often names the bug (an unused constant, a value never read).
+        println!("  the compiler's warnings (often the bug itself):");
+        for line in result.warnings.trim_end().lines() {
+            println!("    {line}");
+        }
+    }
     for check in &result.checks {
         print_check(check);
     }
@@ -332,6 +345,68 @@ fn check_named(names: &[String], common: &Common) -> anyhow::Result<bool> {
         .map(|e| (e, starter(e)))
         .collect();
     check_files(&pairs, common)
+}
+
+/// `check --watch 02`: checks, then checks again whenever one of the exercise files is saved.
+/// The `notify` crate asks the OS to say when a file changes (inotify, FSEvents,
+/// ReadDirectoryChangesW): nothing is polled.
+fn watch(names: &[String], common: &Common) -> anyhow::Result<bool> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let files: Vec<PathBuf> =
+        selected_named(names)?.into_iter().map(starter).collect();
+    let (tx, rx) = mpsc::channel();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let _ = tx.send(event);
+        })
+        .context("cannot watch files")?;
+    // Editors save by writing a new file and renaming it over the old one: watch the folder,
+    // and keep the events about our files.
+    let folder = root().join("exercises");
+    watcher
+        .watch(&folder, RecursiveMode::NonRecursive)
+        .with_context(|| format!("cannot watch {}", folder.display()))?;
+    loop {
+        let _ = check_named(names, common)?;
+        println!();
+        println!(
+            "watching {} for changes (Ctrl-C to stop)…",
+            files
+                .iter()
+                .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // Wait for a change to one of our files, then for the editor to finish (a save is
+        // often several events within a few milliseconds).
+        loop {
+            let event = rx.recv().context("the file watcher stopped")?;
+            let ours = event.as_ref().is_ok_and(|e| {
+                matches!(e.kind, EventKind::Modify(_) | EventKind::Create(_))
+                    && e.paths.iter().any(|p| {
+                        files
+                            .iter()
+                            .any(|f| p.ends_with(f.file_name().unwrap_or_default()))
+                    })
+            });
+            if ours {
+                break;
+            }
+        }
+        while rx.recv_timeout(Duration::from_millis(300)).is_ok() {}
+        println!("\n──── changed: checking again ────");
+    }
+}
+
+/// [`selected`], but an empty list is an error: say which exercise.
+fn selected_named(names: &[String]) -> anyhow::Result<Vec<&'static Exercise>> {
+    if names.is_empty() {
+        bail!("say which exercise to watch: `cargo run --bin check -- --watch 01`");
+    }
+    selected(names)
 }
 
 /// The exercises `names` select (chapter numbers, names, file names), in the order given;
