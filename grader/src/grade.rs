@@ -634,7 +634,18 @@ pub fn grade(args: &GradeArgs) -> anyhow::Result<bool> {
         }
     }
 
-    let scratch = build::scratch_root()?.join(format!("grade-{}", std::process::id()));
+    let scratch_root = build::scratch_root()?;
+    // A grading that was interrupted (Ctrl-C) left its scratch folder: remove those whose
+    // grader is gone, so that disk stays bounded over many classes.
+    for entry in fs::read_dir(&scratch_root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("grade-").and_then(|p| p.parse::<u32>().ok()) {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let scratch = scratch_root.join(format!("grade-{}", std::process::id()));
     let results: Vec<ExerciseResult> = if sandboxed {
         eprintln!("preparing the sandbox's toolkit (the workbook's libraries)…");
         let placeholder = crate::starter(graded.first().copied().unwrap_or(ALL[0]));
