@@ -1040,11 +1040,12 @@ fn chapter_15_a_transfer_and_three_refusals() {
     server.sigint();
     let server = server.wait(TIMEOUT);
 
-    // Timings vary: mask them; the directories are temporary: show the chapter's.
+    // Timings vary: mask them; the directories are temporary: show the chapter's (outside
+    // the repository, so that the reader's `cargo run` leaves no file in it).
     let mask = |line: &String| -> String {
         let line = line
             .replace(dir, "/tmp/inbox")
-            .replace(file_arg, "notes.txt");
+            .replace(file_arg, "/tmp/outbox/notes.txt");
         let line = mask_number(&line, " in ", " s (");
         mask_number(&line, " s (", " MB/s)")
     };
@@ -1067,20 +1068,22 @@ fn chapter_15_a_transfer_and_three_refusals() {
             .map(|b| format!("{b:02x}"))
             .collect();
     let mut sender = vec![
-        "$ sha256sum notes.txt".to_string(),
-        format!("{sum}  notes.txt"),
-        "$ cargo run --example 15_file_transfer -- send notes.txt".into(),
+        "$ sha256sum /tmp/outbox/notes.txt".to_string(),
+        format!("{sum}  /tmp/outbox/notes.txt"),
+        "$ cargo run --example 15_file_transfer -- send /tmp/outbox/notes.txt".into(),
     ];
     sender.extend(terminal(&sent).iter().map(mask));
-    sender.push("$ cargo run --example 15_file_transfer -- send notes.txt".into());
+    sender.push(
+        "$ cargo run --example 15_file_transfer -- send /tmp/outbox/notes.txt".into(),
+    );
     sender.extend(terminal(&again).iter().map(mask));
     sender.push(
-        "$ cargo run --example 15_file_transfer -- send notes.txt --name ../escape"
+        "$ cargo run --example 15_file_transfer -- send /tmp/outbox/notes.txt --name ../escape"
             .into(),
     );
     sender.extend(terminal(&escape).iter().map(mask));
     sender.push(
-        "$ cargo run --example 15_file_transfer -- send notes.txt --name $'two\\nlines'".into(),
+        "$ cargo run --example 15_file_transfer -- send /tmp/outbox/notes.txt --name $'two\\nlines'".into(),
     );
     sender.extend(terminal(&lines).iter().map(mask));
     let mut t = Transcripts::new(addr.port());
@@ -1091,7 +1094,7 @@ fn chapter_15_a_transfer_and_three_refusals() {
     );
     t.add(
         "15-sender.txt",
-        r"printf 'three lines\nof notes\nto send\n' > notes.txt",
+        r"printf 'three lines\nof notes\nto send\n' > /tmp/outbox/notes.txt",
         &sender,
     );
     t.check();
