@@ -117,8 +117,11 @@ fn main() -> ExitCode {
 struct Outbox {
     stream: Arc<TcpStream>,
     capacity: usize,
-    /// How long a member may take to accept one line while senders wait for room.
+    /// How long a member may take to accept one line before it is cut off.
     stall: Duration,
+    /// How long senders wait for room in a full outbox: a member that takes no line for
+    /// this long is *behind*, and nobody waits for it any more.
+    patience: Duration,
     state: Mutex<OutboxState>,
     /// Signalled on every change: a line in, a line out, closed, the writer done.
     changed: Condvar,
@@ -131,46 +134,65 @@ struct OutboxState {
     /// When the member last made progress: the writer took a line, or lines started to
     /// wait in an empty outbox (an idle member is not a slow one).
     progress: Instant,
-    /// The member stopped reading and was cut off.
-    cut_off: bool,
+    /// The member stopped reading and was cut off: why.
+    cut_off: Option<String>,
     writer_done: bool,
 }
 
 impl Outbox {
-    /// Queues `line`, waiting while the outbox is full. The policy in three rules:
-    /// - a member that keeps reading loses nothing: the sender waits for room instead;
+    /// Queues `line`, waiting while the outbox is full, but not for a member that has
+    /// stopped. The policy in four rules:
+    /// - a member that keeps reading loses nothing: while it takes lines, the sender
+    ///   waits for room instead;
     /// - the sender's reads pause meanwhile: TCP slows the sender down, not the
     ///   reader;
-    /// - a member that takes no line for `stall` while lines wait for it is cut off.
+    /// - a member that takes no line for `patience` (a tenth of `stall`) is *behind*:
+    ///   senders stop waiting for it, and its lines are kept, up to one more outbox's
+    ///   worth, in case it resumes. So a member that stops costs the room one
+    ///   `patience` at most, not `stall` — however many stop, one after another;
+    /// - a member further behind than that, or that takes no line for `stall`, is
+    ///   cut off.
     fn push(&self, line: &Arc<str>) {
         let mut state = self.lock();
         loop {
             if !state.open {
                 return; // gone, or cut off: the line is not for anyone any more
             }
+            let now = Instant::now();
             if state.lines.len() < self.capacity {
                 if state.lines.is_empty() {
-                    state.progress = Instant::now();
+                    state.progress = now; // an idle member is not a slow one
                 }
                 state.lines.push_back(Arc::clone(line));
                 self.changed.notify_all();
                 return;
             }
-            // Full. Wait for the writer to take a line, but not longer than `stall`
-            // after its last progress: lines waiting that long mean the member stopped
-            // reading.
-            let deadline = state.progress + self.stall;
-            let now = Instant::now();
-            if now >= deadline {
-                drop(state);
-                self.cut_off();
+            // Full. A member that took a line within `patience` is reading, only
+            // slower than the room: wait for it (flow control).
+            let patience_ends = state.progress + self.patience;
+            if now < patience_ends {
+                state = self
+                    .changed
+                    .wait_timeout(state, patience_ends - now)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0;
+                continue;
+            }
+            // Behind: keep the line without waiting, within limits.
+            let stalled = now >= state.progress + self.stall;
+            if !stalled && state.lines.len() < 2 * self.capacity {
+                state.lines.push_back(Arc::clone(line));
+                self.changed.notify_all();
                 return;
             }
-            state = self
-                .changed
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+            drop(state);
+            let why = if stalled {
+                format!("no line taken for {} s", self.stall.as_secs_f64())
+            } else {
+                format!("over {} lines behind", 2 * self.capacity)
+            };
+            self.cut_off(why);
+            return;
         }
     }
 
@@ -213,10 +235,10 @@ impl Outbox {
     /// The member stopped reading: forget its lines, wake whoever waits on them, and
     /// shut the socket down, which ends its writer (the write fails) and its reader
     /// (the read returns 0).
-    fn cut_off(&self) {
+    fn cut_off(&self, why: String) {
         {
             let mut state = self.lock();
-            state.cut_off = true;
+            state.cut_off.get_or_insert(why);
             state.open = false;
             state.lines.clear();
         }
@@ -444,11 +466,12 @@ fn serve_member(
         stream: Arc::clone(&stream),
         capacity: rules.outbox,
         stall: rules.stall,
+        patience: rules.stall / 10,
         state: Mutex::new(OutboxState {
             lines: VecDeque::new(),
             open: true,
             progress: Instant::now(),
-            cut_off: false,
+            cut_off: None,
             writer_done: false,
         }),
         changed: Condvar::new(),
@@ -533,12 +556,11 @@ fn serve_member(
     };
 
     // 5. Leave: out of the room, then let the writer send what is queued (bounded).
-    let cut_off = outbox.lock().cut_off;
+    let cut_off = outbox.lock().cut_off.take();
     let others = room.remove(&nick, &outbox);
     finish_writer(&outbox, writer, rules.stall);
-    let notice = if cut_off {
-        let secs = rules.stall.as_secs_f64();
-        println!("dropped: {nick} (not reading: no line taken for {secs} s)");
+    let notice = if let Some(why) = cut_off {
+        println!("dropped: {nick} (not reading: {why})");
         format!("* {nick} was disconnected (not reading)")
     } else {
         println!("left: {nick}");
@@ -566,7 +588,8 @@ fn spawn_writer(outbox: Arc<Outbox>, nick: &str) -> io::Result<JoinHandle<()>> {
                         err.kind(),
                         ErrorKind::WouldBlock | ErrorKind::TimedOut
                     ) {
-                        outbox.cut_off();
+                        let secs = outbox.stall.as_secs_f64();
+                        outbox.cut_off(format!("no line taken for {secs} s"));
                     }
                     break; // otherwise: disconnected, or already cut off
                 }

@@ -379,3 +379,23 @@ fn ctrl_c_tells_the_room_and_exits_cleanly() {
         started.elapsed()
     );
 }
+
+/// Issue 24: fresh members that never read, one a second, while a flooder keeps the room busy:
+/// an honest talker's lines still reach an honest reader, all of them, promptly. (Before: each
+/// newcomer held every sender for up to the stall timeout, again and again.)
+#[test]
+fn a_stream_of_fresh_non_readers_does_not_freeze_the_room() {
+    let (_server, addr) = chat_server(&["--stall-timeout", "2"]);
+    let (gap, prompt, complete) = common::fresh_non_readers_against_the_room(addr);
+    eprintln!(
+        "largest gap {gap:?}; {:.0}% of lines within 1 s",
+        prompt * 100.0
+    );
+    assert!(complete, "the honest reader lost or reordered lines");
+    assert!(gap < Duration::from_millis(1500), "a gap of {gap:?}");
+    assert!(
+        prompt > 0.8,
+        "only {:.0}% of lines within 1 s",
+        prompt * 100.0
+    );
+}

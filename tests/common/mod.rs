@@ -932,3 +932,109 @@ pub fn server_with_fd_limit(
     }
     Proc::spawn(name, command).listening()
 }
+
+/// Issue 24: a stream of fresh members that never read (a 4 KiB receive buffer each, one a
+/// second) while a flooder keeps the room busy, must not stop an honest talker's lines (one
+/// every 50 ms) from reaching an honest reader. Before the fix each newcomer held every sender
+/// for up to `--stall-timeout` (the room runs with `--stall-timeout 2`), over and over. Returns
+/// the largest gap between two of the talker's lines at the reader, the share of the talker's
+/// lines that arrived within a second of being sent, and whether every line arrived, in order.
+pub fn fresh_non_readers_against_the_room(addr: SocketAddr) -> (Duration, f64, bool) {
+    use socket2::{Domain, Socket, Type};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const RUN: Duration = Duration::from_secs(8);
+    const EVERY: Duration = Duration::from_millis(50);
+
+    // Every honest member drains what it is sent on a thread of its own.
+    fn drain(mut member: Member, record: Option<Arc<Mutex<Vec<(u32, Instant)>>>>) {
+        thread::spawn(move || {
+            let _ = member
+                .stream
+                .set_read_timeout(Some(Duration::from_secs(30)));
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match member.lines.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                if let (Some(record), Some(n)) =
+                    (&record, line.strip_prefix("talker: "))
+                {
+                    if let Ok(n) = n.trim_end().parse::<u32>() {
+                        record.lock().unwrap().push((n, Instant::now()));
+                    }
+                }
+            }
+        });
+    }
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let (reader, _) = Member::join(addr, "reader");
+    drain(reader, Some(Arc::clone(&arrivals)));
+    let (talker, _) = Member::join(addr, "talker");
+    let mut talker_out = talker.stream.try_clone().unwrap();
+    drain(talker, None);
+    let (flooder, _) = Member::join(addr, "flooder");
+    let mut flooder_out = flooder.stream.try_clone().unwrap();
+    drain(flooder, None);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            // About 400 lines of 1,000 bytes a second.
+            let batch = format!("{}\n", "f".repeat(999)).repeat(20);
+            while !stop.load(Ordering::Relaxed) {
+                if flooder_out.write_all(batch.as_bytes()).is_err() {
+                    return;
+                }
+                thread::sleep(EVERY);
+            }
+        })
+    };
+    let mut non_readers = Vec::new();
+    let started = Instant::now();
+    let mut sent_at = Vec::new();
+    let mut next_newcomer = started;
+    while started.elapsed() < RUN {
+        if Instant::now() >= next_newcomer {
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            socket.set_recv_buffer_size(4096).unwrap();
+            socket.connect_timeout(&addr.into(), TIMEOUT).unwrap();
+            let mut stream: TcpStream = socket.into();
+            stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+            let _ = stream.write_all(format!("nr{}\n", non_readers.len()).as_bytes());
+            non_readers.push(stream); // joins, and never reads a byte
+            next_newcomer += Duration::from_secs(1);
+        }
+        let n = sent_at.len() as u32;
+        talker_out
+            .write_all(format!("{n}\n").as_bytes())
+            .expect("the talker could not send");
+        sent_at.push(Instant::now());
+        thread::sleep(EVERY);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = flooding.join();
+    // Whatever is still on its way has a few seconds to arrive: nothing is lost.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while arrivals.lock().unwrap().len() < sent_at.len() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let arrivals = arrivals.lock().unwrap().clone();
+    let numbers: Vec<u32> = arrivals.iter().map(|&(n, _)| n).collect();
+    let complete = numbers == (0..sent_at.len() as u32).collect::<Vec<u32>>();
+    let mut times: Vec<Instant> = vec![started];
+    times.extend(arrivals.iter().map(|&(_, at)| at));
+    let gap = times
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .max()
+        .unwrap();
+    let prompt = arrivals
+        .iter()
+        .filter(|&&(n, at)| at - sent_at[n as usize] < Duration::from_secs(1))
+        .count();
+    drop(non_readers);
+    (gap, prompt as f64 / sent_at.len() as f64, complete)
+}
