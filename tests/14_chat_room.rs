@@ -694,14 +694,14 @@ fn the_client_gives_up_on_a_server_that_never_greets() {
 /// newcomer held every sender for up to the stall timeout, again and again.)
 #[test]
 fn a_stream_of_fresh_non_readers_does_not_freeze_the_room() {
-    let (_server, addr) = server(&["--stall-timeout", "2"]);
+    let (_server, addr) = server(&["--stall-timeout", "4"]);
     let (gap, prompt, complete) = common::fresh_non_readers_against_the_room(addr);
     eprintln!(
         "largest gap {gap:?}; {:.0}% of lines within 1 s",
         prompt * 100.0
     );
     assert!(complete, "the honest reader lost or reordered lines");
-    assert!(gap < Duration::from_millis(1500), "a gap of {gap:?}");
+    assert!(gap < Duration::from_secs(2), "a gap of {gap:?}");
     assert!(
         prompt > 0.8,
         "only {:.0}% of lines within 1 s",

@@ -936,7 +936,7 @@ pub fn server_with_fd_limit(
 /// Issue 24: a stream of fresh members that never read (a 4 KiB receive buffer each, one a
 /// second) while a flooder keeps the room busy, must not stop an honest talker's lines (one
 /// every 50 ms) from reaching an honest reader. Before the fix each newcomer held every sender
-/// for up to `--stall-timeout` (the room runs with `--stall-timeout 2`), over and over. Returns
+/// for up to `--stall-timeout` (4 s in the tests), over and over. Returns
 /// the largest gap between two of the talker's lines at the reader, the share of the talker's
 /// lines that arrived within a second of being sent, and whether every line arrived, in order.
 pub fn fresh_non_readers_against_the_room(addr: SocketAddr) -> (Duration, f64, bool) {
