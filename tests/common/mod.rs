@@ -945,8 +945,10 @@ pub fn fresh_non_readers_against_the_room(addr: SocketAddr) -> (Duration, f64, b
     const RUN: Duration = Duration::from_secs(8);
     const EVERY: Duration = Duration::from_millis(50);
 
+    /// The talker's lines as they arrive: number, and when.
+    type Arrivals = Arc<Mutex<Vec<(u32, Instant)>>>;
     // Every honest member drains what it is sent on a thread of its own.
-    fn drain(mut member: Member, record: Option<Arc<Mutex<Vec<(u32, Instant)>>>>) {
+    fn drain(mut member: Member, record: Option<Arrivals>) {
         thread::spawn(move || {
             let _ = member
                 .stream
