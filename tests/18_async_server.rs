@@ -446,3 +446,14 @@ fn newcomers_to_a_busy_room_with_a_one_line_outbox_are_greeted_and_the_room_goes
     let took = started.elapsed();
     assert!(took < Duration::from_secs(12), "{took:?}");
 }
+
+/// Issue 24: kernel buffers are memory too (see chapter 07's test of the same name).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_client_that_never_reads_holds_a_bounded_kernel_send_buffer() {
+    let (_server, addr) = echo_server(&[]);
+    let queued =
+        common::server_send_queue_for_a_client_that_never_reads(addr, &[7u8; 65536]);
+    eprintln!("{queued} bytes queued in the server's send buffer");
+    assert!(queued <= 256 * 1024, "{queued} bytes queued");
+}

@@ -1040,3 +1040,46 @@ pub fn fresh_non_readers_against_the_room(addr: SocketAddr) -> (Duration, f64, b
     drop(non_readers);
     (gap, prompt as f64 / sent_at.len() as f64, complete)
 }
+
+/// Issue 24: bytes queued in the *server's* kernel send buffer for one client that sends and
+/// never reads (a 4 KiB receive buffer of its own), once the server has stopped taking more:
+/// Linux's `/proc/net/tcp` `tx_queue` of the server's end of the connection. `message` is what
+/// the client sends, again and again (an echo server sends it all back), for up to 3 s.
+#[cfg(target_os = "linux")]
+pub fn server_send_queue_for_a_client_that_never_reads(
+    addr: SocketAddr,
+    message: &[u8],
+) -> u64 {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect_timeout(&addr.into(), TIMEOUT).unwrap();
+    let mut stream: TcpStream = socket.into();
+    stream
+        .set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let started = Instant::now();
+    let mut stuck = 0;
+    while started.elapsed() < Duration::from_secs(3) && stuck < 3 {
+        match stream.write_all(message) {
+            Ok(()) => stuck = 0,
+            Err(_) => stuck += 1, // the server stopped reading: every buffer is full
+        }
+    }
+    let (server, client) = (addr.port(), stream.local_addr().unwrap().port());
+    let mut queued = None;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port =
+                |field: &str| u16::from_str_radix(field.rsplit(':').next()?, 16).ok();
+            if port(fields[1]) == Some(server) && port(fields[2]) == Some(client) {
+                let tx = fields[4].split(':').next().unwrap();
+                queued = Some(u64::from_str_radix(tx, 16).unwrap());
+            }
+        }
+    }
+    drop(stream);
+    queued.expect("the server's end of the connection is not in /proc/net/tcp")
+}
