@@ -313,23 +313,41 @@ async fn serve_echo(
         blocking_work(work, inline).await;
     }
     // Chapter 03's buffer policy: 4 KiB to start, so a thousand idle connections cost
-    // a thousand small buffers; the first read that fills it shows a client that
-    // streams, and it gets 256 KiB, so a stream moves in few system calls.
+    // a thousand small buffers; a read that fills it shows a client that streams, and
+    // it gets 256 KiB, so a stream moves in few system calls — but only while bytes
+    // are waiting: `try_read` takes what is there and never waits, and once nothing
+    // is, the buffer shrinks back before the task waits again.
     let mut buf = vec![0u8; FIRST_BUFFER];
     let mut echoed = 0u64;
     loop {
-        // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is first.
-        //    The losing branches are simply dropped: a `read` that has not completed
-        //    has taken no bytes (tokio documents `read` as cancel-safe), so nothing is
-        //    lost.
-        let n = tokio::select! {
-            read = timeout(idle, stream.read(&mut buf)) => match read {
-                Err(_elapsed) => return Ok((echoed, End::Idle)),
-                Ok(Ok(0)) => return Ok((echoed, End::Closed)),
-                Ok(Ok(n)) => n,
-                Ok(Err(err)) => return Err(err),
-            },
-            () = stopped(&mut shutdown) => break,
+        let streaming = buf.len() == STREAM_BUFFER;
+        let n = if streaming {
+            if *shutdown.borrow() {
+                break;
+            }
+            match stream.try_read(&mut buf) {
+                Ok(0) => return Ok((echoed, End::Closed)),
+                Ok(n) => n,
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    buf = vec![0u8; FIRST_BUFFER]; // drained: give it back
+                    continue;
+                }
+                Err(err) => return Err(err),
+            }
+        } else {
+            // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is first.
+            //    The losing branches are simply dropped: a `read` that has not completed
+            //    has taken no bytes (tokio documents `read` as cancel-safe), so nothing is
+            //    lost.
+            tokio::select! {
+                read = timeout(idle, stream.read(&mut buf)) => match read {
+                    Err(_elapsed) => return Ok((echoed, End::Idle)),
+                    Ok(Ok(0)) => return Ok((echoed, End::Closed)),
+                    Ok(Ok(n)) => n,
+                    Ok(Err(err)) => return Err(err),
+                },
+                () = stopped(&mut shutdown) => break,
+            }
         };
         // 7. Write it all back. While the client is not reading, this `.await` parks
         //    the task (not a thread) until the socket is writable again — bounded by
@@ -340,7 +358,7 @@ async fn serve_echo(
             Err(_elapsed) => return Ok((echoed, End::Idle)),
         }
         echoed += n as u64;
-        if n == buf.len() && buf.len() < STREAM_BUFFER {
+        if n == buf.len() && !streaming {
             buf.resize(STREAM_BUFFER, 0);
         }
     }

@@ -457,3 +457,23 @@ fn a_client_that_never_reads_holds_a_bounded_kernel_send_buffer() {
     eprintln!("{queued} bytes queued in the server's send buffer");
     assert!(queued <= 256 * 1024, "{queued} bytes queued");
 }
+
+/// Issue 24: buffers that grow must shrink (see chapter 04's test of the same name).
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_connection_gives_the_big_buffer_back_after_a_big_message() {
+    let (server, addr) = echo_server(&[]);
+    for size in [4096, 100_000] {
+        let kib = common::rss_kib_per_idle_connection_after_a_message(
+            server.pid(),
+            addr,
+            200,
+            size,
+        );
+        eprintln!("{size}-byte message: {kib} KiB per idle connection");
+        assert!(
+            kib < 100,
+            "{kib} KiB per idle connection after {size} bytes"
+        );
+    }
+}

@@ -1083,3 +1083,34 @@ pub fn server_send_queue_for_a_client_that_never_reads(
     drop(stream);
     queued.expect("the server's end of the connection is not in /proc/net/tcp")
 }
+
+/// Issue 24: buffers that grow must shrink. `clients` connections each send one message of
+/// `size` bytes, read its echo, and stay connected, silent. Returns how much the server's
+/// resident memory grew, in KiB per connection (Linux: `VmRSS`), measured against the same
+/// number of connections that sent one byte.
+#[cfg(target_os = "linux")]
+pub fn rss_kib_per_idle_connection_after_a_message(
+    pid: u32,
+    addr: SocketAddr,
+    clients: usize,
+    size: usize,
+) -> u64 {
+    let hold = |size: usize| {
+        let message = pattern(size);
+        (0..clients)
+            .map(|_| {
+                let mut stream = connect(addr);
+                assert_eq!(echo(&mut stream, &message), message);
+                stream
+            })
+            .collect::<Vec<TcpStream>>()
+    };
+    let small = hold(1);
+    thread::sleep(Duration::from_millis(300));
+    let before = rss_kib(pid);
+    let big = hold(size);
+    thread::sleep(Duration::from_millis(300));
+    let after = rss_kib(pid);
+    drop((small, big));
+    after.saturating_sub(before) / clients as u64
+}
