@@ -77,6 +77,10 @@ enum Role {
 /// Longest nickname, in characters.
 const MAX_NICK: usize = 20;
 
+/// Most nicknames a greeting or `/who` lists: the line stays about 2 KiB however large the
+/// room, well within what a client accepts (ours takes 64 KiB).
+const MAX_NAMES_SHOWN: usize = 100;
+
 /// What a client is told when the server lacks the threads or descriptors to serve it.
 const BUSY: &[u8] = b"* the server is busy: try again later";
 
@@ -262,6 +266,18 @@ struct Room {
 }
 
 impl Room {
+    /// `ada, bob, … and 12 more`: the first [`MAX_NAMES_SHOWN`] nicknames, so that the
+    /// line stays short however large the room; or `nobody yet`.
+    fn here(&self) -> String {
+        let names = self.members.keys().take(MAX_NAMES_SHOWN);
+        let shown: Vec<&str> = names.map(String::as_str).collect();
+        match self.members.len() - shown.len() {
+            _ if shown.is_empty() => "nobody yet".to_string(),
+            0 => shown.join(", "),
+            more => format!("{} and {more} more", shown.join(", ")),
+        }
+    }
+
     /// Every member's outbox but `from`'s.
     fn all_but(&self, from: Option<&str>) -> Vec<Arc<Outbox>> {
         self.members
@@ -303,9 +319,7 @@ impl SharedRoom {
 
     /// Who is here, by nickname in alphabetical order.
     fn names(&self) -> String {
-        let room = self.lock();
-        let names: Vec<&str> = room.members.keys().map(String::as_str).collect();
-        names.join(", ")
+        self.lock().here()
     }
 
     /// Removes `nick` (if it is still the member that owns `outbox`), and returns who
@@ -493,12 +507,7 @@ fn serve_member(
         if room.members.contains_key(&nick) {
             None
         } else {
-            let here: Vec<&str> = room.members.keys().map(String::as_str).collect();
-            let here = if here.is_empty() {
-                "nobody yet".to_string()
-            } else {
-                here.join(", ")
-            };
+            let here = room.here();
             outbox.push_now(&format!("* hello {nick}; here: {here}"));
             let others = room.all_but(None);
             room.members.insert(nick.clone(), Arc::clone(&outbox));

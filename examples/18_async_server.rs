@@ -436,6 +436,15 @@ struct Pace {
 }
 
 impl Member {
+    /// Queues `line` if the outbox has room (below `--outbox`), without waiting.
+    fn try_deliver(&self, line: &Arc<str>) -> bool {
+        let queued = self.outbox.max_capacity() - self.outbox.capacity();
+        if queued == 0 {
+            *self.pace.lock() = Instant::now(); // an idle member is not a slow one
+        }
+        queued < self.pace.outbox && self.outbox.try_send(Arc::clone(line)).is_ok()
+    }
+
     /// Queues `line` by chapter 14's policy: a member that keeps reading loses
     /// nothing (while it takes lines, the sender waits for room, and TCP slows the
     /// sender down); a member that takes no line for `patience` is *behind*: nobody
@@ -494,14 +503,18 @@ impl Room {
     /// Sends `line` to every member but `from`, each by [`Member::deliver`]'s policy.
     async fn say(&self, line: &str, from: Option<&str>) {
         let line: Arc<str> = Arc::from(format!("{line}\n"));
-        // Copy the members out, so the lock is not held while we wait.
-        let members: Vec<Member> = self
+        // Under the lock, queue the line for every member with room (which never
+        // waits), and copy out only those without: the lock is not held while we wait,
+        // and a line to a thousand members does not copy a thousand of them (a storm of
+        // joins would copy the room once per join: memory quadratic in members).
+        let full: Vec<Member> = self
             .lock()
             .iter()
             .filter(|(nick, _)| Some(nick.as_str()) != from)
+            .filter(|(_, member)| !member.try_deliver(&line))
             .map(|(_, member)| member.clone())
             .collect();
-        for member in members {
+        for member in full {
             member.deliver(&line).await;
         }
     }
@@ -639,12 +652,7 @@ async fn serve_member(
         if members.contains_key(&nick) {
             false
         } else {
-            let here: Vec<&str> = members.keys().map(String::as_str).collect();
-            let here = if here.is_empty() {
-                "nobody yet".to_string()
-            } else {
-                here.join(", ")
-            };
+            let here = who_is_here(members.keys(), members.len());
             let _ =
                 outbox.try_send(Arc::from(format!("* hello {nick}; here: {here}\n")));
             let member = Member {
@@ -678,9 +686,11 @@ async fn serve_member(
         match line {
             Ok(Line::Text(text)) if text == "/quit" => break Some("left"),
             Ok(Line::Text(text)) if text == "/who" => {
-                let names: Vec<String> = room.lock().keys().cloned().collect();
-                room.tell(&nick, &format!("* here: {}", names.join(", ")))
-                    .await;
+                let here = {
+                    let members = room.lock();
+                    who_is_here(members.keys(), members.len())
+                };
+                room.tell(&nick, &format!("* here: {here}")).await;
             }
             Ok(Line::Text(text)) if text.starts_with('/') => {
                 room.tell(&nick, "* commands: /who, /quit").await;
@@ -780,6 +790,20 @@ async fn write_outbox(
 
 /// Longest nickname, in bytes.
 const MAX_NICK: usize = 20;
+
+/// Most nicknames a greeting or `/who` lists: a line stays short (about 2 KiB) however
+/// large the room, and within what any client accepts (chapter 14's takes 64 KiB).
+const MAX_NAMES_SHOWN: usize = 100;
+
+/// `ada, bob, … and 12 more`: the first names of a room of `count`, or `nobody yet`.
+fn who_is_here<'a>(names: impl Iterator<Item = &'a String>, count: usize) -> String {
+    let shown: Vec<&str> = names.take(MAX_NAMES_SHOWN).map(String::as_str).collect();
+    match count - shown.len() {
+        _ if shown.is_empty() => "nobody yet".to_string(),
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
 
 /// A line as the chat's rules see it.
 enum Line {

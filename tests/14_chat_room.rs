@@ -708,3 +708,30 @@ fn a_stream_of_fresh_non_readers_does_not_freeze_the_room() {
         prompt * 100.0
     );
 }
+
+/// Issue 24: the greeting and `/who` list 100 nicknames at most, then how many more: a line
+/// stays short however large the room (before, 3,050 members of 20-byte nicknames made a
+/// 67,150-byte greeting, over the 64 KiB a client accepts).
+#[test]
+fn the_greeting_of_a_large_room_lists_a_hundred_names_and_how_many_more() {
+    let (_server, addr) = server(&[]);
+    let mut members = Vec::new();
+    for n in 0..120 {
+        let (member, hello) = Member::join(addr, &format!("member-{n:013}"));
+        assert!(hello.starts_with("* hello "), "{hello}");
+        members.push(member);
+    }
+    let (mut last, hello) = Member::join(addr, "last");
+    assert!(hello.len() < 4096, "a greeting of {} bytes", hello.len());
+    assert!(
+        hello.ends_with("member-0000000000099 and 20 more"),
+        "{hello}"
+    );
+    last.say("/who");
+    let who = last.line();
+    assert!(
+        who.starts_with("* here: last, member-0000000000000,"),
+        "{who}"
+    );
+    assert!(who.ends_with("member-0000000000098 and 21 more"), "{who}");
+}

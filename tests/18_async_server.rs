@@ -477,3 +477,39 @@ fn an_idle_connection_gives_the_big_buffer_back_after_a_big_message() {
         );
     }
 }
+
+/// Issue 24: rooms that grow. 500 members with 20-byte nicknames join (each reads its
+/// greeting, then nothing more): the server's memory grows modestly, and the greeting of the
+/// next one lists 100 names and how many more, far below the 64 KiB line that chapter 14's
+/// client accepts (3,050 such members made a 67,150-byte greeting before).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_large_room_costs_little_memory_and_its_greeting_stays_short() {
+    common::raise_fd_limit(4096);
+    let (server, addr) = chat_server(&[]);
+    let start = common::rss_kib(server.pid());
+    let mut members = Vec::new();
+    for n in 0..500 {
+        let (member, hello) = Member::join(addr, &format!("member-{n:013}"));
+        assert!(hello.starts_with("* hello "), "{hello}");
+        members.push(member);
+    }
+    let (mut last, hello) = Member::join(addr, "last");
+    last.say("/who");
+    let who = last.line();
+    thread::sleep(Duration::from_millis(500));
+    let grown = common::rss_kib(server.pid()) - start;
+    eprintln!(
+        "500 members: {grown} KiB ({} KiB each); a greeting of {} bytes",
+        grown / 500,
+        hello.len()
+    );
+    assert!(hello.len() < 4096, "a greeting of {} bytes", hello.len());
+    assert!(hello.ends_with(" and 400 more"), "{hello}");
+    assert!(
+        who.starts_with("* here: last, member-0000000000000,"),
+        "{who}"
+    );
+    assert!(who.ends_with(" and 401 more"), "{who}");
+    assert!(grown < 20 * 1024, "500 members cost {grown} KiB");
+}
