@@ -33,7 +33,6 @@ use socket_workbook::framing::{read_line_frame, write_line_frame};
 use socket_workbook::shutdown::Shutdown;
 use socket_workbook::text::inert;
 use socket_workbook::{cli, net};
-use socket2::SockRef;
 
 /// Chat room: line-based, with a bounded outbox per client.
 #[derive(Parser)]
@@ -428,11 +427,9 @@ fn serve_member(
     // timeout fails, so no thread of ours waits for ever on a client that stopped
     // reading.
     stream.set_write_timeout(Some(rules.stall))?;
-    // A small kernel send buffer per client: with the outbox, it bounds what a client
-    // that stops reading holds. We ask for 64 KiB; Linux doubles the request (room for
-    // its bookkeeping, socket(7)) and reports 131072. Left alone, Linux would grow the
-    // buffer up to `tcp_wmem`'s maximum (4 MiB by default).
-    SockRef::from(&stream).set_send_buffer_size(64 * 1024)?;
+    // Its kernel send buffer is small already: 64 KiB asked for on the listener by
+    // `net::listen` (chapter 06), which every accepted connection inherits. With the
+    // outbox, it bounds what a client that stops reading holds.
     // One socket, shared by this thread, the writer and the room: no `try_clone`,
     // which would cost a file descriptor per copy.
     let stream = Arc::new(stream);

@@ -34,7 +34,6 @@ use socket_workbook::echo::{FIRST_BUFFER, STREAM_BUFFER};
 use socket_workbook::shutdown::{DRAIN_LIMIT, DRAIN_QUIET};
 use socket_workbook::text::inert;
 use socket_workbook::{cli, net};
-use socket2::SockRef;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -591,12 +590,10 @@ async fn serve_member(
     mut shutdown: watch::Receiver<bool>,
     rules: Rules,
 ) -> std::io::Result<()> {
-    // 1. A small kernel send buffer, as in chapter 14: with the outbox it bounds what
-    //    a member that stops reading can hold of ours (Linux would otherwise let it
-    //    grow to megabytes, `tcp_wmem`'s maximum, before a write ever waited). Then
-    //    split the socket: the read half stays here, the write half goes to the writer
-    //    task.
-    SockRef::from(&stream).set_send_buffer_size(64 * 1024)?;
+    // 1. The kernel send buffer is small already, inherited from the listener
+    //    (chapter 06's `net::listen`): with the outbox it bounds what a member that
+    //    stops reading can hold of ours. Split the socket: the read half stays here,
+    //    the write half goes to the writer task.
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     writer.write_all(b"* welcome! your nickname?\n").await?;
