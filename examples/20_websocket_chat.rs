@@ -776,7 +776,7 @@ fn handshake(
     // somehow became markup could not run (the page never makes markup of text).
     let page_headers = "Content-Type: text/html; charset=utf-8\r\n\
          Content-Security-Policy: default-src 'none'; script-src 'self'; \
-         style-src 'unsafe-inline'; connect-src 'self'\r\n\
+         style-src 'unsafe-inline'; connect-src 'self'; img-src data:\r\n\
          X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
     match request.path.as_str() {
         "/" | "/index.html" => {
@@ -1230,9 +1230,9 @@ fn finish(
 
 // ANCHOR: writer
 /// The member's writer thread: the only one that writes to its socket. A browser gets
-/// every line as a text frame, and a ping when nothing was sent for `ping_interval`
+/// every line as a text frame, and a ping every `ping_interval`, however busy the room
 /// (chapter 16's heartbeat, in WebSocket's own frames: browsers answer pings by
-/// themselves); a line member gets lines.
+/// themselves, and the answer is what keeps the member in); a line member gets lines.
 fn spawn_writer(
     outbox: Arc<Outbox>,
     browser: bool,
@@ -1242,27 +1242,30 @@ fn spawn_writer(
         let mut next_ping = browser.then(|| Instant::now() + ping_interval);
         let mut pings = 0u32;
         loop {
-            let bytes = match outbox.next(next_ping) {
-                Next::Closed => break,
-                Next::Idle => {
+            let bytes = match next_ping {
+                // On a fixed schedule, not "when idle": a member that only listens to
+                // a busy room must still be asked, or it could never prove it is alive.
+                Some(due) if Instant::now() >= due => {
+                    next_ping = Some(Instant::now() + ping_interval);
                     pings = pings.wrapping_add(1);
                     encode_frame(PING, &pings.to_be_bytes())
                 }
-                Next::Send(Out::Line(line)) if browser => {
-                    encode_frame(TEXT, line.as_bytes())
-                }
-                Next::Send(Out::Line(line)) => format!("{line}\n").into_bytes(),
-                Next::Send(Out::Pong(payload)) => encode_frame(PONG, &payload),
-                Next::Send(Out::Close(..)) if !browser => break,
-                Next::Send(Out::Close(code, why)) => {
-                    let frame = encode_frame(CLOSE, &close_payload(code, &why));
-                    let _ = (&*outbox.stream).write_all(&frame);
-                    break; // nothing may follow a close frame (§5.5.1)
-                }
+                _ => match outbox.next(next_ping) {
+                    Next::Closed => break,
+                    Next::Idle => continue, // the ping is due: sent at the top
+                    Next::Send(Out::Line(line)) if browser => {
+                        encode_frame(TEXT, line.as_bytes())
+                    }
+                    Next::Send(Out::Line(line)) => format!("{line}\n").into_bytes(),
+                    Next::Send(Out::Pong(payload)) => encode_frame(PONG, &payload),
+                    Next::Send(Out::Close(..)) if !browser => break,
+                    Next::Send(Out::Close(code, why)) => {
+                        let frame = encode_frame(CLOSE, &close_payload(code, &why));
+                        let _ = (&*outbox.stream).write_all(&frame);
+                        break; // nothing may follow a close frame (§5.5.1)
+                    }
+                },
             };
-            if let Some(next) = next_ping.as_mut() {
-                *next = Instant::now() + ping_interval;
-            }
             if let Err(err) = (&*outbox.stream).write_all(&bytes) {
                 // Not one byte accepted for the stall timeout: not reading.
                 if timed_out(&err) {

@@ -507,8 +507,19 @@ fn pings_are_answered_and_a_silent_browser_is_dropped_by_the_heartbeat() {
     let (mut bob, _) = Member::join(nc, "bob");
     let (mut ada, _) = Ws::join(web, "ada");
     assert_eq!(bob.line(), "* ada joined");
+    let (mut talker, _) = Member::join(nc, "talker");
+    assert_eq!(bob.line(), "* talker joined");
     ada.send(true, PING, b"are you there?");
-    // The server's own pings come every 0.5 s; answering them keeps ada in the room.
+    // The server's own pings come every 0.5 s, however busy the room (a talker sends a
+    // line every 20 ms); answering them keeps ada, who only listens, in the room.
+    let talking = thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(3) {
+            talker.say("busy");
+            thread::sleep(Duration::from_millis(20));
+        }
+        talker
+    });
     let started = Instant::now();
     let mut pings = 0;
     let mut pong_seen = false;
@@ -524,16 +535,26 @@ fn pings_are_answered_and_a_silent_browser_is_dropped_by_the_heartbeat() {
                 let payload = frame.payload.clone();
                 ada.send(true, PONG, &payload);
             }
+            TEXT => assert!(
+                frame.payload == b"talker: busy" || frame.payload.starts_with(b"* ")
+            ),
             _ => panic!("{frame:?}"),
         }
     }
+    let _talker = talking.join().unwrap();
     assert!(pong_seen);
     assert!(pings >= 3, "{pings} pings in 3 s at 0.5 s");
     // Now ada stops answering (a tab whose machine went to sleep): dropped after three
     // intervals without a frame.
     let silent = Instant::now();
     server.wait_for_line("dropped: ada (no sign of life for 1.5 s)");
-    assert_eq!(bob.line(), "* ada was disconnected (no heartbeat)");
+    let notice = loop {
+        let line = bob.line();
+        if line != "talker: busy" {
+            break line;
+        }
+    };
+    assert_eq!(notice, "* ada was disconnected (no heartbeat)");
     let after = silent.elapsed();
     assert!(after >= Duration::from_millis(1000), "{after:?}");
     assert!(after < Duration::from_secs(6), "{after:?}");
@@ -872,4 +893,37 @@ fn tungstenite_as_a_client_chats_pings_and_closes_cleanly() {
 #[test]
 fn a_port_in_use_is_one_error_line_and_exit_1() {
     common::assert_refuses_a_port_in_use_with(EXAMPLE, &["--tcp-addr", "127.0.0.1:0"]);
+}
+
+#[test]
+fn a_frame_cut_by_the_end_of_the_stream_or_a_reset_is_not_sent() {
+    let (server, web, nc) = server(&[]);
+    let (mut bob, _) = Member::join(nc, "bob");
+    let (mut ada, _) = Ws::join(web, "ada");
+    assert_eq!(bob.line(), "* ada joined");
+    let frame = ada.encode(true, TEXT, b"half a message");
+    ada.stream.write_all(&frame[..10]).unwrap();
+    ada.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(
+        bob.line(),
+        "* ada left",
+        "half a frame must not reach anyone"
+    );
+    server.wait_for_line("lost: ada (");
+
+    let (cy, _) = Ws::join(web, "cy");
+    assert_eq!(bob.line(), "* cy joined");
+    let mut cy = cy;
+    let frame = cy.encode(true, TEXT, b"half a message");
+    cy.stream.write_all(&frame[..10]).unwrap();
+    thread::sleep(Duration::from_millis(100)); // let the bytes arrive before the reset
+    // Linger 0: close sends a reset (RST) instead of an orderly end (FIN).
+    socket2::SockRef::from(&cy.stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(cy);
+    assert_eq!(bob.line(), "* cy left");
+    server.wait_for_line("lost: cy (connection reset by peer");
+    bob.say("/who");
+    assert_eq!(bob.line(), "* here: bob");
 }
