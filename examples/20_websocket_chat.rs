@@ -1127,7 +1127,10 @@ fn serve_member(
     let reason = loop {
         match member.next_line(&mut reader, &outbox, &rules) {
             Heard::Line(text) if text == "/quit" => {
-                member.close(&outbox, NORMAL, "* bye");
+                // A browser gets the close handshake; nc just the end of the stream.
+                if let Member::WebSocket(ws) = &mut member {
+                    ws.close(&outbox, NORMAL, "bye");
+                }
                 break "left".to_string();
             }
             Heard::Line(text) if text == "/who" => {
