@@ -863,7 +863,7 @@ fn tungstenite_as_a_client_chats_pings_and_closes_cleanly() {
     ws.send(Message::text("tung")).unwrap();
     assert_eq!(ws.read().unwrap(), Message::text("* hello tung; here: bob"));
     assert_eq!(bob.line(), "* tung joined");
-    // A long message: tungstenite picks the 64-bit length form and masks it.
+    // A longer message: tungstenite picks the 16-bit length form, and masks it.
     ws.send(Message::text("y".repeat(1000))).unwrap();
     assert_eq!(bob.line(), format!("tung: {}", "y".repeat(1000)));
     bob.say("hello, tungstenite");
@@ -926,4 +926,37 @@ fn a_frame_cut_by_the_end_of_the_stream_or_a_reset_is_not_sent() {
     server.wait_for_line("lost: cy (connection reset by peer");
     bob.say("/who");
     assert_eq!(bob.line(), "* here: bob");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_under_a_flood_with_a_browser_that_never_reads_exits_within_seconds() {
+    let (server, web, nc) = server(&[]);
+    let mut hog = Ws::connect_on(small_buffer_socket(web), web);
+    assert_eq!(hog.text(), "* welcome! your nickname?");
+    hog.send_text("hog");
+    assert!(hog.text().starts_with("* hello hog"));
+    let (mut listener, _) = Ws::join(web, "listener");
+    let (mut talker, _) = Member::join(nc, "talker");
+    assert_eq!(listener.text(), "* talker joined");
+    // The talker floods until the server goes; the listener reads; the hog never reads.
+    let flooding = thread::spawn(move || {
+        let line = format!("{}\n", "x".repeat(500));
+        while talker.stream.write_all(line.as_bytes()).is_ok() {}
+    });
+    let reading = thread::spawn(move || {
+        while listener.reader.read(&mut [0u8; 65536]).is_ok_and(|n| n > 0) {}
+    });
+    thread::sleep(Duration::from_secs(1));
+    let started = Instant::now();
+    server.sigint();
+    let finished = server.wait(TIMEOUT);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    flooding.join().unwrap();
+    reading.join().unwrap();
 }
