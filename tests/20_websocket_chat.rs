@@ -853,11 +853,9 @@ fn tungstenite_as_a_client_chats_pings_and_closes_cleanly() {
     let (mut ws, response) = client(format!("ws://{web}/chat"), connect(web))
         .expect("tungstenite's handshake with our server");
     assert_eq!(response.status(), 101);
-    let mut text = || loop {
-        match ws.read().expect("a message from our server") {
-            Message::Text(text) => return text.to_string(),
-            other => panic!("{other:?}"),
-        }
+    let mut text = || match ws.read().expect("a message from our server") {
+        Message::Text(text) => text.to_string(),
+        other => panic!("{other:?}"),
     };
     assert_eq!(text(), "* welcome! your nickname?");
     ws.send(Message::text("tung")).unwrap();
