@@ -587,7 +587,14 @@ impl Read for DeadlineReader {
             }
             self.stream.set_read_timeout(Some(left))?;
         }
-        (&*self.stream).read(buf)
+        loop {
+            // A signal (Ctrl-C) interrupts a read on a socket with a timeout, and the
+            // kernel does not restart it (signal(7)): try again, as every loop here does.
+            match (&*self.stream).read(buf) {
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                done => return done,
+            }
+        }
     }
 }
 
@@ -604,8 +611,15 @@ fn serve(
     shutdown: &Shutdown,
     rules: Rules,
 ) -> anyhow::Result<()> {
+    // Out of file descriptors, this is where it shows: say so in the client's protocol.
     let _watch = shutdown.watch_stream(&stream).inspect_err(|_| {
-        let _ = write_line_frame(&mut &stream, BUSY.as_bytes());
+        let _ = match kind {
+            Kind::Lines => write_line_frame(&mut &stream, BUSY.as_bytes()),
+            Kind::Web => (&stream).write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\
+                  Connection: close\r\n\r\n",
+            ),
+        };
     })?;
     stream.set_write_timeout(Some(rules.stall))?;
     // A small send buffer per member, as in chapter 14: with the outbox, it bounds what
