@@ -77,6 +77,8 @@ const OUTPUTS: &[&str] = &[
     "18-echo-client.txt",
     "18-chat-server.txt",
     "18-chat-ada.txt",
+    "20-server.txt",
+    "20-bob.txt",
 ];
 
 fn outputs_dir() -> PathBuf {
@@ -1392,6 +1394,100 @@ fn chapter_18_echo_and_chat_on_tokio() {
         &shown,
     );
     t.check();
+}
+
+/// Chapter 20: a browser member (tungstenite, standing in for a tab) and chapter 14's client on
+/// the `nc` port chat in one room; then Ctrl-C.
+#[cfg(unix)]
+#[test]
+fn chapter_20_a_browser_and_nc_in_one_room() {
+    use tungstenite::{
+        Message, protocol::CloseFrame, protocol::frame::coding::CloseCode,
+    };
+    let example = "20_websocket_chat";
+    let (server, addr) = Proc::server(
+        example,
+        &["--addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0"],
+    );
+    let line = server.wait_for_line("nc members: nc ");
+    let nc_port = line.rsplit(' ').next().unwrap().to_string();
+    let nc_addr = format!("127.0.0.1:{nc_port}");
+    let mut bob = Proc::start(
+        "14_chat_room",
+        &["client", "--addr", &nc_addr, "--nick", "bob"],
+    );
+    bob.wait_for_line("* hello bob");
+    let stream = common::connect(addr);
+    let (mut ada, _) =
+        tungstenite::client(format!("ws://{addr}/chat"), stream).unwrap();
+    assert_eq!(heard(&mut ada), "* welcome! your nickname?");
+    ada.send(Message::text("ada")).unwrap();
+    assert_eq!(heard(&mut ada), "* hello ada; here: bob");
+    bob.wait_for_line("* ada joined");
+    ada.send(Message::text("hello from a browser tab")).unwrap();
+    bob.wait_for_line("ada: hello from a browser tab");
+    bob.write_stdin(b"hi ada, this is a terminal\n");
+    assert_eq!(heard(&mut ada), "bob: hi ada, this is a terminal");
+    // The tab is closed: the browser sends a close frame with 1001, "going away".
+    ada.close(Some(CloseFrame {
+        code: CloseCode::Away,
+        reason: "".into(),
+    }))
+    .unwrap();
+    while ada.read().is_ok() {}
+    bob.wait_for_line("* ada left");
+    bob.write_stdin(b"/quit\n");
+    let _bob = bob.wait(TIMEOUT);
+    wait_for_count(&server, "left: ", 2);
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+
+    // The nc port is shown as its default, 7879, in `nc 127.0.0.1 7879` as in `IP:PORT`.
+    let nc_default = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| {
+                l.replace(&format!(" {nc_port}"), " 7879")
+                    .replace(&format!(":{nc_port}"), ":7879")
+            })
+            .collect()
+    };
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "20-server.txt",
+        "cargo run --example 20_websocket_chat",
+        &nc_default(with_ctrl_c(&before_signal, &server.stdout)),
+    );
+    let mut shown = bob_lines(&_bob.stdout);
+    shown.push("/quit".into());
+    t.add(
+        "20-bob.txt",
+        "cargo run --example 14_chat_room -- client --addr 127.0.0.1:7879 --nick bob",
+        &shown,
+    );
+    t.check();
+}
+
+/// The next text message a WebSocket client gets.
+fn heard(ws: &mut tungstenite::WebSocket<std::net::TcpStream>) -> String {
+    loop {
+        if let tungstenite::Message::Text(text) = ws.read().unwrap() {
+            return text.to_string();
+        }
+    }
+}
+
+/// Bob's terminal: what the room printed, with what he typed where he typed it.
+fn bob_lines(printed: &[String]) -> Vec<String> {
+    let mut shown = Vec::new();
+    for line in printed {
+        shown.push(line.clone());
+        if line == "ada: hello from a browser tab" {
+            shown.push("hi ada, this is a terminal".into());
+        }
+    }
+    shown
 }
 
 /// Waits until `proc` has printed `count` stdout lines starting with `prefix`.
