@@ -45,13 +45,14 @@ enum Role {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Largest frame accepted, in bytes; a larger header closes that connection.
-        #[arg(long, default_value_t = DEFAULT_MAX_FRAME)]
+        #[arg(long, default_value_t = DEFAULT_MAX_FRAME,
+              value_parser = cli::number::<usize>(1..=u32::MAX as u64))]
         max_frame: usize,
         /// Worker threads: at most this many clients at once.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 16, value_parser = cli::number::<usize>(1..=1024))]
         workers: usize,
         /// Clients that may wait for a worker.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = cli::number::<usize>(0..=65_536))]
         queue: usize,
         /// Close a client whose next whole frame takes longer than this many seconds to
         /// arrive, or that reads nothing for as long.
@@ -64,7 +65,7 @@ enum Role {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Without messages: how many random frames to send.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = cli::number::<usize>(0..=10_000))]
         count: usize,
         /// Without messages: seed for the frame sizes (0 to 64 KiB) and the chunking.
         #[arg(long)]

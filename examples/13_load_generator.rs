@@ -65,16 +65,16 @@ struct Pingpong {
     #[command(flatten)]
     common: Common,
     /// Clients, each with its own connection and thread.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = cli::number::<usize>(1..=10_000))]
     clients: usize,
     /// Bytes per message.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = cli::number::<usize>(1..=1 << 24))]
     size: usize,
     /// Run for this many seconds...
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = cli::parse_seconds)]
     secs: Duration,
     /// ...or stop each client after this many round trips, whichever comes first.
-    #[arg(long)]
+    #[arg(long, value_parser = cli::number::<u64>(1..))]
     count: Option<u64>,
 }
 
@@ -83,7 +83,7 @@ struct Stream {
     #[command(flatten)]
     common: Common,
     /// Connections, each with a writer and a reader thread.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = cli::number::<usize>(1..=1024))]
     connections: usize,
     /// Run for this many seconds.
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = cli::parse_seconds)]
@@ -95,7 +95,7 @@ struct Hold {
     #[command(flatten)]
     common: Common,
     /// Connections to open and hold at once (each needs a file descriptor: see `ulimit -n`).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = cli::number::<usize>(1..=1_000_000))]
     connections: usize,
     /// Then keep them all open this many seconds more, to look at them at human speed
     /// (`ss -tn`, the server's memory with `ps -o rss`), before closing them.

@@ -51,10 +51,10 @@ enum Role {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Lines that may wait for one client; while they are all waiting, senders wait too.
-        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 256, value_parser = cli::number::<u32>(1..=65_536))]
         outbox: u32,
         /// Longest line accepted, in bytes.
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = 1024, value_parser = cli::number::<usize>(1..=1 << 20))]
         max_line: usize,
         /// Seconds a client may take to accept one line while others wait; then it is dropped.
         #[arg(long, default_value = "5", value_parser = cli::parse_seconds)]

@@ -50,7 +50,7 @@ struct Args {
     role: Role,
 
     /// Worker threads that run the tasks (default: one per CPU core).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = cli::number::<usize>(1..=1024))]
     workers: Option<usize>,
 }
 
@@ -78,10 +78,10 @@ enum Role {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Lines that may wait for one member before its senders are slowed down.
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = 256, value_parser = cli::number::<usize>(1..=65_536))]
         outbox: usize,
         /// Longest line accepted, in bytes.
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = 1024, value_parser = cli::number::<usize>(1..=1 << 20))]
         max_line: usize,
         /// Drop a member that has taken no line for this many seconds while lines wait for it (it
         /// stopped reading), as chapter 14 does.

@@ -212,7 +212,9 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
 /// (`error: invalid value '0' for '--workers <WORKERS>': 0 is not in 1..=1024`) and
 /// exit code 2, instead of a panic, an overflow or a server that cannot serve anyone
 /// later. Use it as `#[arg(long, value_parser = cli::number::<usize>(1..=1024))]`.
-pub fn number<T>(range: impl RangeBounds<u64>) -> clap::builder::RangedU64ValueParser<T>
+pub fn number<T>(
+    range: impl RangeBounds<u64>,
+) -> clap::builder::RangedU64ValueParser<T>
 where
     T: TryFrom<u64> + Clone + Send + Sync + 'static,
     <T as TryFrom<u64>>::Error: Send + Sync + std::error::Error + 'static,
