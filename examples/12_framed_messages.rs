@@ -27,6 +27,7 @@ use rand::{Rng, SeedableRng};
 use socket_workbook::framing::{DEFAULT_MAX_FRAME, read_frame, write_frame};
 use socket_workbook::server::{self, Config, MessageDeadline, Refusals};
 use socket_workbook::shutdown::Shutdown;
+use socket_workbook::text::{SHOWN, inert, shown};
 use socket_workbook::{cli, net};
 
 /// Framed echo: a 4-byte big-endian length before every message.
@@ -199,10 +200,14 @@ fn client(
             let echo = read_frame(&mut stream, DEFAULT_MAX_FRAME)
                 .with_context(|| format!("cannot read the echo from {addr}"))?
                 .with_context(|| format!("{addr} closed the connection"))?;
-            if echo != message.as_bytes() {
-                bail!("the server answered: {}", String::from_utf8_lossy(&echo));
+            // What the server sent is untrusted: shown inert and bounded (src/text.rs).
+            if echo.starts_with(b"error: ") {
+                bail!("the server answered: {}", shown(&echo, SHOWN));
             }
-            println!("{message}");
+            if echo != message.as_bytes() {
+                bail!("{addr} echoed something else: \"{}\"", shown(&echo, SHOWN));
+            }
+            println!("{}", inert(message));
         }
         return Ok(());
     }
@@ -260,7 +265,7 @@ fn random_frames(
             })?;
         if &echo != expected {
             if echo.starts_with(b"error: ") {
-                bail!("the server answered: {}", String::from_utf8_lossy(&echo));
+                bail!("the server answered: {}", shown(&echo, SHOWN));
             }
             bail!(
                 "echo {} of {count} differs from the frame sent (seed {seed})",
