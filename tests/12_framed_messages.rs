@@ -199,7 +199,9 @@ fn a_huge_hostile_error_frame_is_one_short_inert_line() {
     assert!(line.len() < 400, "a line of {} bytes", line.len());
     assert!(!line.contains('\x1b') && !line.contains('\x07'), "{line:?}");
     assert!(
-        line.starts_with(r"error: the server answered: error: \u{1b}[2J\u{1b}]0;pwned\u{7}xxx"),
+        line.starts_with(
+            r"error: the server answered: error: \u{1b}[2J\u{1b}]0;pwned\u{7}xxx"
+        ),
         "{line:?}"
     );
     assert!(line.ends_with("… (cut: 4194304 bytes in all)"), "{line:?}");
@@ -208,12 +210,18 @@ fn a_huge_hostile_error_frame_is_one_short_inert_line() {
 #[test]
 fn a_wrong_echo_is_an_error_not_the_echo() {
     let addr = answering_server(b"\x1b[2Jbye".to_vec());
-    let done = run(EXAMPLE, &["client", "--addr", &addr.to_string(), "hello"], b"");
+    let done = run(
+        EXAMPLE,
+        &["client", "--addr", &addr.to_string(), "hello"],
+        b"",
+    );
     assert_eq!(done.code(), Some(1), "{done:?}");
     assert!(done.stdout.is_empty(), "{:?}", done.stdout);
     assert_eq!(
         done.stderr,
-        [format!(r#"error: {addr} echoed something else: "\u{{1b}}[2Jbye""#)]
+        [format!(
+            r#"error: {addr} echoed something else: "\u{{1b}}[2Jbye""#
+        )]
     );
 }
 

@@ -632,9 +632,13 @@ fn fake_server(then: &'static [u8]) -> (SocketAddr, thread::JoinHandle<()>) {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         (&stream).write_all(b"* welcome! your nickname?\n").unwrap();
+        let mut reader = BufReader::new(&stream);
         let mut nick = String::new();
-        BufReader::new(&stream).read_line(&mut nick).unwrap();
+        reader.read_line(&mut nick).unwrap();
         let _ = (&stream).write_all(then);
+        // Like the real server, close only once the client has left (`/quit`).
+        let mut rest = String::new();
+        while matches!(reader.read_line(&mut rest), Ok(n) if n > 0) {}
     });
     (addr, serving)
 }
@@ -655,6 +659,74 @@ fn the_client_escapes_control_characters_from_the_server() {
             "evil: \\u{1b}]0;owned\\u{7}\\u{1b}[2J"
         ]
     );
+}
+
+#[test]
+fn the_client_leaves_out_a_line_over_its_cap_and_goes_on_printing_the_room() {
+    static THEN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let then = THEN.get_or_init(|| {
+        let mut then = b"* hello bob; here: ada\nada: ".to_vec();
+        then.resize(then.len() + 70 * 1024, b'z');
+        then.extend_from_slice(b"\nada: still here\n");
+        then
+    });
+    let (addr, serving) = fake_server(then);
+    let addr = addr.to_string();
+    let bob = common::run(EXAMPLE, &["client", "--addr", &addr, "--nick", "bob"], b"");
+    serving.join().unwrap();
+    assert_eq!(bob.code(), Some(0), "{bob:?}");
+    assert_eq!(bob.stdout, ["* hello bob; here: ada", "ada: still here"]);
+    assert_eq!(
+        bob.stderr,
+        [format!(
+            "warning: left out a line of over 65536 bytes from {addr}"
+        )]
+    );
+}
+
+/// Starts the client example as `bob`, with stdin left open (a person who is not typing).
+fn waiting_client(addr: SocketAddr) -> Proc {
+    let addr = addr.to_string();
+    let bob = Proc::start(EXAMPLE, &["client", "--addr", &addr, "--nick", "bob"]);
+    bob.wait_for_line("* hello bob");
+    bob
+}
+
+#[test]
+fn the_client_ends_when_the_server_is_killed() {
+    let (server, addr) = server(&[]);
+    let bob = waiting_client(addr);
+    let signalled = Instant::now();
+    server.signal("KILL");
+    bob.wait_for_stderr_line("error:");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let bob = bob.wait(TIMEOUT);
+    assert_eq!(bob.code(), Some(1), "{bob:?}");
+    assert_eq!(bob.stderr, [format!("error: {addr} closed the connection")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_client_ends_when_the_server_shuts_down() {
+    let (server, addr) = server(&[]);
+    let bob = waiting_client(addr);
+    let signalled = Instant::now();
+    server.sigint();
+    // Its stdin still open (`wait` closes it): the room's end alone must end it.
+    bob.wait_for_stderr_line("error:");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let bob = bob.wait(TIMEOUT);
+    assert_eq!(bob.code(), Some(1), "{bob:?}");
+    assert_eq!(bob.stdout.last().unwrap(), "* server shutting down");
+    assert_eq!(bob.stderr, [format!("error: {addr} closed the connection")]);
 }
 
 #[test]

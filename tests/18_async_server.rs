@@ -330,6 +330,25 @@ fn a_member_that_never_reads_is_dropped_while_the_room_goes_on() {
 }
 
 #[test]
+fn chapter_14s_client_ends_when_the_server_is_killed_or_shuts_down() {
+    for signal in ["KILL", "INT"] {
+        let (server, addr) = chat_server(&[]);
+        let at = addr.to_string();
+        let bob =
+            Proc::start("14_chat_room", &["client", "--addr", &at, "--nick", "bob"]);
+        bob.wait_for_line("* hello bob");
+        let signalled = Instant::now();
+        server.signal(signal);
+        // Its stdin still open (`wait` closes it): the room's end alone must end it.
+        bob.wait_for_stderr_line("error:");
+        assert!(signalled.elapsed() < Duration::from_secs(5), "{signal}");
+        let bob = bob.wait(TIMEOUT);
+        assert_eq!(bob.code(), Some(1), "{signal}: {bob:?}");
+        assert_eq!(bob.stderr, [format!("error: {addr} closed the connection")]);
+    }
+}
+
+#[test]
 fn a_connection_that_never_names_itself_is_closed() {
     let (server, addr) = chat_server(&["--nick-timeout", "0.5"]);
     let mut silent = connect(addr);
