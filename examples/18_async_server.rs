@@ -216,6 +216,7 @@ async fn echo_server(
 ) -> anyhow::Result<()> {
     let mut shutdown = ctrl_c_signal().await;
     let listener = listen(addr)?;
+    let addr = listener.local_addr()?; // the port resolved, for the lines below
     // Every connection's task, so that Ctrl-C can wait for them (and abort
     // stragglers).
     let mut tasks = JoinSet::new();
@@ -441,6 +442,7 @@ impl Room {
 async fn chat_server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
     let mut shutdown = ctrl_c_signal().await;
     let listener = listen(addr)?;
+    let addr = listener.local_addr()?; // the port resolved, for the lines below
     let room = Room::default();
     let mut tasks = JoinSet::new();
     let mut accept_errors = cli::Throttle::new(Duration::from_secs(5));

@@ -173,6 +173,14 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
     common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || {
         drop(held)
     });
+    // The line names the address the server is on, not `--addr 127.0.0.1:0`.
+    let line = server.wait_for_stderr_line("cannot accept");
+    assert!(
+        line.starts_with(&format!(
+            "error: cannot accept on {addr}: too many open files"
+        )),
+        "{line}"
+    );
 }
 
 /// Ctrl-C while a client is still sending ends its stream in order, not with a reset.
