@@ -256,6 +256,25 @@ fn chat_members_see_each_others_messages_in_order_with_notices() {
 }
 
 #[test]
+fn bidirectional_overrides_reach_nobody_raw() {
+    let (_server, addr) = chat_server(&[]);
+    let (mut ada, _) = Member::join(addr, "ada");
+    let (mut mallory, _) = Member::join(addr, "mallory");
+    assert_eq!(ada.line(), "* mallory joined");
+    // "Trojan Source" (CVE-2021-42574): U+202E shows `exe.txt` for `txt.exe`; U+2066–U+2069
+    // isolate and U+200F reorders. Shown as escapes, never sent on.
+    mallory.say("open \u{202e}txt.exe \u{2066}a\u{2069} \u{200f}\u{061c}\u{202a}");
+    let line = ada.line();
+    assert_eq!(
+        line,
+        r"mallory: open \u{202e}txt.exe \u{2066}a\u{2069} \u{200f}\u{61c}\u{202a}"
+    );
+    // Right-to-left letters are text, not formatting: they pass.
+    mallory.say("שלום مرحبا");
+    assert_eq!(ada.line(), "mallory: שלום مرحبا");
+}
+
+#[test]
 fn control_characters_reach_nobody_raw() {
     let (_server, addr) = chat_server(&[]);
     let (mut ada, _) = Member::join(addr, "ada");
