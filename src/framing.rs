@@ -176,7 +176,9 @@ pub fn read_line_frame(
 ) -> io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
     // `take` caps this one line; `BufRead::lines` has no cap at all (chapter 05).
-    let n = reader.take(max as u64 + 1).read_until(b'\n', &mut line)?;
+    let n = reader
+        .take((max as u64).saturating_add(1))
+        .read_until(b'\n', &mut line)?;
     if n == 0 {
         return Ok(None);
     }
@@ -256,6 +258,13 @@ mod tests {
             self.at += n;
             Ok(n)
         }
+    }
+
+    #[test]
+    fn a_line_cap_of_usize_max_is_no_cap_not_an_overflow() {
+        let mut reader = io::Cursor::new(b"hi\n".to_vec());
+        let line = read_line_frame(&mut reader, usize::MAX).unwrap();
+        assert_eq!(line.as_deref(), Some(&b"hi"[..]));
     }
 
     #[test]
