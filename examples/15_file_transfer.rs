@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
-use socket_workbook::framing::{read_frame, write_frame};
+use socket_workbook::framing::{read_frame, write_frame, write_frame_within};
 use socket_workbook::server::{self, Config, Refusals};
 use socket_workbook::shutdown::Shutdown;
 use socket_workbook::text::{SHOWN, shown};
@@ -469,9 +469,9 @@ fn send(
     let writer = stream;
 
     // 1. The header, and the receiver's yes or no.
-    send_frame(&writer, name.as_bytes(), timeout)
+    write_frame_within(&writer, name.as_bytes(), timeout)
         .with_context(|| format!("cannot send to {addr}"))?;
-    send_frame(&writer, &size.to_be_bytes(), timeout)
+    write_frame_within(&writer, &size.to_be_bytes(), timeout)
         .with_context(|| format!("cannot send to {addr}"))?;
     expect_ok(&mut reader, addr)?;
 
@@ -496,7 +496,7 @@ fn send(
             }
         };
         hasher.update(&buf[..n]);
-        if let Err(err) = send_frame(&writer, &buf[..n], timeout) {
+        if let Err(err) = write_frame_within(&writer, &buf[..n], timeout) {
             // A receiver that gives up mid-transfer (its disk is full, say) says why
             // in a frame, then closes: our write fails with "broken pipe", but the
             // cause is in that frame.
@@ -514,7 +514,7 @@ fn send(
 
     // 3. The checksum, and the verdict.
     let sum = hasher.finalize();
-    send_frame(&writer, &sum, timeout)
+    write_frame_within(&writer, &sum, timeout)
         .with_context(|| format!("cannot send to {addr}"))?;
     let verdict = expect_ok(&mut reader, addr)?;
     let secs = started.elapsed().as_secs_f64();
@@ -524,47 +524,6 @@ fn send(
         size as f64 / secs / 1e6,
         hex(&sum)
     );
-    Ok(())
-}
-
-/// Writes one frame, all of it within `limit`. A write timeout alone bounds each
-/// `write`: a receiver that takes in a byte now and then would hold us for ever (the
-/// trickler of chapter 05, reading instead of writing). So before each `write` the
-/// timeout is set to the time left for the whole frame.
-fn send_frame(
-    mut stream: &TcpStream,
-    payload: &[u8],
-    limit: Duration,
-) -> io::Result<()> {
-    let mut frame = Vec::with_capacity(4 + payload.len());
-    write_frame(&mut frame, payload)?;
-    let deadline = Instant::now() + limit;
-    let expired = || {
-        let why = format!("the receiver took no frame in {} s", limit.as_secs_f64());
-        io::Error::new(ErrorKind::TimedOut, why)
-    };
-    let mut at = 0;
-    while at < frame.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(expired());
-        }
-        stream.set_write_timeout(Some(left))?;
-        match stream.write(&frame[at..]) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(n) => at += n,
-            Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(expired());
-            }
-            Err(err) => return Err(err),
-        }
-    }
     Ok(())
 }
 

@@ -44,7 +44,7 @@ fn obeyed(c: char) -> bool {
 
 // ANCHOR: shown
 /// The most of one untrusted reply that a client prints, in characters.
-pub const SHOWN: usize = 200;
+pub const SHOWN: usize = 1024;
 
 /// Bytes from the network, ready to print on one line: decoded (bytes that are not
 /// UTF-8 become `�`), made [`inert`], and cut after `max` characters with a note of the

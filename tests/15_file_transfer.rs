@@ -303,7 +303,7 @@ fn a_receiver_that_stops_reading_or_trickles_fails_the_sender_with_one_line() {
         );
         assert!(
             line.ends_with(
-                " of 16777216 bytes: the receiver took no frame in 2 s \
+                " of 16777216 bytes: the peer took no frame in 2 s \
                  (is the peer alive and reading?)"
             ),
             "{line}"
