@@ -201,11 +201,12 @@ fn client(
                 .with_context(|| format!("cannot read the echo from {addr}"))?
                 .with_context(|| format!("{addr} closed the connection"))?;
             // What the server sent is untrusted: shown inert and bounded (src/text.rs).
-            if echo.starts_with(b"error: ") {
-                bail!("the server answered: {}", shown(&echo, SHOWN));
-            }
             if echo != message.as_bytes() {
-                bail!("{addr} echoed something else: \"{}\"", shown(&echo, SHOWN));
+                let shown = shown(&echo, SHOWN);
+                if echo.starts_with(b"error: ") {
+                    bail!("the server answered: {shown}");
+                }
+                bail!("{addr} echoed something else: \"{shown}\"");
             }
             println!("{}", inert(message));
         }

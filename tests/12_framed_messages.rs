@@ -208,6 +208,19 @@ fn a_huge_hostile_error_frame_is_one_short_inert_line() {
 }
 
 #[test]
+fn a_message_that_looks_like_an_error_is_echoed_as_any_other() {
+    let (_server, addr) = server(&[]);
+    let addr = addr.to_string();
+    let done = run(
+        EXAMPLE,
+        &["client", "--addr", &addr, "error: not really"],
+        b"",
+    );
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(done.stdout, ["error: not really"]);
+}
+
+#[test]
 fn a_wrong_echo_is_an_error_not_the_echo() {
     let addr = answering_server(b"\x1b[2Jbye".to_vec());
     let done = run(
