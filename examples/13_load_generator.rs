@@ -19,7 +19,8 @@ use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -145,28 +146,26 @@ const DRAIN: Duration = Duration::from_secs(5);
 struct Watchdog {
     streams: Mutex<Vec<TcpStream>>,
     fired: AtomicBool,
-    done: AtomicBool,
+    /// Dropped by `finish`: the watchdog's thread wakes and leaves at once.
+    done: Mutex<Option<mpsc::Sender<()>>>,
 }
 
 impl Watchdog {
     fn start(end: Instant) -> Arc<Watchdog> {
+        let (done, finished) = mpsc::channel::<()>();
         let watchdog = Arc::new(Watchdog {
             streams: Mutex::new(Vec::new()),
             fired: AtomicBool::new(false),
-            done: AtomicBool::new(false),
+            done: Mutex::new(Some(done)),
         });
         let dog = Arc::clone(&watchdog);
         thread::spawn(move || {
-            while Instant::now() < end + DRAIN {
-                if dog.done.load(Ordering::Relaxed) {
-                    return;
+            let left = (end + DRAIN).saturating_duration_since(Instant::now());
+            if finished.recv_timeout(left) == Err(RecvTimeoutError::Timeout) {
+                dog.fired.store(true, Ordering::SeqCst);
+                for stream in lock(&dog.streams).iter() {
+                    let _ = stream.shutdown(Shutdown::Both);
                 }
-                thread::sleep(Duration::from_millis(50));
-            }
-            dog.fired.store(true, Ordering::SeqCst);
-            let streams = dog.streams.lock().unwrap_or_else(|p| p.into_inner());
-            for stream in streams.iter() {
-                let _ = stream.shutdown(Shutdown::Both);
             }
         });
         watchdog
@@ -175,17 +174,18 @@ impl Watchdog {
     /// Registers a connection, to be shut down if the run overruns.
     fn watch(&self, stream: &TcpStream) -> anyhow::Result<()> {
         let clone = stream.try_clone().context("cannot clone a socket")?;
-        self.streams
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(clone);
+        lock(&self.streams).push(clone);
         Ok(())
+    }
+
+    fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
     }
 
     /// Ends the watch; an error if the run had to be cut short.
     fn finish(&self, addr: SocketAddr) -> anyhow::Result<()> {
-        self.done.store(true, Ordering::Relaxed);
-        if self.fired.load(Ordering::SeqCst) {
+        lock(&self.done).take();
+        if self.fired() {
             bail!(
                 "{addr} was still sending {} s after the end of the run (echoing more than \
                  it was sent, or too slowly); no figures are reported",
@@ -194,6 +194,11 @@ impl Watchdog {
         }
         Ok(())
     }
+}
+
+/// A lock that a panicked thread cannot poison for the others.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 // ANCHOR_END: watchdog
 
@@ -454,7 +459,7 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
         let got = reading
             .join()
             .map_err(|_| anyhow::anyhow!("a reader panicked"))?;
-        if watchdog.fired.load(Ordering::SeqCst) {
+        if watchdog.fired() {
             continue; // every connection was cut short: `finish` says why
         }
         // The first failure is the cause: a mismatch, not the write it then made fail.
