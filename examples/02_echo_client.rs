@@ -25,6 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use socket_workbook::cli;
+use socket_workbook::text::{SHOWN, inert, shown};
 
 /// Echo client: sends each message, reads back exactly as many bytes, prints them.
 #[derive(Parser)]
@@ -39,7 +40,8 @@ struct Args {
     timeout: Duration,
 
     /// Instead of messages, send an N-byte generated payload and verify the echo.
-    #[arg(long, value_name = "N", conflicts_with = "messages")]
+    #[arg(long, value_name = "N", conflicts_with = "messages",
+          value_parser = cli::number::<usize>(0..=1 << 40))]
     size: Option<usize>,
 
     /// With --size: write the whole payload before reading anything (deadlocks on big
@@ -112,7 +114,18 @@ fn echo_one(
         .read_exact(&mut echo)
         .with_context(|| format!("cannot read the echo from {addr}"))?;
 
-    println!("{}", String::from_utf8_lossy(&echo));
+    // 4. An echo client checks the echo: a server that answers something else is broken
+    //    (or not an echo server), and printing its answer as "the echo" would hide it.
+    //    What it sent is shown inert and bounded (`src/text.rs`, chapter 14): bytes
+    //    from the network never reach the terminal as commands.
+    if echo != message.as_bytes() {
+        bail!(
+            "{addr} echoed something else: sent \"{}\", received \"{}\"",
+            shown(message.as_bytes(), SHOWN),
+            shown(&echo, SHOWN)
+        );
+    }
+    println!("{}", inert(message));
     Ok(())
 }
 // ANCHOR_END: echo_one

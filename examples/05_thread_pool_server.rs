@@ -53,7 +53,7 @@ struct Args {
     mode: Mode,
 
     /// With `--mode lines`: the longest line accepted, in bytes.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = cli::number::<usize>(1..=1 << 20))]
     max_line: usize,
 }
 

@@ -37,7 +37,7 @@ struct Args {
 
     /// Milliseconds to nap after a pass in which nothing happened. Every reply may wait up to
     /// this long; shorter naps cost more CPU when idle.
-    #[arg(long, value_name = "MS", default_value_t = 5)]
+    #[arg(long, value_name = "MS", default_value_t = 5, value_parser = cli::number::<u64>(0..=1000))]
     nap: u64,
 
     /// Never nap: retry at once (one core at 100%, even when idle).
@@ -46,7 +46,8 @@ struct Args {
 
     /// Most bytes waiting to be written to one client. A client that does not read its echoes
     /// is not read from until its backlog drains.
-    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024,
+          value_parser = cli::number::<usize>(1..=1 << 30))]
     max_pending: usize,
 }
 

@@ -40,7 +40,8 @@ struct Args {
 
     /// Most bytes waiting to be written to one client. A client that does not read its echoes
     /// is not read from until its backlog drains.
-    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024,
+          value_parser = cli::number::<usize>(1..=1 << 30))]
     max_pending: usize,
 }
 

@@ -50,7 +50,8 @@ struct Args {
     seed: Option<u64>,
 
     /// Largest request accepted, in bytes; larger datagrams are ignored (see the chapter).
-    #[arg(long, value_name = "BYTES", default_value_t = 512)]
+    #[arg(long, value_name = "BYTES", default_value_t = 512,
+          value_parser = cli::number::<usize>(1..=65_507))]
     max_request: usize,
 
     /// Do not log each request, nor each ignored one (for load tests and floods): the

@@ -27,6 +27,7 @@ use rand::{Rng, SeedableRng};
 use socket_workbook::framing::{DEFAULT_MAX_FRAME, read_frame, write_frame};
 use socket_workbook::server::{self, Config, MessageDeadline, Refusals};
 use socket_workbook::shutdown::Shutdown;
+use socket_workbook::text::{SHOWN, inert, shown};
 use socket_workbook::{cli, net};
 
 /// Framed echo: a 4-byte big-endian length before every message.
@@ -45,13 +46,14 @@ enum Role {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Largest frame accepted, in bytes; a larger header closes that connection.
-        #[arg(long, default_value_t = DEFAULT_MAX_FRAME)]
+        #[arg(long, default_value_t = DEFAULT_MAX_FRAME,
+              value_parser = cli::number::<usize>(1..=u32::MAX as u64))]
         max_frame: usize,
         /// Worker threads: at most this many clients at once.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 16, value_parser = cli::number::<usize>(1..=1024))]
         workers: usize,
         /// Clients that may wait for a worker.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = cli::number::<usize>(0..=65_536))]
         queue: usize,
         /// Close a client whose next whole frame takes longer than this many seconds to
         /// arrive, or that reads nothing for as long.
@@ -64,7 +66,7 @@ enum Role {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Without messages: how many random frames to send.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = cli::number::<usize>(0..=10_000))]
         count: usize,
         /// Without messages: seed for the frame sizes (0 to 64 KiB) and the chunking.
         #[arg(long)]
@@ -198,10 +200,15 @@ fn client(
             let echo = read_frame(&mut stream, DEFAULT_MAX_FRAME)
                 .with_context(|| format!("cannot read the echo from {addr}"))?
                 .with_context(|| format!("{addr} closed the connection"))?;
+            // What the server sent is untrusted: shown inert and bounded (src/text.rs).
             if echo != message.as_bytes() {
-                bail!("the server answered: {}", String::from_utf8_lossy(&echo));
+                let shown = shown(&echo, SHOWN);
+                if echo.starts_with(b"error: ") {
+                    bail!("the server answered: {shown}");
+                }
+                bail!("{addr} echoed something else: \"{shown}\"");
             }
-            println!("{message}");
+            println!("{}", inert(message));
         }
         return Ok(());
     }
@@ -259,7 +266,7 @@ fn random_frames(
             })?;
         if &echo != expected {
             if echo.starts_with(b"error: ") {
-                bail!("the server answered: {}", String::from_utf8_lossy(&echo));
+                bail!("the server answered: {}", shown(&echo, SHOWN));
             }
             bail!(
                 "echo {} of {count} differs from the frame sent (seed {seed})",

@@ -19,7 +19,8 @@ use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -65,16 +66,16 @@ struct Pingpong {
     #[command(flatten)]
     common: Common,
     /// Clients, each with its own connection and thread.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = cli::number::<usize>(1..=10_000))]
     clients: usize,
     /// Bytes per message.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = cli::number::<usize>(1..=1 << 24))]
     size: usize,
     /// Run for this many seconds...
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = cli::parse_seconds)]
     secs: Duration,
     /// ...or stop each client after this many round trips, whichever comes first.
-    #[arg(long)]
+    #[arg(long, value_parser = cli::number::<u64>(1..))]
     count: Option<u64>,
 }
 
@@ -83,7 +84,7 @@ struct Stream {
     #[command(flatten)]
     common: Common,
     /// Connections, each with a writer and a reader thread.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = cli::number::<usize>(1..=1024))]
     connections: usize,
     /// Run for this many seconds.
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = cli::parse_seconds)]
@@ -95,7 +96,7 @@ struct Hold {
     #[command(flatten)]
     common: Common,
     /// Connections to open and hold at once (each needs a file descriptor: see `ulimit -n`).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = cli::number::<usize>(1..=1_000_000))]
     connections: usize,
     /// Then keep them all open this many seconds more, to look at them at human speed
     /// (`ss -tn`, the server's memory with `ps -o rss`), before closing them.
@@ -133,6 +134,74 @@ fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
     Ok(stream)
 }
 
+// ANCHOR: watchdog
+/// How long after the end of a run the server has to finish its echoes.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// The run's own time limit. Every `read` has a timeout, but a run does not end by
+/// itself when a server keeps sending after our FIN, or answers one byte every few
+/// seconds (each read succeeds, in time). Every connection is registered here; at
+/// `end + DRAIN` a thread shuts them all down, which makes every blocked `read`
+/// and `write` return at once, and the run fails.
+struct Watchdog {
+    streams: Mutex<Vec<TcpStream>>,
+    fired: AtomicBool,
+    /// Dropped by `finish`: the watchdog's thread wakes and leaves at once.
+    done: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl Watchdog {
+    fn start(end: Instant) -> Arc<Watchdog> {
+        let (done, finished) = mpsc::channel::<()>();
+        let watchdog = Arc::new(Watchdog {
+            streams: Mutex::new(Vec::new()),
+            fired: AtomicBool::new(false),
+            done: Mutex::new(Some(done)),
+        });
+        let dog = Arc::clone(&watchdog);
+        thread::spawn(move || {
+            let left = (end + DRAIN).saturating_duration_since(Instant::now());
+            if finished.recv_timeout(left) == Err(RecvTimeoutError::Timeout) {
+                dog.fired.store(true, Ordering::SeqCst);
+                for stream in lock(&dog.streams).iter() {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+            }
+        });
+        watchdog
+    }
+
+    /// Registers a connection, to be shut down if the run overruns.
+    fn watch(&self, stream: &TcpStream) -> anyhow::Result<()> {
+        let clone = stream.try_clone().context("cannot clone a socket")?;
+        lock(&self.streams).push(clone);
+        Ok(())
+    }
+
+    fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+
+    /// Ends the watch; an error if the run had to be cut short.
+    fn finish(&self, addr: SocketAddr) -> anyhow::Result<()> {
+        lock(&self.done).take();
+        if self.fired() {
+            bail!(
+                "{addr} was still sending {} s after the end of the run (echoing more than \
+                 it was sent, or too slowly); no figures are reported",
+                DRAIN.as_secs()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A lock that a panicked thread cannot poison for the others.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+// ANCHOR_END: watchdog
+
 /// A spinner on stderr (drawn only on a terminal) showing a live count.
 fn progress(
     label: &'static str,
@@ -160,12 +229,15 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let spinner = progress("round trips", Arc::clone(&done), Arc::clone(&stop));
     let deadline = Instant::now() + args.secs;
+    let watchdog = Watchdog::start(deadline);
     let started = Instant::now();
     let workers: Vec<_> = (0..args.clients)
         .map(|client| {
             let (done, size, count) = (Arc::clone(&done), args.size, args.count);
+            let watchdog = Arc::clone(&watchdog);
             thread::spawn(move || -> anyhow::Result<Vec<u32>> {
                 let stream = connect(addr)?;
+                watchdog.watch(&stream)?;
                 let mut reader = BufReader::new(stream.try_clone()?);
                 let mut writer = stream;
                 let mut message = vec![0u8; size];
@@ -229,6 +301,7 @@ fn pingpong(args: &Pingpong, framed: bool) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let _ = spinner.join();
+    watchdog.finish(addr)?; // an overrun is the cause of any failure it made
     if let Some(err) = failure {
         return Err(err.context("the run failed; no figures are reported"));
     }
@@ -298,10 +371,12 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let spinner = progress("bytes echoed", Arc::clone(&echoed), Arc::clone(&stop));
     let deadline = Instant::now() + args.secs;
+    let watchdog = Watchdog::start(deadline);
     let started = Instant::now();
     let workers: Vec<_> = (0..args.connections)
         .map(|conn| -> anyhow::Result<_> {
             let stream = connect(addr)?;
+            watchdog.watch(&stream)?;
             let mut writer = stream.try_clone()?;
             // Which direction failed first: one failure causes the other (a reader
             // that stops leaves the writer blocked), and only the first is the cause
@@ -384,6 +459,9 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
         let got = reading
             .join()
             .map_err(|_| anyhow::anyhow!("a reader panicked"))?;
+        if watchdog.fired() {
+            continue; // every connection was cut short: `finish` says why
+        }
         // The first failure is the cause: a mismatch, not the write it then made fail.
         let (sent, got) = match first_failure.get() {
             Some(Side::Reader) => {
@@ -400,6 +478,7 @@ fn stream(args: &Stream) -> anyhow::Result<()> {
         }
         total += got;
     }
+    watchdog.finish(addr)?;
     let elapsed = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let _ = spinner.join();

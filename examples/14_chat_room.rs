@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown as Direction, SocketAddr, TcpStream};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -50,10 +51,10 @@ enum Role {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Lines that may wait for one client; while they are all waiting, senders wait too.
-        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 256, value_parser = cli::number::<u32>(1..=65_536))]
         outbox: u32,
         /// Longest line accepted, in bytes.
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = 1024, value_parser = cli::number::<usize>(1..=1 << 20))]
         max_line: usize,
         /// Seconds a client may take to accept one line while others wait; then it is dropped.
         #[arg(long, default_value = "5", value_parser = cli::parse_seconds)]
@@ -651,6 +652,9 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot connect to {addr}"))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream.try_clone()?;
+    // A server that stops reading cannot hang what you type for ever: a line it has
+    // not taken in 30 s is an error (the room's own flow control pauses us 5 s at most).
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
 
     // The server asks for the nickname, then greets us (or refuses): two capped lines,
     // due within 5 s each (a server answers at once): one that never does cannot hang
@@ -674,25 +678,62 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
 
     // Printing runs on its own thread, so that messages appear while we wait for
     // stdin. What the room sends is made inert too: this client does not trust the
-    // server either.
+    // server either. When the room ends first (the server closed the connection, shut
+    // down or died), there is nothing left to type for: the printer ends the program,
+    // since a thread blocked reading the keyboard cannot be woken portably.
+    let leaving = Arc::new(AtomicBool::new(false));
+    let left = Arc::clone(&leaving);
     let printer = thread::Builder::new()
         .name("printer".into())
         .spawn(move || {
-            while let Ok(Some(line)) = read_line_frame(&mut reader, CLIENT_MAX_LINE) {
-                println!("{}", inert(&String::from_utf8_lossy(&line)));
+            let ended = print_room(&mut reader, addr);
+            if !left.load(Ordering::SeqCst) {
+                eprintln!("error: {}", cli::one_line(&ended));
+                std::process::exit(1);
             }
         })?;
-    for line in io::BufRead::lines(io::stdin().lock()) {
-        let line = line.context("cannot read stdin")?;
-        let sent = write_line_frame(&mut writer, line.as_bytes());
-        sent.context("cannot send to the room")?;
-        if line == "/quit" {
-            break;
+    let typed = (|| -> anyhow::Result<()> {
+        for line in io::BufRead::lines(io::stdin().lock()) {
+            let line = line.context("cannot read stdin")?;
+            if line == "/quit" {
+                break;
+            }
+            let sent = write_line_frame(&mut writer, line.as_bytes());
+            sent.context("cannot send to the room")?;
+        }
+        Ok(())
+    })();
+    // End of input (Ctrl-D) is leaving too. The server answers `/quit` by closing;
+    // one that does not gets 5 s. (An error sending is ours to report, not the
+    // printer's.)
+    leaving.store(true, Ordering::SeqCst);
+    let _ = write_line_frame(&mut writer, b"/quit");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = printer.join();
+    typed
+}
+
+/// Prints the room's lines until it ends; returns why it ended. A line over the cap is
+/// left out (and said so), not the end of the room.
+fn print_room(reader: &mut impl io::BufRead, addr: SocketAddr) -> anyhow::Error {
+    loop {
+        match read_line_frame(reader, CLIENT_MAX_LINE) {
+            Ok(Some(line)) => println!("{}", inert(&String::from_utf8_lossy(&line))),
+            Ok(None) => return anyhow::anyhow!("{addr} closed the connection"),
+            Err(err) if err.kind() == ErrorKind::InvalidData => {
+                if let Err(err) = reader.skip_until(b'\n') {
+                    return anyhow::Error::new(err)
+                        .context(format!("cannot read from {addr}"));
+                }
+                eprintln!(
+                    "warning: left out a line of over {CLIENT_MAX_LINE} bytes from {addr}"
+                );
+            }
+            Err(err) => {
+                return anyhow::Error::new(err)
+                    .context(format!("cannot read from {addr}"));
+            }
         }
     }
-    // End of input (Ctrl-D) is leaving too.
-    let _ = write_line_frame(&mut writer, b"/quit");
-    let _ = printer.join();
-    Ok(())
 }
 // ANCHOR_END: client

@@ -24,9 +24,10 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
-use socket_workbook::framing::{read_frame, write_frame};
+use socket_workbook::framing::{read_frame, write_frame, write_frame_within};
 use socket_workbook::server::{self, Config, Refusals};
 use socket_workbook::shutdown::Shutdown;
+use socket_workbook::text::{SHOWN, shown};
 use socket_workbook::{cli, net};
 use tempfile::NamedTempFile;
 
@@ -74,6 +75,9 @@ enum Role {
         /// Name to save it under (default: the file's own name).
         #[arg(long)]
         name: Option<String>,
+        /// Seconds the receiver may take to take in one frame (a 64 KiB chunk), or to answer.
+        #[arg(long, value_name = "SECS", default_value = "30", value_parser = cli::parse_seconds)]
+        timeout: Duration,
     },
 }
 
@@ -99,7 +103,12 @@ fn main() -> ExitCode {
             };
             receive(&dir, addr, overwrite, limits)
         }
-        Role::Send { file, addr, name } => send(&file, addr, name),
+        Role::Send {
+            file,
+            addr,
+            name,
+            timeout,
+        } => send(&file, addr, name, timeout),
     })
 }
 
@@ -417,9 +426,14 @@ fn receive_one(
                 cli::describe_io(&err)
             ),
         };
-        partial
-            .write_all(&chunk)
-            .with_context(|| format!("cannot write {name}"))?;
+        if let Err(err) = partial.write_all(&chunk) {
+            // A full disk, say: the sender is told why, in a frame, not by a reset.
+            // (tempfile's errors name the temporary path; the kind is what matters.)
+            let err = io::Error::from(err.kind());
+            let why = format!("cannot write {name}: {}", cli::describe_io(&err));
+            refuse(writer, &format!("{why}; nothing saved"));
+            bail!("{why} (from {peer}); nothing saved");
+        }
         hasher.update(&chunk);
         received += chunk.len() as u64;
         progress.inc(chunk.len() as u64);
@@ -467,7 +481,12 @@ fn receive_one(
 // ANCHOR_END: receive_one
 
 // ANCHOR: send
-fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<()> {
+fn send(
+    path: &Path,
+    addr: SocketAddr,
+    name: Option<String>,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let mut file =
         File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file
@@ -487,13 +506,15 @@ fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<(
 
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .with_context(|| format!("cannot connect to {addr}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(timeout))?;
     let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
+    let writer = stream;
 
     // 1. The header, and the receiver's yes or no.
-    write_frame(&mut writer, name.as_bytes())?;
-    write_frame(&mut writer, &size.to_be_bytes())?;
+    write_frame_within(&writer, name.as_bytes(), timeout)
+        .with_context(|| format!("cannot send to {addr}"))?;
+    write_frame_within(&writer, &size.to_be_bytes(), timeout)
+        .with_context(|| format!("cannot send to {addr}"))?;
     expect_ok(&mut reader, addr)?;
 
     // 2. The contents, in chunks, hashed on the way.
@@ -517,8 +538,17 @@ fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<(
             }
         };
         hasher.update(&buf[..n]);
-        write_frame(&mut writer, &buf[..n])
-            .with_context(|| format!("cannot send to {addr}"))?;
+        if let Err(err) = write_frame_within(&writer, &buf[..n], timeout) {
+            // A receiver that gives up mid-transfer (its disk is full, say) says why
+            // in a frame, then closes: our write fails with "broken pipe", but the
+            // cause is in that frame.
+            if let Some(why) = why_it_stopped(&mut reader) {
+                bail!("the receiver stopped after {sent} of {size} bytes: {why}");
+            }
+            return Err(err).with_context(|| {
+                format!("cannot send to {addr} after {sent} of {size} bytes")
+            });
+        }
         sent += n as u64;
         progress.inc(n as u64);
     }
@@ -526,7 +556,8 @@ fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<(
 
     // 3. The checksum, and the verdict.
     let sum = hasher.finalize();
-    write_frame(&mut writer, &sum)?;
+    write_frame_within(&writer, &sum, timeout)
+        .with_context(|| format!("cannot send to {addr}"))?;
     let verdict = expect_ok(&mut reader, addr)?;
     let secs = started.elapsed().as_secs_f64();
     println!(
@@ -538,12 +569,24 @@ fn send(path: &Path, addr: SocketAddr, name: Option<String>) -> anyhow::Result<(
     Ok(())
 }
 
+/// After a failed write: the receiver's last words, if it sent an `error: …` frame
+/// before closing (they wait in our receive buffer). What it says is shown inert and
+/// bounded (src/text.rs): its words, not its escape sequences, reach the terminal.
+fn why_it_stopped(reader: &mut BufReader<TcpStream>) -> Option<String> {
+    reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .ok()?;
+    let answer = read_frame(reader, 4096).ok()??;
+    answer.strip_prefix(b"error: ").map(|why| shown(why, SHOWN))
+}
+
 /// Reads the receiver's answer: `ok…` is returned, `error: …` becomes our error.
 fn expect_ok(reader: &mut impl Read, addr: SocketAddr) -> anyhow::Result<String> {
     let answer = read_frame(reader, 4096)
         .with_context(|| format!("no answer from {addr}"))?
         .with_context(|| format!("{addr} closed the connection without an answer"))?;
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let answer = shown(&answer, SHOWN);
     match answer.strip_prefix("error: ") {
         Some(why) => bail!("the receiver refused: {why}"),
         None => Ok(answer),

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use clap::{CommandFactory, Parser, Subcommand};
 use socket_workbook::shutdown::Shutdown;
+use socket_workbook::text;
 use socket_workbook::{cli, net};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -250,12 +251,23 @@ fn parse_target(text: &str) -> Result<String, String> {
     if text.parse::<SocketAddr>().is_ok() {
         return Ok(text.to_string());
     }
+    // An IPv6 address alone (`[::1]`, `::1`): its last colon is not a port's. (Whether
+    // `::1:7878` is an address or an address and a port, only its author knows: the
+    // brackets below say which.)
+    use std::net::Ipv6Addr;
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    let before_last_colon = text.rsplit_once(':').map_or("", |(host, _)| host);
+    if bare.parse::<Ipv6Addr>().is_ok()
+        && (text.starts_with('[') || before_last_colon.parse::<Ipv6Addr>().is_err())
+    {
+        return Err(format!("`{text}` has no port: write [{bare}]:7878"));
+    }
     let Some((host, port)) = text.rsplit_once(':') else {
         return Err(format!(
             "`{text}` has no port: write HOST:PORT, such as localhost:7878"
         ));
     };
-    if host.contains(':') {
+    if host.contains(':') && !host.starts_with('[') {
         return Err(format!("put an IPv6 address in brackets: [{host}]:{port}"));
     }
     if host.is_empty() || port.parse::<u16>().is_err() {
@@ -309,7 +321,11 @@ fn client(
             "{addr} closed the connection without a line (not this chapter's server?)"
         );
     }
-    println!("the server sees us as {}", line.trim_end());
+    // The server's words, shown inert (src/text.rs): not its escape sequences.
+    println!(
+        "the server sees us as {}",
+        text::shown(line.trim_end().as_bytes(), text::SHOWN)
+    );
     Ok(())
 }
 // ANCHOR_END: client

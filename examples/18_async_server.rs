@@ -50,7 +50,7 @@ struct Args {
     role: Role,
 
     /// Worker threads that run the tasks (default: one per CPU core).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = cli::number::<usize>(1..=1024))]
     workers: Option<usize>,
 }
 
@@ -78,10 +78,10 @@ enum Role {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Lines that may wait for one member before its senders are slowed down.
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = 256, value_parser = cli::number::<usize>(1..=65_536))]
         outbox: usize,
         /// Longest line accepted, in bytes.
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = 1024, value_parser = cli::number::<usize>(1..=1 << 20))]
         max_line: usize,
         /// Drop a member that has taken no line for this many seconds while lines wait for it (it
         /// stopped reading), as chapter 14 does.
@@ -216,6 +216,7 @@ async fn echo_server(
 ) -> anyhow::Result<()> {
     let mut shutdown = ctrl_c_signal().await;
     let listener = listen(addr)?;
+    let addr = listener.local_addr()?; // the port resolved, for the lines below
     // Every connection's task, so that Ctrl-C can wait for them (and abort
     // stragglers).
     let mut tasks = JoinSet::new();
@@ -541,6 +542,7 @@ impl Room {
 async fn chat_server(addr: SocketAddr, rules: Rules) -> anyhow::Result<()> {
     let mut shutdown = ctrl_c_signal().await;
     let listener = listen(addr)?;
+    let addr = listener.local_addr()?; // the port resolved, for the lines below
     let room = Room::default();
     let mut tasks = JoinSet::new();
     let mut accept_errors = cli::Throttle::new(Duration::from_secs(5));

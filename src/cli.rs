@@ -15,6 +15,7 @@
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener};
+use std::ops::RangeBounds;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -75,6 +76,7 @@ pub fn describe_io(err: &io::Error) -> String {
                 "connection closed before all data arrived".to_string()
             }
             ErrorKind::HostUnreachable => "host unreachable".to_string(),
+            ErrorKind::StorageFull => "no space left on device".to_string(),
             ErrorKind::NetworkUnreachable => "network unreachable".to_string(),
             _ => err.to_string(),
         }
@@ -106,6 +108,7 @@ fn hint(kind: ErrorKind) -> Option<&'static str> {
         ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
             "check the address and route"
         }
+        ErrorKind::StorageFull => "the disk is full: free some space",
         _ => return None,
     })
 }
@@ -203,6 +206,23 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is not a positive number of seconds"))
 }
 
+// ANCHOR: number
+/// A whole-number option, checked by clap against `range` before the program starts:
+/// `--workers 0` or `--max-line 18446744073709551615` is refused with one line
+/// (`error: invalid value '0' for '--workers <WORKERS>': 0 is not in 1..=1024`) and
+/// exit code 2, instead of a panic, an overflow or a server that cannot serve anyone
+/// later. Use it as `#[arg(long, value_parser = cli::number::<usize>(1..=1024))]`.
+pub fn number<T>(
+    range: impl RangeBounds<u64>,
+) -> clap::builder::RangedU64ValueParser<T>
+where
+    T: TryFrom<u64> + Clone + Send + Sync + 'static,
+    <T as TryFrom<u64>>::Error: Send + Sync + std::error::Error + 'static,
+{
+    clap::builder::RangedU64ValueParser::<T>::new().range(range)
+}
+// ANCHOR_END: number
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +266,31 @@ mod tests {
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn numbers_outside_their_range_are_refused_with_the_range() {
+        use clap::builder::TypedValueParser;
+        let cmd = clap::Command::new("t");
+        let parse = |text: &str| {
+            number::<usize>(1..=1024).parse_ref(&cmd, None, std::ffi::OsStr::new(text))
+        };
+        assert_eq!(parse("1").ok(), Some(1));
+        assert_eq!(parse("1024").ok(), Some(1024));
+        for bad in ["0", "1025", "18446744073709551615", "-1", "many"] {
+            assert!(parse(bad).is_err(), "{bad} accepted");
+        }
+        let err = parse("0").unwrap_err().to_string();
+        assert!(err.contains("0 is not in 1..=1024"), "{err}");
+    }
+
+    #[test]
+    fn a_full_disk_says_so() {
+        let full = io::Error::from(ErrorKind::StorageFull);
+        assert_eq!(
+            describe_io(&full),
+            "no space left on device (the disk is full: free some space)"
+        );
     }
 
     #[test]

@@ -12,10 +12,13 @@
 //! Both have a **maximum size**, checked *before* anything is allocated: a peer (or a bug) that
 //! announces a 4 GiB frame gets an error after 4 bytes, not a 4 GiB allocation.
 //!
-//! Blocking code uses [`read_frame`] and [`write_frame`]; non-blocking code (chapters 07–08)
+//! Blocking code uses [`read_frame`] and [`write_frame`] ([`write_frame_within`] bounds the
+//! whole frame's time, for a sender facing a peer that reads slowly); non-blocking code (chapters 07–08)
 //! pushes whatever bytes arrived into a [`FrameDecoder`] and takes whole frames out.
 
 use std::io::{self, BufRead, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 /// The largest frame accepted unless configured otherwise: 8 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 8 * 1024 * 1024;
@@ -51,6 +54,51 @@ pub fn write_frame(writer: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     writer.write_all(&frame)
 }
 // ANCHOR_END: write_frame
+
+// ANCHOR: write_frame_within
+/// Writes one frame to `stream`, all of it within `limit` (chapter 15's sender). A
+/// write timeout alone bounds each `write`: a peer that takes in a byte now and then
+/// would hold the writer for ever (chapter 05's trickler, reading instead of
+/// writing). So before each `write` the timeout is set to the time left for the whole
+/// frame; past it, the error is `TimedOut`, "the peer took no frame in N s".
+pub fn write_frame_within(
+    mut stream: &TcpStream,
+    payload: &[u8],
+    limit: Duration,
+) -> io::Result<()> {
+    let mut frame = Vec::with_capacity(4 + payload.len());
+    write_frame(&mut frame, payload)?;
+    let deadline = Instant::now() + limit;
+    let expired = || {
+        let why = format!("the peer took no frame in {} s", limit.as_secs_f64());
+        io::Error::new(ErrorKind::TimedOut, why)
+    };
+    let mut at = 0;
+    while at < frame.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(expired());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(&frame[at..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => at += n,
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            // A socket timeout is `WouldBlock` on Unix, `TimedOut` on Windows.
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(expired());
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: write_frame_within
 
 // ANCHOR: read_frame
 /// Reads the next frame. `Ok(None)` is a clean end of the stream *between* frames; a
@@ -176,7 +224,9 @@ pub fn read_line_frame(
 ) -> io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
     // `take` caps this one line; `BufRead::lines` has no cap at all (chapter 05).
-    let n = reader.take(max as u64 + 1).read_until(b'\n', &mut line)?;
+    let n = reader
+        .take((max as u64).saturating_add(1))
+        .read_until(b'\n', &mut line)?;
     if n == 0 {
         return Ok(None);
     }
@@ -256,6 +306,13 @@ mod tests {
             self.at += n;
             Ok(n)
         }
+    }
+
+    #[test]
+    fn a_line_cap_of_usize_max_is_no_cap_not_an_overflow() {
+        let mut reader = io::Cursor::new(b"hi\n".to_vec());
+        let line = read_line_frame(&mut reader, usize::MAX).unwrap();
+        assert_eq!(line.as_deref(), Some(&b"hi"[..]));
     }
 
     #[test]

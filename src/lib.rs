@@ -21,8 +21,9 @@
 //!   (chapter 06); and the UDP errors that differ between platforms (chapters 09 and 10).
 //! - [`rfc868`]: the RFC 868 Time Protocol's 4-byte message, encoded and decoded, and its 2036
 //!   wrap (chapters 09 and 10).
-//! - [`text`]: untrusted text made inert before a terminal shows it: control characters
-//!   escaped, never obeyed (chapter 14; chapter 18's chat room reuses it).
+//! - [`text`]: untrusted text made inert before a terminal shows it: control and
+//!   bidirectional formatting characters escaped, never obeyed, and one reply bounded
+//!   (chapter 14; chapter 18's chat room and the clients of 02, 12, 15 and 17 reuse it).
 //! - [`framing`]: length-prefixed frames (4-byte big-endian length) and capped line framing,
 //!   blocking and incremental, with a maximum size checked before allocating (chapter 12).
 

@@ -23,6 +23,8 @@ enum Behaviour {
     CloseAfter(usize),
     /// Read everything, answer nothing.
     Silent,
+    /// Answer the first read with these bytes instead of the echo, then nothing.
+    Answer(&'static [u8]),
 }
 
 /// Serves one client with `behaviour` on `bind`; the receiver gets every byte the client sent.
@@ -50,6 +52,12 @@ fn one_client_server(
             match behaviour {
                 Behaviour::Echo => {}
                 Behaviour::Silent => continue,
+                Behaviour::Answer(answer) => {
+                    if start == 0 {
+                        let _ = stream.write_all(answer);
+                    }
+                    continue;
+                }
                 Behaviour::FlipByte(at) => {
                     if (start..start + n).contains(&at) {
                         reply[at - start] ^= 0xFF;
@@ -206,6 +214,37 @@ fn a_short_echo_of_a_message_is_an_error_not_a_short_line() {
         [format!(
             "error: cannot read the echo from {addr}: connection closed before all data \
              arrived (the peer closed the connection early)"
+        )]
+    );
+}
+
+#[test]
+fn a_wrong_echo_is_an_error_not_the_echo() {
+    let (addr, _rx) = one_client_server("127.0.0.1:0", Behaviour::Answer(b"HELLO"));
+    let done = run(EXAMPLE, &["--addr", &addr.to_string(), "hello"], b"");
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+    assert_eq!(
+        done.stderr,
+        [format!(
+            "error: {addr} echoed something else: sent \"hello\", received \"HELLO\""
+        )]
+    );
+}
+
+#[test]
+fn escape_sequences_from_the_server_are_shown_not_obeyed() {
+    // Clear the screen, retitle the window, return to column 0: 16 bytes, as many as sent.
+    let answer: &[u8] = b"\x1b[2J\x1b]0;pwned\x07\rok";
+    let (addr, _rx) = one_client_server("127.0.0.1:0", Behaviour::Answer(answer));
+    let message = "x".repeat(answer.len());
+    let done = run(EXAMPLE, &["--addr", &addr.to_string(), &message], b"");
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        [format!(
+            "error: {addr} echoed something else: sent \"{message}\", received \
+             \"\\u{{1b}}[2J\\u{{1b}}]0;pwned\\u{{7}}\\rok\""
         )]
     );
 }

@@ -170,6 +170,74 @@ fn the_client_shows_the_servers_error_and_exits_1() {
     );
 }
 
+/// A one-client server that reads one frame and answers `answer`, then waits for the client
+/// to leave.
+fn answering_server(answer: Vec<u8>) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        let _ = read_frame(&mut stream, 1 << 20);
+        let _ = write_frame(&mut stream, &answer);
+        let _ = stream.read(&mut [0u8; 1]);
+    });
+    addr
+}
+
+#[test]
+fn a_huge_hostile_error_frame_is_one_short_inert_line() {
+    let mut answer = b"error: \x1b[2J\x1b]0;pwned\x07".to_vec();
+    answer.resize(4 << 20, b'x');
+    let addr = answering_server(answer);
+    let done = run(EXAMPLE, &["client", "--addr", &addr.to_string(), "hi"], b"");
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+    assert_eq!(done.stderr.len(), 1, "{} lines", done.stderr.len());
+    let line = &done.stderr[0];
+    assert!(line.len() < 1200, "a line of {} bytes", line.len());
+    assert!(!line.contains('\x1b') && !line.contains('\x07'), "{line:?}");
+    assert!(
+        line.starts_with(
+            r"error: the server answered: error: \u{1b}[2J\u{1b}]0;pwned\u{7}xxx"
+        ),
+        "{line:?}"
+    );
+    assert!(line.ends_with("… (cut: 4194304 bytes in all)"), "{line:?}");
+}
+
+#[test]
+fn a_message_that_looks_like_an_error_is_echoed_as_any_other() {
+    let (_server, addr) = server(&[]);
+    let addr = addr.to_string();
+    let done = run(
+        EXAMPLE,
+        &["client", "--addr", &addr, "error: not really"],
+        b"",
+    );
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(done.stdout, ["error: not really"]);
+}
+
+#[test]
+fn a_wrong_echo_is_an_error_not_the_echo() {
+    let addr = answering_server(b"\x1b[2Jbye".to_vec());
+    let done = run(
+        EXAMPLE,
+        &["client", "--addr", &addr.to_string(), "hello"],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+    assert_eq!(
+        done.stderr,
+        [format!(
+            r#"error: {addr} echoed something else: "\u{{1b}}[2Jbye""#
+        )]
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_exits_0() {

@@ -237,6 +237,65 @@ fn stream_reports_a_corrupted_echo_as_the_mismatch_at_once() {
     );
 }
 
+/// An echo server of the test's own that never lets a run end: `drip` echoes one byte every
+/// 500 ms; otherwise it echoes at once and, after the client's FIN, sends the first 64 KiB
+/// of the stream again and again (bytes that pass the load generator's check).
+fn endless_server(drip: bool) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || {
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
+                let mut first = Vec::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if first.len() < 64 * 1024 {
+                        first
+                            .extend_from_slice(&buf[..n.min(64 * 1024 - first.len())]);
+                    }
+                    if drip {
+                        for byte in &buf[..n] {
+                            thread::sleep(Duration::from_millis(500));
+                            if stream.write_all(&[*byte]).is_err() {
+                                return;
+                            }
+                        }
+                    } else if stream.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+                while !drip && stream.write_all(&first).is_ok() {
+                    thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_run_ends_even_when_the_server_never_stops_sending() {
+    for (drip, load) in [(true, "pingpong"), (false, "stream")] {
+        let addr = endless_server(drip).to_string();
+        let done = run(EXAMPLE, &[load, "--addr", &addr, "--secs", "1"], b"");
+        assert_eq!(done.code(), Some(1), "{load}: {done:?}");
+        assert!(done.elapsed < Duration::from_secs(12), "{load}: {done:?}");
+        assert_eq!(
+            done.stderr,
+            [format!(
+                "error: {addr} was still sending 5 s after the end of the run (echoing more \
+                 than it was sent, or too slowly); no figures are reported"
+            )],
+            "{load}"
+        );
+    }
+}
+
 #[test]
 fn a_server_that_drops_the_connection_fails_the_run() {
     let addr = broken_server(false);

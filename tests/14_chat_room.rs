@@ -169,6 +169,25 @@ fn a_slow_but_steady_reader_loses_nothing_and_is_not_dropped() {
 }
 
 #[test]
+fn bidirectional_overrides_reach_nobody_raw() {
+    let (_server, addr) = server(&[]);
+    let (mut ada, _) = Member::join(addr, "ada");
+    let (mut mallory, _) = Member::join(addr, "mallory");
+    assert_eq!(ada.line(), "* mallory joined");
+    // "Trojan Source" (CVE-2021-42574): U+202E shows `exe.txt` for `txt.exe`; U+2066–U+2069
+    // isolate and U+200F reorders. Shown as escapes, never sent on.
+    mallory.say("open \u{202e}txt.exe \u{2066}a\u{2069} \u{200f}\u{061c}\u{202a}");
+    let line = ada.line();
+    assert_eq!(
+        line,
+        r"mallory: open \u{202e}txt.exe \u{2066}a\u{2069} \u{200f}\u{61c}\u{202a}"
+    );
+    // Right-to-left letters are text, not formatting: they pass.
+    mallory.say("שלום مرحبا");
+    assert_eq!(ada.line(), "mallory: שלום مرحبا");
+}
+
+#[test]
 fn control_characters_reach_no_one_they_are_shown_escaped() {
     let (_server, addr) = server(&[]);
     let (mut ada, _) = Member::join(addr, "ada");
@@ -635,9 +654,13 @@ fn fake_server(then: &'static [u8]) -> (SocketAddr, thread::JoinHandle<()>) {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         (&stream).write_all(b"* welcome! your nickname?\n").unwrap();
+        let mut reader = BufReader::new(&stream);
         let mut nick = String::new();
-        BufReader::new(&stream).read_line(&mut nick).unwrap();
+        reader.read_line(&mut nick).unwrap();
         let _ = (&stream).write_all(then);
+        // Like the real server, close only once the client has left (`/quit`).
+        let mut rest = String::new();
+        while matches!(reader.read_line(&mut rest), Ok(n) if n > 0) {}
     });
     (addr, serving)
 }
@@ -658,6 +681,74 @@ fn the_client_escapes_control_characters_from_the_server() {
             "evil: \\u{1b}]0;owned\\u{7}\\u{1b}[2J"
         ]
     );
+}
+
+#[test]
+fn the_client_leaves_out_a_line_over_its_cap_and_goes_on_printing_the_room() {
+    static THEN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let then = THEN.get_or_init(|| {
+        let mut then = b"* hello bob; here: ada\nada: ".to_vec();
+        then.resize(then.len() + 70 * 1024, b'z');
+        then.extend_from_slice(b"\nada: still here\n");
+        then
+    });
+    let (addr, serving) = fake_server(then);
+    let addr = addr.to_string();
+    let bob = common::run(EXAMPLE, &["client", "--addr", &addr, "--nick", "bob"], b"");
+    serving.join().unwrap();
+    assert_eq!(bob.code(), Some(0), "{bob:?}");
+    assert_eq!(bob.stdout, ["* hello bob; here: ada", "ada: still here"]);
+    assert_eq!(
+        bob.stderr,
+        [format!(
+            "warning: left out a line of over 65536 bytes from {addr}"
+        )]
+    );
+}
+
+/// Starts the client example as `bob`, with stdin left open (a person who is not typing).
+fn waiting_client(addr: SocketAddr) -> Proc {
+    let addr = addr.to_string();
+    let bob = Proc::start(EXAMPLE, &["client", "--addr", &addr, "--nick", "bob"]);
+    bob.wait_for_line("* hello bob");
+    bob
+}
+
+#[test]
+fn the_client_ends_when_the_server_is_killed() {
+    let (server, addr) = server(&[]);
+    let bob = waiting_client(addr);
+    let signalled = Instant::now();
+    server.signal("KILL");
+    bob.wait_for_stderr_line("error:");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let bob = bob.wait(TIMEOUT);
+    assert_eq!(bob.code(), Some(1), "{bob:?}");
+    assert_eq!(bob.stderr, [format!("error: {addr} closed the connection")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_client_ends_when_the_server_shuts_down() {
+    let (server, addr) = server(&[]);
+    let bob = waiting_client(addr);
+    let signalled = Instant::now();
+    server.sigint();
+    // Its stdin still open (`wait` closes it): the room's end alone must end it.
+    bob.wait_for_stderr_line("error:");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let bob = bob.wait(TIMEOUT);
+    assert_eq!(bob.code(), Some(1), "{bob:?}");
+    assert_eq!(bob.stdout.last().unwrap(), "* server shutting down");
+    assert_eq!(bob.stderr, [format!("error: {addr} closed the connection")]);
 }
 
 #[test]

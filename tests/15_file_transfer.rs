@@ -9,6 +9,7 @@ mod common;
 use std::io::{BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::{Proc, connect, run};
 use rand::rngs::StdRng;
@@ -246,6 +247,158 @@ fn an_existing_file_is_kept_unless_overwrite() {
         b"new"
     );
     assert_eq!(entries(inbox.path()), ["note.txt"]);
+}
+
+/// A receiver of the test's own: takes the header, answers `answer`, then reads what comes
+/// at most one byte every `pace` (never, if `None`), for up to 15 s.
+fn fake_receiver(answer: &'static [u8], pace: Option<Duration>) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A small receive buffer (inherited by the accepted socket), so that the sender's
+    // frames pile up after a few hundred KiB, not after megabytes.
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(4096)
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let _ = read_frame(&mut stream, 4096);
+        let _ = read_frame(&mut stream, 8);
+        let _ = write_frame(&mut stream, answer);
+        let until = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < until {
+            match pace {
+                Some(pace) => {
+                    if !matches!(stream.read(&mut [0u8; 1]), Ok(1)) {
+                        return;
+                    }
+                    std::thread::sleep(pace);
+                }
+                None => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_receiver_that_stops_reading_or_trickles_fails_the_sender_with_one_line() {
+    let dir = TempDir::new().unwrap();
+    let source = dir.path().join("big.bin");
+    std::fs::write(&source, vec![7u8; 16 << 20]).unwrap();
+    let source = source.to_str().unwrap();
+    for pace in [None, Some(Duration::from_millis(100))] {
+        let addr = fake_receiver(b"ok", pace).to_string();
+        let sender = ["send", source, "--addr", &addr, "--timeout", "2"];
+        let done = run(EXAMPLE, &sender, b"");
+        assert_eq!(done.code(), Some(1), "{pace:?}: {done:?}");
+        assert!(done.elapsed < Duration::from_secs(12), "{pace:?}: {done:?}");
+        assert_eq!(done.stderr.len(), 1, "{pace:?}: {done:?}");
+        let line = &done.stderr[0];
+        assert!(
+            line.starts_with(&format!("error: cannot send to {addr} after ")),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(
+                " of 16777216 bytes: the peer took no frame in 2 s \
+                 (is the peer alive and reading?)"
+            ),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn what_the_receiver_says_is_shown_not_obeyed() {
+    let addr = fake_receiver(b"error: \x1b[2J\x1b]0;pwned\x07no", None).to_string();
+    let dir = TempDir::new().unwrap();
+    let source = dir.path().join("a.txt");
+    std::fs::write(&source, b"hello").unwrap();
+    let done = run(
+        EXAMPLE,
+        &["send", source.to_str().unwrap(), "--addr", &addr],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        [r"error: the receiver refused: \u{1b}[2J\u{1b}]0;pwned\u{7}no"]
+    );
+}
+
+/// `unshare` arguments that give the receiver a mount namespace of its own, where it may
+/// mount a tmpfs: unprivileged where user namespaces are allowed (`-rm`), or as root (`-m`).
+#[cfg(target_os = "linux")]
+fn mount_namespace() -> Option<&'static [&'static str]> {
+    let tries: [&'static [&'static str]; 2] =
+        [&["--user", "--map-root-user", "--mount"], &["--mount"]];
+    tries.into_iter().find(|args| {
+        std::process::Command::new("unshare")
+            .args(*args)
+            .args(["sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_full_disk_the_sender_is_told_the_disk_is_full_and_nothing_is_saved() {
+    let Some(namespace) = mount_namespace() else {
+        eprintln!(
+            "skipped: no mount namespace here (`unshare --mount` needs user namespaces or root)"
+        );
+        return;
+    };
+    // The receiver's directory is a 1 MiB tmpfs, mounted in its own namespace.
+    let inbox = TempDir::new().unwrap();
+    let mut command = std::process::Command::new("unshare");
+    command.args(namespace).args([
+        "sh",
+        "-c",
+        r#"mount -t tmpfs -o size=1m tmpfs "$1" && exec "$2" receive --dir "$1" --addr 127.0.0.1:0"#,
+        "sh",
+    ]);
+    command.arg(inbox.path()).arg(common::example_path(EXAMPLE));
+    let (receiver, addr) = Proc::spawn("15 on a 1 MiB tmpfs", command).listening();
+
+    let dir = TempDir::new().unwrap();
+    let source = dir.path().join("big.bin");
+    std::fs::write(&source, vec![7u8; 4 << 20]).unwrap();
+    let addr = addr.to_string();
+    let done = run(
+        EXAMPLE,
+        &["send", source.to_str().unwrap(), "--addr", &addr],
+        b"",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(done.stderr.len(), 1, "{done:?}");
+    let line = &done.stderr[0];
+    assert!(
+        line.starts_with("error: the receiver stopped after "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(
+            " of 4194304 bytes: cannot write big.bin: no space left on device \
+             (the disk is full: free some space); nothing saved"
+        ),
+        "{line}"
+    );
+    receiver.wait_for_stderr_line("cannot write big.bin: no space left on device");
+    // And the receiver goes on: a small file still fits.
+    let small = dir.path().join("small.txt");
+    std::fs::write(&small, b"still here").unwrap();
+    let done = run(
+        EXAMPLE,
+        &["send", small.to_str().unwrap(), "--addr", &addr],
+        b"",
+    );
+    assert_eq!(done.code(), Some(0), "{done:?}");
 }
 
 #[test]

@@ -6,8 +6,9 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Finished, Proc, TIMEOUT, closed_port_addr, connect};
@@ -294,6 +295,23 @@ fn addresses_refused_are_listed_with_the_refusal_hint() {
 }
 
 #[test]
+fn what_the_server_says_is_shown_not_obeyed() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let serving = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = stream.write_all(b"\x1b[2J\x1b]0;pwned\x07 10.0.0.1\n");
+    });
+    let done = client(&["--addr", &addr]);
+    serving.join().unwrap();
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(
+        done.stdout.last().unwrap(),
+        r"the server sees us as \u{1b}[2J\u{1b}]0;pwned\u{7} 10.0.0.1"
+    );
+}
+
+#[test]
 fn bad_addresses_are_argument_errors() {
     for (args, why) in [
         (
@@ -301,6 +319,18 @@ fn bad_addresses_are_argument_errors() {
             "put an IPv6 address in brackets: [::1]:7878",
         ),
         (vec!["client", "--addr", "localhost"], "has no port"),
+        (
+            vec!["client", "--addr", "[::1]"],
+            "`[::1]` has no port: write [::1]:7878",
+        ),
+        (
+            vec!["client", "--addr", "::1"],
+            "`::1` has no port: write [::1]:7878",
+        ),
+        (
+            vec!["client", "--addr", "[::1]:port"],
+            "`[::1]:port` is not HOST:PORT",
+        ),
         (
             vec!["server", "--addr", "127.0.0.1:0", "--v6only"],
             "--v6only needs an IPv6 address",

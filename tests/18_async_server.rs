@@ -174,6 +174,14 @@ fn out_of_file_descriptors_it_stays_cheap_and_recovers_when_clients_leave() {
     common::assert_cheap_while_out_of_fds_then_recovers(&server, addr, move || {
         drop(held)
     });
+    // The line names the address the server is on, not `--addr 127.0.0.1:0`.
+    let line = server.wait_for_stderr_line("cannot accept");
+    assert!(
+        line.starts_with(&format!(
+            "error: cannot accept on {addr}: too many open files"
+        )),
+        "{line}"
+    );
 }
 
 /// Ctrl-C while a client is still sending ends its stream in order, not with a reset.
@@ -246,6 +254,25 @@ fn chat_members_see_each_others_messages_in_order_with_notices() {
     bob.say("/quit");
     assert!(bob.closed(), "/quit must close the connection");
     assert_eq!(ada.line(), "* bob left");
+}
+
+#[test]
+fn bidirectional_overrides_reach_nobody_raw() {
+    let (_server, addr) = chat_server(&[]);
+    let (mut ada, _) = Member::join(addr, "ada");
+    let (mut mallory, _) = Member::join(addr, "mallory");
+    assert_eq!(ada.line(), "* mallory joined");
+    // "Trojan Source" (CVE-2021-42574): U+202E shows `exe.txt` for `txt.exe`; U+2066–U+2069
+    // isolate and U+200F reorders. Shown as escapes, never sent on.
+    mallory.say("open \u{202e}txt.exe \u{2066}a\u{2069} \u{200f}\u{061c}\u{202a}");
+    let line = ada.line();
+    assert_eq!(
+        line,
+        r"mallory: open \u{202e}txt.exe \u{2066}a\u{2069} \u{200f}\u{61c}\u{202a}"
+    );
+    // Right-to-left letters are text, not formatting: they pass.
+    mallory.say("שלום مرحبا");
+    assert_eq!(ada.line(), "mallory: שלום مرحبا");
 }
 
 #[test]
@@ -328,6 +355,25 @@ fn a_member_that_never_reads_is_dropped_while_the_room_goes_on() {
     let notices = listening.join().unwrap();
     assert_eq!(notices, ["* hog was disconnected (not reading)"]);
     server.wait_for_line("dropped: hog");
+}
+
+#[test]
+fn chapter_14s_client_ends_when_the_server_is_killed_or_shuts_down() {
+    for signal in ["KILL", "INT"] {
+        let (server, addr) = chat_server(&[]);
+        let at = addr.to_string();
+        let bob =
+            Proc::start("14_chat_room", &["client", "--addr", &at, "--nick", "bob"]);
+        bob.wait_for_line("* hello bob");
+        let signalled = Instant::now();
+        server.signal(signal);
+        // Its stdin still open (`wait` closes it): the room's end alone must end it.
+        bob.wait_for_stderr_line("error:");
+        assert!(signalled.elapsed() < Duration::from_secs(5), "{signal}");
+        let bob = bob.wait(TIMEOUT);
+        assert_eq!(bob.code(), Some(1), "{signal}: {bob:?}");
+        assert_eq!(bob.stderr, [format!("error: {addr} closed the connection")]);
+    }
 }
 
 #[test]

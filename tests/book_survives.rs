@@ -134,3 +134,44 @@ fn every_server_example_has_a_section() {
         );
     }
 }
+
+#[test]
+fn every_client_has_rows_and_every_printing_client_a_hostile_text_row() {
+    let sections = sections();
+    let clients = sections
+        .iter()
+        .find(|s| s.heading == "The clients")
+        .expect("survives.md has no section `## The clients`");
+    let row_of = |client: &str, failure: &str| {
+        clients.rows.iter().skip(2).any(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            cells
+                .get(1)
+                .is_some_and(|c| c.starts_with(&format!("{client} ")))
+                && cells.get(2).is_some_and(|f| f.starts_with(failure))
+        })
+    };
+    for client in ["02", "10", "12", "13", "14", "15", "17"] {
+        assert!(
+            row_of(client, ""),
+            "the clients' table has no row for {client}"
+        );
+    }
+    // Every client that prints what a server sent shows it inert.
+    for client in ["02", "10", "12", "14", "15", "17"] {
+        assert!(
+            row_of(client, "hostile text"),
+            "{client}: no `hostile text` row"
+        );
+    }
+    for (client, failure) in [
+        ("14", "a server that is gone"),
+        ("15", "a server that stops reading"),
+        ("15", "a full disk"),
+        ("13", "a server that never stops sending"),
+        ("12", "an oversized answer"),
+        ("02", "a wrong answer"),
+    ] {
+        assert!(row_of(client, failure), "{client}: no `{failure}` row");
+    }
+}
