@@ -147,7 +147,53 @@
         }
     }
 
+    // Code in a table cell may break only between its parts: after `_`, `.`, `/`, `,`, `(`, `::`
+    // or a space, or between the words of a camelCase name; never inside one (an option such as `--queue` is not split between its hyphens on a
+    // phone), so that the table fits its column.
+    function tableCode() {
+        for (const code of document.querySelectorAll("main table code")) {
+            const pieces = code.textContent.split(/(?<=[_./,(\s]|::)|(?<=[a-z])(?=[A-Z])/);
+            code.textContent = "";
+            pieces.forEach((piece, i) => {
+                if (i > 0) {
+                    code.appendChild(document.createElement("wbr"));
+                }
+                const span = document.createElement("span");
+                span.className = "nobreak";
+                span.textContent = piece;
+                code.appendChild(span);
+            });
+        }
+    }
+
+    // A name written as plain text in a table cell (an exercise such as 01_byte_counter) may
+    // break after its underscores, for the same reason.
+    function tableNames() {
+        for (const cell of document.querySelectorAll("main td, main th")) {
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            const nodes = [];
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                if (!node.parentElement.closest("code") && /\w_\w/.test(node.data)) {
+                    nodes.push(node);
+                }
+            }
+            for (const node of nodes) {
+                const parts = node.data.split(/(?<=_)/);
+                const fragment = document.createDocumentFragment();
+                parts.forEach((part, i) => {
+                    if (i > 0) {
+                        fragment.appendChild(document.createElement("wbr"));
+                    }
+                    fragment.appendChild(document.createTextNode(part));
+                });
+                node.replaceWith(fragment);
+            }
+        }
+    }
+
     dedentCode();
+    tableCode();
+    tableNames();
     languagePicker();
     if (isChinese) {
         chineseSearch();
