@@ -25,7 +25,8 @@ const site = path.resolve(process.argv[2] ?? "book/book");
 const shotsAt = process.argv.indexOf("--screenshots");
 const shots = shotsAt > 0 ? path.resolve(process.argv[shotsAt + 1]) : null;
 const selfTestOnly = process.argv.includes("--self-test");
-// --only TEXT: check only the pages whose path contains TEXT, and skip the searches (while fixing).
+// --only TEXT: check only the pages whose path contains TEXT, and skip the searches (while
+// fixing); --only search: only the searches.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : null;
 // The widths a reader's screen has: a laptop, and a phone (its height as a phone's).
@@ -40,6 +41,7 @@ const SEARCHES = [
     { edition: "zh-CN/", term: "三次握手", page: "introduction.html" },
     { edition: "zh-CN/", term: "地址复用", page: "06-reuse-address.html" },
     { edition: "zh-CN/", term: "SO_REUSEADDR", page: "06-reuse-address.html" },
+    { edition: "zh-CN/", term: "半关闭", page: "02-echo-client.html" },
 ];
 const deadline = setTimeout(() => {
     console.error("error: the browser check took over 10 minutes: stopped");
@@ -323,7 +325,8 @@ for (const edition of EDITIONS) {
 }
 
 // Search, as a reader types it.
-for (const { edition, term, page: want } of only === null ? SEARCHES : []) {
+const searches = only === null || only === "search" ? SEARCHES : [];
+for (const { edition, term, page: want } of searches) {
     const page = await context.newPage();
     await page.goto(base + edition + "index.html", { waitUntil: "load" });
     let hrefs = [];
@@ -379,4 +382,4 @@ if (failures.length > 0) {
     console.error(`browser check: ${failures.length} problem(s) in ${checked} pages`);
     process.exit(1);
 }
-console.log(`browser check: ${checked} pages of both editions, ${SEARCHES.length} searches, all good`);
+console.log(`browser check: ${checked} pages of both editions at 1280 and 400 px, ${searches.length} searches, all good`);
