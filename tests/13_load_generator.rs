@@ -545,9 +545,11 @@ fn bench_every_server() {
     let chinese = in_chinese(&english).unwrap_or_else(|lines| {
         panic!("untranslated lines in results.md:\n{}", lines.join("\n"))
     });
+    let chart = svg(&servers);
     std::fs::write(dir.join("results.md"), english).unwrap();
     std::fs::write(dir.join("results.zh-CN.md"), chinese).unwrap();
-    std::fs::write(dir.join("chart.svg"), svg(&servers)).unwrap();
+    std::fs::write(dir.join("chart.zh-CN.svg"), chart_in_chinese(&chart)).unwrap();
+    std::fs::write(dir.join("chart.svg"), chart).unwrap();
 }
 
 /// Parts of the benchmark on their own, printing without writing the book's files: every
@@ -1260,6 +1262,29 @@ fn in_chinese(english: &str) -> Result<String, Vec<String>> {
     }
 }
 
+/// The chart's titles, in Chinese (its labels are `LABELS_ZH`).
+const CHART_ZH: &[(&str, &str)] = &[
+    (
+        "pingpong, 50 clients: round trips/s",
+        "pingpong，50 个客户端：每秒往返次数",
+    ),
+    ("stream, 4 connections: MB/s", "stream，4 个连接：MB/s"),
+    (
+        "server CPU per round trip (µs; less is better)",
+        "服务器每次往返的 CPU 时间（µs，越少越好）",
+    ),
+    ("not run", "未运行"),
+];
+
+/// `chart.svg` with its texts in Chinese (the Chinese edition shows `chart.zh-CN.svg`).
+fn chart_in_chinese(chart: &str) -> String {
+    let mut out = chart.to_string();
+    for (en, zh) in CHART_ZH.iter().chain(LABELS_ZH) {
+        out = out.replace(&format!(">{en}</text>"), &format!(">{zh}</text>"));
+    }
+    out
+}
+
 #[test]
 fn every_word_of_the_report_has_a_chinese_translation() {
     let (servers, checks) = sample_report();
@@ -1306,6 +1331,15 @@ fn every_word_of_the_report_has_a_chinese_translation() {
         }
     }
     assert!(chinese.contains("| 08 poll | 13,086 ±2% |"), "{chinese}");
+    // Every text of the chart too (a text is ">…</text>").
+    let chart = chart_in_chinese(&svg(&servers));
+    for text in chart.split("</text>").filter_map(|t| t.rsplit('>').next()) {
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty() && !kept.contains(w))
+            .collect();
+        assert!(words.is_empty(), "English in the Chinese chart: {text}");
+    }
     assert!(
         chinese.contains("- 03 顺序服务器：未统计：strace"),
         "{chinese}"
@@ -1317,8 +1351,8 @@ fn every_word_of_the_report_has_a_chinese_translation() {
     );
 }
 
-/// The book's `results.zh-CN.md` is its `results.md` translated (both are written by the
-/// benchmark; this catches a hand edit of one and not the other). After a change to the
+/// The book's `results.zh-CN.md` and `chart.zh-CN.svg` are its `results.md` and `chart.svg`
+/// translated (the benchmark writes all four; this catches a hand edit of one and not the other). After a change to the
 /// translation, rewrite the Chinese file from the English one with
 /// `UPDATE_BOOK_OUTPUTS=1 cargo test --test 13_load_generator chinese_results`.
 #[test]
@@ -1337,6 +1371,18 @@ fn the_chinese_results_are_the_english_results_translated() {
     assert!(
         actual == expected,
         "{} is not results.md translated; rewrite it with \
+         UPDATE_BOOK_OUTPUTS=1 cargo test --test 13_load_generator chinese_results",
+        path.display()
+    );
+    let chart = std::fs::read_to_string(dir.join("chart.svg")).unwrap();
+    let path = dir.join("chart.zh-CN.svg");
+    if std::env::var_os("UPDATE_BOOK_OUTPUTS").is_some() {
+        std::fs::write(&path, chart_in_chinese(&chart)).unwrap();
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == chart_in_chinese(&chart),
+        "{} is not chart.svg translated; rewrite it with \
          UPDATE_BOOK_OUTPUTS=1 cargo test --test 13_load_generator chinese_results",
         path.display()
     );
