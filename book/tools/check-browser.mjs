@@ -147,6 +147,8 @@ function layoutProbe() {
         }
     }
     out.pageWidth = document.documentElement.scrollWidth - window.innerWidth;
+    const title = document.querySelector(".menu-title");
+    out.titleCut = title && title.scrollWidth > title.clientWidth + 1 ? title.textContent.trim() : null;
     return out;
 }
 
@@ -160,6 +162,7 @@ function layoutFailures(rel, width, found) {
     }
     for (const t of found.wideTables) problems.push(`a table is wider than its column at ${width} px: ${t}`);
     if (found.pageWidth > 1) problems.push(`the page scrolls sideways at ${width} px (${found.pageWidth} px too wide)`);
+    if (found.titleCut) problems.push(`the menu bar cuts the title "${found.titleCut}" at ${width} px`);
     return problems.map((what) => `${rel}: ${what}`);
 }
 
@@ -347,7 +350,8 @@ for (const { edition, term, page: want } of searches) {
             }
             hrefs = await page.$$eval("#mdbook-searchresults li a", (as) => as.slice(0, 5).map((a) => a.href));
         } else {
-            await page.click("#workbook-search-toggle");
+            // "s" opens it, as in the English edition.
+            await page.keyboard.press("s");
             await page.waitForSelector(".pagefind-ui__search-input", { timeout: 10000 });
             await page.fill(".pagefind-ui__search-input", term);
             // A result is a page: its first link is the page's, the others its sections'.
@@ -370,6 +374,19 @@ for (const { edition, term, page: want } of searches) {
     }
     if (hrefs.length > 0 && !hrefs.some((h) => new URL(h).pathname.endsWith("/" + edition + want))) {
         fail(edition + "index.html", `search for "${term}" did not find ${want} in its first five pages: ${hrefs.join(", ")}`);
+    }
+    await page.close();
+}
+
+// Opened from a file, the Chinese search cannot load its index: it says so, with the command
+// that serves the book, instead of searching for ever.
+if (searches.length > 0) {
+    const page = await context.newPage();
+    await page.goto("file://" + path.join(site, "zh-CN", "index.html"), { waitUntil: "load" });
+    await page.keyboard.press("/");
+    const note = await page.waitForSelector("#workbook-search-file", { timeout: 5000 }).catch(() => null);
+    if (!note || !(await note.textContent()).includes("book/tools/serve.sh")) {
+        fail("zh-CN/index.html", "opened from file://, the search does not say that it needs book/tools/serve.sh");
     }
     await page.close();
 }
