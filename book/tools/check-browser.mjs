@@ -171,37 +171,38 @@ function layoutFailures(rel, width, found) {
 async function selfTest() {
     const blind = [];
     const name = "introduction.html";
+    // Each breakage adds its own block to the page (styled by the book's own CSS), so that the
+    // self-test does not depend on what the page holds.
+    const addBlock = (classes, text) => {
+        const pre = document.createElement("pre");
+        const code = document.createElement("code");
+        code.className = classes;
+        code.textContent = text;
+        pre.appendChild(code);
+        document.querySelector("main").appendChild(pre);
+    };
     const breakages = [
         {
             what: "a diagram wider than the column",
             widths: [1280],
             // (If diagrams wrap, it wraps instead: reported too.)
             expect: /code needs sideways scrolling|a diagram wraps/,
-            script: () => {
-                const code = document.querySelector("main pre > code.diagram");
-                code.textContent += "\n" + "──".repeat(80) + "▶ far too wide";
-            },
+            script: `(${addBlock})("language-text diagram", "client ──▶ server\\n" + "──".repeat(60) + "▶ far too wide")`,
         },
         {
             what: "diagrams allowed to wrap (white-space: pre-wrap)",
             widths: [1280, 400],
             expect: /a diagram wraps/,
-            script: () => {
-                const code = document.querySelector("main pre > code.diagram");
-                code.textContent += "\n" + "──".repeat(80) + "▶ far too wide";
+            script: `(${addBlock})("language-text diagram", "client ──▶ server\\n" + "──".repeat(60) + "▶ far too wide");
                 const style = document.createElement("style");
                 style.textContent = ".content pre > code.diagram { white-space: pre-wrap !important; }";
-                document.head.appendChild(style);
-            },
+                document.head.appendChild(style);`,
         },
         {
             what: "a drawing not marked as a diagram",
             widths: [1280],
             expect: /not marked `diagram`/,
-            script: () => {
-                const code = document.querySelector("main pre > code.diagram");
-                code.classList.remove("diagram");
-            },
+            script: `(${addBlock})("language-text", "┌────┐\\n│ box │\\n└────┘")`,
         },
         {
             what: "a table wider than the column",
