@@ -599,8 +599,16 @@ fn bench_every_server() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/benchmarks");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("results.md"), results(&servers, &checks)).unwrap();
-    std::fs::write(dir.join("chart.svg"), svg(&servers)).unwrap();
+    let english = results(&servers, &checks);
+    // The Chinese edition includes the same figures with Chinese words (see `in_chinese`).
+    let chinese = in_chinese(&english).unwrap_or_else(|lines| {
+        panic!("untranslated lines in results.md:\n{}", lines.join("\n"))
+    });
+    let chart = svg(&servers);
+    std::fs::write(dir.join("results.md"), english).unwrap();
+    std::fs::write(dir.join("results.zh-CN.md"), chinese).unwrap();
+    std::fs::write(dir.join("chart.zh-CN.svg"), chart_in_chinese(&chart)).unwrap();
+    std::fs::write(dir.join("chart.svg"), chart).unwrap();
 }
 
 /// Parts of the benchmark on their own, printing without writing the book's files: every
@@ -1175,4 +1183,266 @@ fn the_report_reads_on_a_phone() {
     }
     // The longest label plus the longest bar and its value fit in the drawing.
     assert!(160.0 + 200.0 + 4.0 + "123,456".len() as f64 * FONT * 0.6 <= WIDTH);
+}
+
+// The Chinese edition of the results. The gettext step translates chapter 13's prose, but the
+// tables come from `{{#include benchmarks/results.md}}`, expanded after translation; the Chinese
+// edition includes `results.zh-CN.md` instead (po/zh-CN.po translates the include line), which
+// `bench_every_server` writes from the same figures: `results.md` with its words translated
+// line by line. Numbers, units and system call names stay as they are.
+
+/// The server labels and the loads, as the Chinese tables name them.
+const LABELS_ZH: &[(&str, &str)] = &[
+    ("03 sequential", "03 顺序服务器"),
+    ("04 thread per client", "04 每个客户端一个线程"),
+    ("05 pool, 64 workers", "05 线程池，64 个工作线程"),
+    ("07 non-blocking loop", "07 非阻塞循环"),
+    ("08 poll", "08 poll"),
+    ("18 tokio tasks", "18 tokio 任务"),
+    ("12 framed, 64 workers", "12 分帧，64 个工作线程"),
+    ("Python threads", "Python 多线程"),
+    ("Python selectors", "Python selectors"),
+    (CEILING_SERVER, "极限服务器"),
+    ("pingpong, 1 client", "pingpong，1 个客户端"),
+    ("pingpong, 50 clients", "pingpong，50 个客户端"),
+    ("stream, 1 connection", "stream，1 个连接"),
+    ("stream, 4 connections", "stream，4 个连接"),
+];
+
+/// Every line of prose and every table header `results` writes, and its translation.
+fn lines_zh() -> Vec<(String, String)> {
+    vec![
+        (
+            format!(
+                "**Throughput.** Median of {REPS} runs of {SECS} s each, ± the run farthest \
+                 from it."
+            ),
+            format!(
+                "**吞吐量。** {REPS} 次运行（每次 {SECS} 秒）的中位数，± 后是离中位数最远的\
+                 那次运行与它之差。"
+            ),
+        ),
+        (
+            "| server | pingpong, 1 client (round trips/s) | pingpong, 50 clients (round \
+             trips/s) | p99, 50 clients (ms) | stream, 1 connection (MB/s) | stream, 4 \
+             connections (MB/s) |"
+                .into(),
+            "| 服务器 | pingpong，1 个客户端（往返/秒） | pingpong，50 个客户端（往返/秒） \
+             | p99，50 个客户端（ms） | stream，1 个连接（MB/s） | stream，4 个连接（MB/s） |"
+                .into(),
+        ),
+        (
+            "**What the server spends.** CPU from `/proc/PID/stat` (user + system) before and \
+             after the run; system calls from a separate run under `strace -c -f`, 10 clients \
+             × 300 round trips."
+                .into(),
+            "**服务器的开销。** CPU 时间取自运行前后的 `/proc/PID/stat`（用户态 + 内核态）；\
+             系统调用来自另一次在 `strace -c -f` 下的运行，10 个客户端 × 300 次往返。"
+                .into(),
+        ),
+        (
+            "| server | CPU, 50 clients (% of one core) | CPU per round trip, 50 clients (µs) \
+             | CPU per GB, 1 stream (s) | system calls per round trip |"
+                .into(),
+            "| 服务器 | CPU，50 个客户端（占一个核的 %） | 每次往返的 CPU，50 个客户端（µs） \
+             | 每 GB 的 CPU，1 个数据流（s） | 每次往返的系统调用 |"
+                .into(),
+        ),
+        ("**Connections held.**".into(), "**保持连接。**".into()),
+        (
+            "| server | open 1,000 (s) | open 5,000 (s) | memory at the end (RSS, MiB) |".into(),
+            "| 服务器 | 打开 1,000 个（s） | 打开 5,000 个（s） | 结束时的内存（RSS，MiB） |"
+                .into(),
+        ),
+        (
+            "**The load generator against the ceiling client**, both driving the ceiling \
+             server in turns. The last column compares the clients' own CPU per round trip or \
+             per byte."
+                .into(),
+            "**负载生成器与极限客户端对比**，两者轮流驱动极限服务器。最后一列比较的是两个\
+             客户端自身每次往返或每字节所用的 CPU 时间。"
+                .into(),
+        ),
+        (
+            "| load | 13 | ceiling client | 13 ÷ ceiling | CPU, 13 ÷ ceiling |".into(),
+            "| 负载 | 13 | 极限客户端 | 13 ÷ 极限 | CPU，13 ÷ 极限 |".into(),
+        ),
+        (
+            "**Where the system calls go**, per round trip:".into(),
+            "**系统调用花在哪里**（按每次往返计）：".into(),
+        ),
+    ]
+}
+
+/// `results.md` in Chinese, or the lines it cannot translate (a phrase `results` writes that
+/// `lines_zh` or `LABELS_ZH` does not know yet).
+fn in_chinese(english: &str) -> Result<String, Vec<String>> {
+    let lines = lines_zh();
+    let label = |text: &str| {
+        LABELS_ZH
+            .iter()
+            .find(|(en, _)| *en == text)
+            .map(|(_, zh)| zh.to_string())
+    };
+    let mut out = String::new();
+    let mut unknown = Vec::new();
+    for line in english.lines() {
+        let translated = if line.is_empty() || line.starts_with("|---") {
+            Some(line.to_string())
+        } else if let Some((_, zh)) = lines.iter().find(|(en, _)| en == line) {
+            Some(zh.clone())
+        } else if let Some(row) = line.strip_prefix("| ") {
+            // A row: its first cell names a server or a load; the others are figures.
+            row.split_once(" | ").and_then(|(first, rest)| {
+                Some(format!("| {} | {rest}", label(first)?))
+            })
+        } else if let Some(item) = line.strip_prefix("- ") {
+            // "- LABEL: `call` 1.00, …", or "- LABEL: not counted[: why]".
+            item.split_once(": ").and_then(|(first, rest)| {
+                let rest = match rest.strip_prefix("not counted") {
+                    Some(why) => format!("未统计{}", why.replacen(": ", "：", 1)),
+                    None => rest.to_string(),
+                };
+                Some(format!("- {}：{rest}", label(first)?))
+            })
+        } else {
+            None
+        };
+        match translated {
+            Some(text) => out += &text,
+            None => unknown.push(line.to_string()),
+        }
+        out.push('\n');
+    }
+    if unknown.is_empty() {
+        Ok(out)
+    } else {
+        Err(unknown)
+    }
+}
+
+/// The chart's titles, in Chinese (its labels are `LABELS_ZH`).
+const CHART_ZH: &[(&str, &str)] = &[
+    (
+        "pingpong, 50 clients: round trips/s",
+        "pingpong，50 个客户端：每秒往返次数",
+    ),
+    ("stream, 4 connections: MB/s", "stream，4 个连接：MB/s"),
+    (
+        "server CPU per round trip (µs; less is better)",
+        "服务器每次往返的 CPU 时间（µs，越少越好）",
+    ),
+    ("not run", "未运行"),
+];
+
+/// `chart.svg` with its texts in Chinese (the Chinese edition shows `chart.zh-CN.svg`).
+fn chart_in_chinese(chart: &str) -> String {
+    let mut out = chart.to_string();
+    for (en, zh) in CHART_ZH.iter().chain(LABELS_ZH) {
+        out = out.replace(&format!(">{en}</text>"), &format!(">{zh}</text>"));
+    }
+    out
+}
+
+#[test]
+fn every_word_of_the_report_has_a_chinese_translation() {
+    let (servers, checks) = sample_report();
+    let chinese = in_chinese(&results(&servers, &checks))
+        .unwrap_or_else(|lines| panic!("untranslated lines:\n{}", lines.join("\n")));
+    // No English word is left outside `code`: the prose and the headers are translated, the
+    // labels too ("pingpong", "stream", "poll", "tokio", "Python", "selectors", units and the
+    // reason strace was not run are names or program output, and stay).
+    let kept = [
+        "pingpong",
+        "stream",
+        "poll",
+        "tokio",
+        "Python",
+        "selectors",
+        "strace",
+        "CPU",
+        "GB",
+        "MB",
+        "RSS",
+        "MiB",
+        "ms",
+        "µs",
+        "s",
+        "p",
+        "Debian",
+        "apt",
+        "get",
+        "install",
+        "is",
+        "not",
+        "installed",
+    ];
+    for line in chinese.lines() {
+        let outside_code: String = line.split('`').step_by(2).collect();
+        for word in outside_code
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+        {
+            assert!(
+                kept.contains(&word),
+                "English word {word:?} in a Chinese line: {line}"
+            );
+        }
+    }
+    assert!(chinese.contains("| 08 poll | 13,086 ±2% |"), "{chinese}");
+    // Every text of the chart too (a text is ">…</text>").
+    let chart = chart_in_chinese(&svg(&servers));
+    for text in chart.split("</text>").filter_map(|t| t.rsplit('>').next()) {
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty() && !kept.contains(w))
+            .collect();
+        assert!(words.is_empty(), "English in the Chinese chart: {text}");
+    }
+    assert!(
+        chinese.contains("- 03 顺序服务器：未统计：strace"),
+        "{chinese}"
+    );
+    // A phrase the translation does not know is reported, not passed through in English.
+    assert_eq!(
+        in_chinese("**A new table.**\n| new server | 1 |\n"),
+        Err(vec!["**A new table.**".into(), "| new server | 1 |".into()])
+    );
+}
+
+/// The book's `results.zh-CN.md` and `chart.zh-CN.svg` are its `results.md` and `chart.svg`
+/// translated (the benchmark writes all four; this catches a hand edit of one and not the other). After a change to the
+/// translation, rewrite the Chinese file from the English one with
+/// `UPDATE_BOOK_OUTPUTS=1 cargo test --test 13_load_generator chinese_results`.
+#[test]
+fn the_chinese_results_are_the_english_results_translated() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/benchmarks");
+    let english = std::fs::read_to_string(dir.join("results.md")).unwrap();
+    let expected = in_chinese(&english).unwrap_or_else(|lines| {
+        panic!("untranslated lines in results.md:\n{}", lines.join("\n"))
+    });
+    let path = dir.join("results.zh-CN.md");
+    if std::env::var_os("UPDATE_BOOK_OUTPUTS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "{} is not results.md translated; rewrite it with \
+         UPDATE_BOOK_OUTPUTS=1 cargo test --test 13_load_generator chinese_results",
+        path.display()
+    );
+    let chart = std::fs::read_to_string(dir.join("chart.svg")).unwrap();
+    let path = dir.join("chart.zh-CN.svg");
+    if std::env::var_os("UPDATE_BOOK_OUTPUTS").is_some() {
+        std::fs::write(&path, chart_in_chinese(&chart)).unwrap();
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == chart_in_chinese(&chart),
+        "{} is not chart.svg translated; rewrite it with \
+         UPDATE_BOOK_OUTPUTS=1 cargo test --test 13_load_generator chinese_results",
+        path.display()
+    );
 }

@@ -20,6 +20,28 @@ untranslated=$(( untranslated > 0 ? untranslated - 1 : 0 ))
 fuzzy=$(( fuzzy > 0 ? fuzzy - 1 : 0 ))
 total=$(grep -c '^msgid ' "$work/pot/messages.pot")
 total=$(( total - 1 ))
+# The sidebar and every page's <title>: mdbook-gettext translates each chapter's name and each
+# part title of SUMMARY.md by looking it up as a message of its own, so each must be translated
+# as such, not only inside a longer message (a missing one leaves "Portability" in English in
+# the Chinese sidebar while every extracted message is translated).
+names="$work/names.pot"
+printf 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n' >"$names"
+sed -nE -e 's/^ *(- )?\[(.+)\]\([^)]*\) *$/\2/p' -e '/^# Summary$/d' -e 's/^# (.+)$/\1/p' book/src/SUMMARY.md |
+    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' |
+    while IFS= read -r name; do printf '\nmsgid "%s"\nmsgstr ""\n' "$name"; done >>"$names"
+msgmerge --quiet --no-fuzzy-matching --output-file="$work/names.po" po/zh-CN.po "$names"
+titles=$(grep -c '^msgid ' "$names")
+titles=$(( titles - 1 ))
+missing=$(msgattrib --untranslated --no-obsolete "$work/names.po" | sed -n 's/^msgid "\(.\+\)"$/\1/p')
+if [ -n "$missing" ]; then
+    echo "error: po/zh-CN.po does not translate these titles of SUMMARY.md (the Chinese sidebar" \
+        "and page titles would show them in English):" >&2
+    printf '  %s\n' "$missing" >&2
+    echo "hint: give each a paragraph of its own in SUMMARY.md (so that it is extracted), then" \
+        "translate it" >&2
+    exit 1
+fi
+
 if [ "$untranslated" -ne 0 ] || [ "$fuzzy" -ne 0 ]; then
     echo "error: po/zh-CN.po is behind the English text: $untranslated of $total messages" \
         "untranslated, $fuzzy fuzzy" >&2
@@ -28,4 +50,4 @@ if [ "$untranslated" -ne 0 ] || [ "$fuzzy" -ne 0 ]; then
         "translate, remove the fuzzy flags)" >&2
     exit 1
 fi
-echo "translation: all $total messages of the book are translated in po/zh-CN.po"
+echo "translation: all $total messages of the book and its $titles titles (SUMMARY.md) are translated in po/zh-CN.po"

@@ -5,7 +5,8 @@
 //   node book/tools/search-index.mjs book/book/zh-CN
 //
 // Indexes each chapter's <main> only (not the menu, not the sidebar), and skips the pages that
-// repeat or list others: print.html (every chapter at once), toc.html, 404.html.
+// repeat or list others: index.html (mdBook's copy of the first chapter, introduction.html: a
+// search would list 简介 twice), print.html (every chapter at once), toc.html, 404.html.
 import * as pagefind from "pagefind";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
@@ -15,7 +16,7 @@ if (!site) {
     console.error("usage: node search-index.mjs SITE_DIR");
     process.exit(2);
 }
-const SKIP = new Set(["print.html", "toc.html", "404.html"]);
+const SKIP = new Set(["index.html", "print.html", "toc.html", "404.html"]);
 
 const { index, errors } = await pagefind.createIndex({ rootSelector: "main" });
 if (errors.length > 0 || !index) {
