@@ -181,7 +181,7 @@ fn accept_all(listener: &TcpListener, clients: &mut Vec<Client>) -> io::Result<b
                     finished_reading: false,
                     echoed: 0,
                 });
-                println!("connected: {peer} ({} clients)", clients.len());
+                println!("connected: {peer} ({} connected)", clients.len());
             }
             // "No one is waiting right now": the normal way this loop ends.
             Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(progress),
@@ -296,13 +296,13 @@ fn echo_now(client: &mut Client, data: &[u8]) -> Step {
 fn report_gone(client: &Client, result: anyhow::Result<()>, left: usize) {
     match result {
         Ok(()) => println!(
-            "disconnected: {} ({} bytes echoed, {left} clients)",
+            "disconnected: {} ({} bytes echoed, {left} connected)",
             client.peer, client.echoed
         ),
         Err(err) => {
             eprintln!("error: {}", cli::one_line(&err));
             println!(
-                "disconnected: {} after an error ({left} clients)",
+                "disconnected: {} after an error ({left} connected)",
                 client.peer
             );
         }

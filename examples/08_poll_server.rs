@@ -311,7 +311,7 @@ fn accept_all<'p>(
                     echoed: 0,
                 };
                 connections.insert(key, conn);
-                println!("connected: {peer} ({} clients)", connections.len());
+                println!("connected: {peer} ({} connected)", connections.len());
             }
             Err(err) => {
                 eprintln!("error: cannot register {peer}: {}", cli::describe_io(&err))
@@ -484,13 +484,13 @@ fn report_closed(conn: &Connection, result: anyhow::Result<()>) {
 fn report_gone(conn: &Connection, result: anyhow::Result<()>, left: usize) {
     match result {
         Ok(()) => println!(
-            "disconnected: {} ({} bytes echoed, {left} clients)",
+            "disconnected: {} ({} bytes echoed, {left} connected)",
             conn.peer, conn.echoed
         ),
         Err(err) => {
             eprintln!("error: {}", cli::one_line(&err));
             println!(
-                "disconnected: {} after an error ({left} clients)",
+                "disconnected: {} after an error ({left} connected)",
                 conn.peer
             );
         }

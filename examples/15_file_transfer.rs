@@ -193,7 +193,12 @@ fn receive(
             receive_one(stream, peer, shutdown, &dir, overwrite, limits)
         },
     )?;
-    println!("shutting down: {} transfer(s)", summary.served);
+    // Served counts every sender a worker took, refused ones included: not only transfers.
+    let n = summary.served;
+    println!(
+        "shutting down: {n} sender{} served",
+        if n == 1 { "" } else { "s" }
+    );
     Ok(())
 }
 

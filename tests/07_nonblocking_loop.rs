@@ -72,7 +72,7 @@ fn a_hundred_clients_each_echo_256_kib_in_random_chunks() {
         intact, CLIENTS,
         "some echoes differ from what was sent (seed {seed})"
     );
-    server.wait_for_line(&format!("({} bytes echoed, 0 clients)", SIZE));
+    server.wait_for_line(&format!("({} bytes echoed, 0 connected)", SIZE));
     assert!(server.stderr().is_empty(), "{:?}", server.stderr());
 }
 
@@ -122,7 +122,8 @@ fn idle_it_naps_near_zero_cpu_and_with_spin_it_burns_a_core() {
 #[test]
 fn ctrl_c_closes_the_clients_and_exits_0() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    let done = common::assert_ctrl_c_closes_three_clients(server, addr, "(3 clients)");
+    let done =
+        common::assert_ctrl_c_closes_three_clients(server, addr, "(3 connected)");
     assert!(
         done.stdout
             .contains(&"shutting down: 3 client(s) connected".to_string())

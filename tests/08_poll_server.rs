@@ -57,7 +57,7 @@ fn two_thousand_connections_are_held_and_each_echoes() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
     let ok = hold_and_echo(addr, COUNT);
     assert_eq!(ok, COUNT);
-    server.wait_for_line(&format!("({COUNT} clients)"));
+    server.wait_for_line(&format!("({COUNT} connected)"));
     assert!(server.stderr().is_empty(), "{:?}", server.stderr());
 }
 
@@ -90,7 +90,8 @@ fn a_client_that_never_reads_stalls_no_one() {
 #[test]
 fn ctrl_c_closes_the_clients_and_exits_0() {
     let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
-    let done = common::assert_ctrl_c_closes_three_clients(server, addr, "(3 clients)");
+    let done =
+        common::assert_ctrl_c_closes_three_clients(server, addr, "(3 connected)");
     let closed = done
         .stdout
         .iter()
@@ -187,7 +188,7 @@ fn measure_ten_thousand_connections() {
     let started = Instant::now();
     let ok = hold_and_echo(addr, count);
     let took = started.elapsed();
-    server.wait_for_line(&format!("({count} clients)"));
+    server.wait_for_line(&format!("({count} connected)"));
     let rss = common::rss_kib(server.pid());
     println!(
         "{ok} of {count} connections held at once and echoed correctly in {:.2} s; \
