@@ -181,8 +181,10 @@ fn on_off(value: bool) -> &'static str {
 /// turns it back into `127.0.0.1`, which is what logs, allow-lists and rate limits
 /// should compare.
 fn describe_peer(peer: SocketAddr) -> String {
+    // Compare the addresses, not the socket addresses: `SocketAddr::new` would drop a
+    // link-local client's scope id (`%2`), and the two would differ for the wrong reason.
     let canonical = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-    if canonical != peer {
+    if peer.ip().to_canonical() != peer.ip() {
         format!("{peer} (an IPv4 client, IPv4-mapped; to_canonical: {canonical})")
     } else if peer.is_ipv6() {
         format!("{peer} (an IPv6 client)")
