@@ -19,28 +19,28 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "5 datagrams from one client (--limit 10): all 5 echoed",
-            holds: &[],
+            holds: &[1],
             run: under_the_limit,
         },
         Check {
             name: "30 datagrams at once from one client (--limit 10): exactly 10 echoed",
-            holds: &[],
+            holds: &[1],
             run: over_the_limit,
         },
         Check {
             name: "the same client, 1.35 s after its 30: echoed again (a new window)",
-            holds: &[],
+            holds: &[2],
             run: new_window,
         },
         Check {
             name: "one client sends 30, then another sends 5: the other gets all 5 echoed",
-            holds: &[],
+            holds: &[3],
             run: per_client,
         },
         Check {
             name: "200 clients send once; 2.2 s later a new client's log line says `tracking 1 \
                    clients` (or 2): the old windows are forgotten",
-            holds: &[],
+            holds: &[4],
             run: forgets,
         },
     ],

@@ -19,30 +19,36 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "a server that answers at once: one request, the answer printed, exit code 0",
-            holds: &[],
+            holds: &[1, 3],
             run: answers_at_once,
         },
         Check {
             name: "a server that drops the first 3 requests: 4 requests, each wait twice the one \
                    before (0.2 s, 0.4 s, 0.8 s)",
-            holds: &[],
+            holds: &[1],
             run: doubles,
         },
         Check {
             name: "a server that never answers, --deadline 1.5: one `error:` line and exit code 1 \
                    at the deadline (1.3 s to 2.1 s), not a doubled wait later",
-            holds: &[],
+            holds: &[2],
             run: gives_up_at_the_deadline,
         },
         Check {
             name: "waiting for a server that never answers costs (almost) no CPU",
-            holds: &[],
+            holds: &[4],
             run: no_cpu_while_waiting,
         },
         Check {
             name: "an answer that comes 0.3 s late, after the next request went out, is taken",
-            holds: &[],
+            holds: &[3],
             run: late_answer,
+        },
+        Check {
+            name: "nothing listens on the port (--deadline 4): the refusal is an `error:` line and \
+                   exit code 1 within 1 s, not a wait until the deadline",
+            holds: &[5],
+            run: refused,
         },
     ],
 };
@@ -263,5 +269,37 @@ fn late_answer(ctx: &Ctx) -> Result<(), Fail> {
         "at most 2 requests: the answer to the first came 0.3 s after it",
         format!("{count} requests"),
         "keep the same socket and take the first datagram that comes",
+    ))
+}
+
+fn refused(ctx: &Ctx) -> Result<(), Fail> {
+    // A port nobody listens on: bind one, learn its number, close it. A datagram to it comes
+    // back as ICMP "port unreachable", which a connected UDP socket reports on its next `recv`.
+    let addr = {
+        let socket = udp_socket(Duration::from_millis(50))?;
+        socket
+            .local_addr()
+            .map_err(|e| fail("a local address", e.to_string(), "is loopback up?"))?
+    };
+    let done = client(ctx, addr, "4")?;
+    let secs = done.elapsed.as_secs_f64();
+    let stderr = done.stderr.join("\n");
+    let refused = stderr.contains("refused");
+    if done.status.code() == Some(1) && refused && secs <= 1.0 {
+        return Ok(());
+    }
+    Err(fail(
+        "exit code 1 within 1 s, with an `error:` line that says the connection was refused",
+        format!(
+            "exit code {:?} after {secs:.2} s, stderr {:?}",
+            done.status.code(),
+            done.stderr
+        ),
+        if secs > 1.0 {
+            "`recv` returned `ConnectionRefused` (no server there): that is not a timeout, and \
+             asking again cannot help: return the error (`Err(err) => return Err(err)`)"
+        } else {
+            "return the receive error as it is: the starter prints it with the address"
+        },
     ))
 }

@@ -19,25 +19,36 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "a server that answers at once: `#1 …`, `#2 …`, `#3 …`, exit code 0",
-            holds: &[],
+            holds: &[1],
             run: answers_at_once,
         },
         Check {
             name: "a server that answers each question's first request 0.45 s late (after the \
                    client asked again): every line answers its own question",
-            holds: &[],
+            holds: &[2],
             run: late_answers,
         },
         Check {
             name: "stale answers every 0.1 s and never the right one: the client still gives up \
                    after 3 waits of 0.3 s (by 1.8 s)",
-            holds: &[],
+            holds: &[2, 3],
             run: stale_stream,
         },
         Check {
             name: "a server that never answers: one `error:` line, exit code 1",
-            holds: &[],
+            holds: &[3, 5],
             run: silent,
+        },
+        Check {
+            name: "waiting 1.2 s for a server that never answers costs (almost) no CPU",
+            holds: &[4],
+            run: no_cpu_while_waiting,
+        },
+        Check {
+            name: "nothing listens on the port (--timeout 1 --retries 3): the refusal is an \
+                   `error:` line and exit code 1 within 1 s, not four waits",
+            holds: &[5],
+            run: refused,
         },
     ],
 };
@@ -232,5 +243,72 @@ fn silent(ctx: &Ctx) -> Result<(), Fail> {
             done.stderr
         ),
         "at the deadline, return `Ok(None)`: the starter asks again, then reports the error",
+    ))
+}
+
+fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
+    let addr = server(Behaviour::Silent)?.to_string();
+    let proc = ctx.start(&[
+        "--addr", &addr, "--count", "1", "--timeout", "0.7", "--retries", "1",
+    ])?;
+    let started = Instant::now();
+    thread::sleep(Duration::from_millis(1100));
+    let Some(used) = proc.cpu_time() else {
+        if proc.try_status().is_some() {
+            return Err(fail(
+                "the client still waiting 1.1 s after it started (2 waits of 0.7 s)",
+                format!("it had exited; stderr {:?}", proc.stderr.snapshot()),
+                "wait until the deadline for the answer",
+            ));
+        }
+        ctx.note("CPU time is not measured on this platform: the CPU check passes unmeasured");
+        return Ok(());
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let _ = proc.wait_exit(Duration::from_secs(3));
+    // `cpu_time` counts time running or waiting to run: a blocked `recv` leaves it near zero
+    // however busy the machine is, a polling loop fills it.
+    if used.as_secs_f64() <= 0.25 * wall {
+        return Ok(());
+    }
+    Err(fail(
+        format!("at most {:.2} s on the CPU in {wall:.1} s of waiting", 0.25 * wall),
+        format!("{:.2} s on the CPU", used.as_secs_f64()),
+        "block in `recv` with a read timeout (the time left); a non-blocking socket polled in \
+         a loop spins",
+    ))
+}
+
+fn refused(ctx: &Ctx) -> Result<(), Fail> {
+    // A port nobody listens on: its "port unreachable" comes back as `ConnectionRefused`.
+    let addr = {
+        let socket = udp_socket(Duration::from_millis(50))?;
+        socket
+            .local_addr()
+            .map_err(|e| fail("a local address", e.to_string(), "is loopback up?"))?
+    };
+    let done = client(
+        ctx,
+        addr,
+        &["--count", "1", "--timeout", "1", "--retries", "3"],
+    )?;
+    let seconds = done.elapsed.as_secs_f64();
+    let refused = done.stderr.join("\n").contains("refused");
+    if done.status.code() == Some(1) && refused && seconds <= 1.0 {
+        return Ok(());
+    }
+    Err(fail(
+        "exit code 1 within 1 s, with an `error:` line that says the connection was refused",
+        format!(
+            "exit code {:?} after {seconds:.2} s, stderr {:?}",
+            done.status.code(),
+            done.stderr
+        ),
+        if refused || seconds > 1.0 {
+            "`ConnectionRefused` is not a timeout and not a datagram to drop: return it \
+             (`Err(err) => return Err(err)`)"
+        } else {
+            "only the timeout is `Ok(None)`: an error such as `ConnectionRefused` is returned"
+        },
     ))
 }

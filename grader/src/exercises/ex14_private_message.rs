@@ -17,24 +17,36 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "ada's `/tell bob meet at 10:00, room 2` reaches bob whole, and not cy",
-            holds: &[],
+            holds: &[1, 2],
             run: only_the_target,
         },
         Check {
             name: "`/tell zed hi` with no zed here: ada is told `error: no one called zed is here`",
-            holds: &[],
+            holds: &[3],
             run: unknown_nick,
         },
         Check {
             name: "`/tell bob` without text: ada is told `error: usage: /tell NICK TEXT`",
-            holds: &[],
+            holds: &[3],
             run: no_text,
         },
         Check {
             name: "while bob has stopped reading and ada's messages to him wait, cy's `/who` is \
                    answered",
-            holds: &[],
+            holds: &[4],
             run: stuck_target,
+        },
+        Check {
+            name: "`/tell bob a  b   c:d,` keeps the text as it is: bob receives \
+                   `ada (private): a  b   c:d,` (every space)",
+            holds: &[1],
+            run: text_as_it_is,
+        },
+        Check {
+            name: "a write to bob fails (his connection was reset while his thread is busy): ada \
+                   stays in the room, and her `/who` is answered",
+            holds: &[5],
+            run: broken_target,
         },
     ],
 };
@@ -216,5 +228,104 @@ fn stuck_target(ctx: &Ctx) -> Result<(), Fail> {
     drop(bob);
     let _ = flooder.join();
     drop(ada);
+    result
+}
+
+fn text_as_it_is(ctx: &Ctx) -> Result<(), Fail> {
+    let (_server, addr) = ctx.server(&[])?;
+    let mut ada = Member::join(addr, "ada")?;
+    let mut bob = Member::join(addr, "bob")?;
+    ada.say("/tell bob a  b   c:d,")?;
+    let expected = "ada (private): a  b   c:d,";
+    let line = bob.next_line(Duration::from_secs(3));
+    if line == expected {
+        return Ok(());
+    }
+    Err(fail(
+        format!("bob receives {expected:?} (two spaces, then three)"),
+        if line.is_empty() {
+            "nothing within 3 s".to_string()
+        } else {
+            show(line.as_bytes())
+        },
+        if line.starts_with("ada (private):") {
+            "TEXT is everything after the first space that follows NICK, as it is: \
+             `rest.split_once(' ')` — splitting into words and joining them again loses the \
+             spaces"
+        } else {
+            "send `FROM (private): TEXT` to the target's stream with `send_line`"
+        },
+    ))
+}
+
+fn broken_target(ctx: &Ctx) -> Result<(), Fail> {
+    let (server, addr) = ctx.server(&[])?;
+    let mut ada = Member::join(addr, "ada")?;
+    let mut bob = Member::join(addr, "bob")?;
+    let cy = Member::join(addr, "cy")?;
+    let dan = Member::join(addr, "dan")?; // never reads: the server's writes to dan wait
+    // cy floods dan with private lines until the buffers towards dan are full and cy's
+    // thread waits on dan (up to 5 s).
+    let mut flood = cy.stream.try_clone().map_err(|e| {
+        fail(
+            "a second handle on the checker's socket",
+            e.to_string(),
+            "run the check again",
+        )
+    })?;
+    let flooder = thread::spawn(move || {
+        let line = format!("/tell dan {}\n", "x".repeat(1000));
+        let started = Instant::now();
+        let mut sent = 0usize;
+        while sent < 64 << 20 && started.elapsed() < Duration::from_secs(3) {
+            if flood.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+            sent += line.len();
+        }
+    });
+    thread::sleep(Duration::from_millis(1500));
+    // bob says a public line: his thread now waits to write it to dan, and cannot notice
+    // that bob's connection is reset below. bob stays in the room with a broken socket.
+    bob.say("hello")?;
+    thread::sleep(Duration::from_millis(300));
+    let _ = socket2::SockRef::from(&bob.stream).set_linger(Some(Duration::ZERO));
+    drop(bob);
+    thread::sleep(Duration::from_millis(300));
+    // The write to bob fails at once (the reset arrived); it must not end ada's session.
+    ada.say("/tell bob are you there?")?;
+    let result = (|| {
+        ada.say("/who")?;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            let line = ada.next_line(deadline.saturating_duration_since(Instant::now()));
+            if line.is_empty() {
+                break;
+            }
+            if line.starts_with("here: ") {
+                return Ok(());
+            }
+            seen.push(line);
+        }
+        let dropped: Vec<String> = server
+            .stdout
+            .snapshot()
+            .into_iter()
+            .filter(|l| l.starts_with("dropped: "))
+            .collect();
+        Err(fail(
+            "ada's `/who` answered with `here: …` after her `/tell bob …` failed to reach bob",
+            format!(
+                "lines {seen:?}, then nothing within 3 s (or the connection closed); the \
+                 server printed {dropped:?}"
+            ),
+            "a failed write to the target is the target's problem: ignore its result \
+             (`let _ = send_line(&target, …)`); return only what writing to `me` returns",
+        ))
+    })();
+    drop(dan);
+    let _ = flooder.join();
+    drop(cy);
     result
 }

@@ -19,24 +19,24 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "nothing listens, --interval 0.1 --max-wait 0.4: the waits double and stop at \
                    the cap (0.1, 0.2, 0.4, 0.4, 0.4, 0.4 s, each drawn in [half, all])",
-            holds: &[],
+            holds: &[1, 2],
             run: doubles_and_caps,
         },
         Check {
             name: "two clients that fail together: every wait within [wait / 2, wait], and the \
                    waits vary (not all the nominal wait, not the same in both clients)",
-            holds: &[],
+            holds: &[3],
             run: jittered,
         },
         Check {
             name: "a server that accepts and never answers grows the waits; only after an answer \
                    do they start again from --interval",
-            holds: &[],
+            holds: &[4],
             run: resets_after_an_answer,
         },
         Check {
             name: "waiting for a server that is not there costs (almost) no CPU",
-            holds: &[],
+            holds: &[5],
             run: no_busy_loop,
         },
     ],

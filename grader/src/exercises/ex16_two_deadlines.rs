@@ -20,26 +20,32 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "`PING` is answered `PONG`, `hello` is answered `echo: hello`",
-            holds: &[],
+            holds: &[1],
             run: answers,
         },
         Check {
             name: "a silent client (--interval 0.25 --timeout 1): a few `PING`s, then \
                    `BYE timeout` and the close after about 1 s",
-            holds: &[],
+            holds: &[2, 3, 5],
             run: silent_client,
         },
         Check {
             name: "a client that sends `PONG` every 0.1 s for 1.6 s: it is pinged all the same, \
                    and never dropped",
-            holds: &[],
+            holds: &[2, 3],
             run: chatty_client,
         },
         Check {
             name: "a client that trickles a byte every 0.1 s, never a whole line: dropped after \
                    about 1 s, like a silent one",
-            holds: &[],
+            holds: &[3, 5],
             run: trickler,
+        },
+        Check {
+            name: "a client that closes is `disconnected:` and one that resets is `lost:`, each \
+                   within 0.6 s, long before the 1 s drop deadline",
+            holds: &[4],
+            run: closed_and_reset,
         },
     ],
 };
@@ -234,4 +240,62 @@ fn trickler(ctx: &Ctx) -> Result<(), Fail> {
         "bytes are not a line: only a complete line (`next_line` returning one) moves the drop \
          deadline, never a `read` that returned something",
     )
+}
+
+fn closed_and_reset(ctx: &Ctx) -> Result<(), Fail> {
+    let (server, addr) = start(ctx)?;
+    for reset in [false, true] {
+        let mut stream = connect(addr)?;
+        let me = stream.local_addr().map_err(|e| {
+            fail("the checker's own address", e.to_string(), "run the check again")
+        })?;
+        let _ = stream.write_all(b"hello\n");
+        let (line, _) = read_line(&mut stream, Duration::from_millis(1000));
+        if line != b"echo: hello\n" && line != b"PING\n" {
+            return Err(fail(
+                "`echo: hello` after sending `hello`",
+                format!("{:?}", String::from_utf8_lossy(&line)),
+                "pass every complete line to `respond`",
+            ));
+        }
+        if reset {
+            // SO_LINGER 0: the close sends a reset, and the server's next `read` fails with
+            // ECONNRESET.
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        }
+        drop(stream);
+        let expected = if reset {
+            format!("lost: {me}: ")
+        } else {
+            format!("disconnected: {me}")
+        };
+        if server
+            .wait_for_line(&expected, Duration::from_millis(600))
+            .is_some()
+        {
+            continue;
+        }
+        let mine: Vec<String> = server
+            .stdout
+            .snapshot()
+            .into_iter()
+            .filter(|l| l.contains(&me.to_string()))
+            .collect();
+        let dropped = mine.iter().any(|l| l.starts_with("dropped:"));
+        return Err(fail(
+            format!("a `{expected}…` line within 0.6 s of the {}", if reset { "reset" } else { "close" }),
+            format!("the server's lines about {me} so far: {mine:?}"),
+            match (reset, dropped) {
+                (false, _) => "`read` returning `Ok(0)` is the end of the stream: return \
+                               `Ok(Ending::Closed)` at once (a loop that goes on reads 0 again \
+                               and again)",
+                (true, true) => "only a timeout (`timed_out(&err)`) or `Interrupted` means \
+                                 \"read again\": any other error is returned, it will not get \
+                                 better",
+                (true, false) => "return the error of a failed `read` (`Err(err) => return \
+                                  Err(err)`): the starter prints it as `lost: PEER: …`",
+            },
+        ));
+    }
+    Ok(())
 }
