@@ -83,8 +83,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let socket =
-        UdpSocket::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let socket = UdpSocket::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = socket
         .local_addr()
         .context("cannot read the listening address")?;
@@ -99,7 +99,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     while !shutdown.is_triggered() {
         let (size, peer) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 continue;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -123,7 +128,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 "answered: {peer} ({size} bytes; tracking {} clients)",
                 limiter.tracked()
             ),
-            Err(err) => eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
     println!("shutting down");

@@ -54,16 +54,16 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     // `SystemTime` is what std's clock gives; a fixed `--now` is turned into one as well.
-    let fixed: Option<SystemTime> = match args.now {
-        Some(time) => Some(
-            SystemTime::try_from(time)
-                .with_context(|| format!("{time} is out of this system's time range"))?,
-        ),
-        None => None,
-    };
+    let fixed: Option<SystemTime> =
+        match args.now {
+            Some(time) => Some(SystemTime::try_from(time).with_context(|| {
+                format!("{time} is out of this system's time range")
+            })?),
+            None => None,
+        };
 
-    let socket =
-        UdpSocket::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let socket = UdpSocket::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = socket
         .local_addr()
         .context("cannot read the listening address")?;
@@ -78,7 +78,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     while !shutdown.is_triggered() {
         let peer = match socket.recv_from(&mut buf) {
             Ok((_, peer)) => peer,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 continue;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -92,7 +97,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         let reply = rfc868_bytes(now);
         match socket.send_to(&reply, peer) {
             Ok(_) => println!("answered: {peer} {reply:02x?}"),
-            Err(err) => eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
     println!("shutting down");

@@ -130,7 +130,12 @@ fn ask_with_backoff(
                 // A signal, not an answer: wait again (the timeout starts over; rare enough).
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 // The wait is over without an answer: lost, or slow. Ask again.
-                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut
+                    ) =>
+                {
                     break;
                 }
                 // Port unreachable (no server), and the rest: no point asking again.

@@ -120,7 +120,11 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// 3. So set it before each `recv`, to the time left:
 ///    `deadline.saturating_duration_since(Instant::now())`, and return `Ok(None)` when that is
 ///    zero (std refuses a zero timeout).
-fn receive_answer(socket: &UdpSocket, id: u32, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
+fn receive_answer(
+    socket: &UdpSocket,
+    id: u32,
+    deadline: Instant,
+) -> io::Result<Option<Vec<u8>>> {
     let wanted = format!("#{id} ");
     let mut buf = [0u8; 2048];
     loop {
@@ -131,11 +135,18 @@ fn receive_answer(socket: &UdpSocket, id: u32, deadline: Instant) -> io::Result<
         }
         socket.set_read_timeout(Some(left))?;
         match socket.recv(&mut buf) {
-            Ok(n) if buf[..n].starts_with(wanted.as_bytes()) => return Ok(Some(buf[..n].to_vec())),
+            Ok(n) if buf[..n].starts_with(wanted.as_bytes()) => {
+                return Ok(Some(buf[..n].to_vec()));
+            }
             // A late answer to an earlier question, or noise: not ours. Wait on.
             Ok(_) => {}
             Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(None);
             }
             Err(err) => return Err(err),

@@ -52,8 +52,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     let room = Room::default();
     for stream in listener.incoming() {
@@ -133,7 +133,9 @@ fn member(stream: TcpStream, room: &Room) -> io::Result<()> {
         line.clear();
         match reader.by_ref().take(MAX_LINE).read_line(&mut line) {
             Ok(0) => break Ok(()),
-            Ok(_) if !line.ends_with('\n') => break send_line(&me, "error: line too long"),
+            Ok(_) if !line.ends_with('\n') => {
+                break send_line(&me, "error: line too long");
+            }
             Ok(_) => {}
             Err(err) => break Err(err),
         }

@@ -65,8 +65,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         "{} is not a directory",
         args.dir.display()
     );
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     // One sender at a time (chapter 03's loop): two senders of one file at once would write
     // the same `.part`; a real server would lock it.

@@ -51,8 +51,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
@@ -168,7 +168,11 @@ fn timed_out(err: &io::Error) -> bool {
 ///    has; then read, with `set_read_timeout(time_left(nearer deadline))`.
 /// 3. `Ok(n)` → `lines.push(&buf[..n])` and nothing else: the next turn of the loop decides
 ///    whether a line is complete. A timeout is no error: the next turn checks the deadlines.
-fn watch(stream: &mut TcpStream, interval: Duration, timeout: Duration) -> io::Result<Ending> {
+fn watch(
+    stream: &mut TcpStream,
+    interval: Duration,
+    timeout: Duration,
+) -> io::Result<Ending> {
     let mut lines = Lines::default();
     let mut last_sent = Instant::now();
     let mut last_line = Instant::now();

@@ -68,8 +68,8 @@ fn main() -> ExitCode {
 
 /// Chapter 18's listener: chapter 06's socket, announced, handed to tokio.
 fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = net::listen(addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     cli::announce(&listener)?;
     listener
         .set_nonblocking(true)

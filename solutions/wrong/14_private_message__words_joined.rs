@@ -11,7 +11,8 @@ fn tell(room: &Room, from: &str, rest: &str, me: &TcpStream) -> io::Result<()> {
     let target = lock(room).get(nick).cloned();
     match target {
         Some(stream) => {
-            let _ = send_line(&stream, &format!("{from} (private): {}", text.join(" ")));
+            let _ =
+                send_line(&stream, &format!("{from} (private): {}", text.join(" ")));
             Ok(())
         }
         None => send_line(me, &format!("error: no one called {nick} is here")),

@@ -1,5 +1,9 @@
 // WRONG (protocol form) breaks 4: every read error is taken for a timeout: a reset connection is read again and again until the drop deadline, never reported.
-fn watch(stream: &mut TcpStream, interval: Duration, timeout: Duration) -> io::Result<Ending> {
+fn watch(
+    stream: &mut TcpStream,
+    interval: Duration,
+    timeout: Duration,
+) -> io::Result<Ending> {
     let mut lines = Lines::default();
     let mut last_sent = Instant::now();
     let mut last_line = Instant::now();

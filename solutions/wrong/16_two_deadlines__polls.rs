@@ -1,5 +1,9 @@
 // WRONG (resource) breaks 5: a non-blocking socket polled in a loop against the two deadlines: the thread never sleeps.
-fn watch(stream: &mut TcpStream, interval: Duration, timeout: Duration) -> io::Result<Ending> {
+fn watch(
+    stream: &mut TcpStream,
+    interval: Duration,
+    timeout: Duration,
+) -> io::Result<Ending> {
     let mut lines = Lines::default();
     let mut last_sent = Instant::now();
     let mut last_line = Instant::now();

@@ -6,11 +6,15 @@ fn allowed(peer: IpAddr, nets: &[Net]) -> bool {
     };
     nets.iter().any(|net| match (peer, net.addr) {
         (IpAddr::V4(p), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(net.prefix)).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(net.prefix))
+                .unwrap_or(0);
             u32::from(p) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(p), IpAddr::V6(n)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(net.prefix)).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(net.prefix))
+                .unwrap_or(0);
             u128::from(p) & mask == u128::from(n) & mask
         }
         _ => false,

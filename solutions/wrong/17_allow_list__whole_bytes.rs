@@ -4,8 +4,12 @@ fn allowed(peer: IpAddr, nets: &[Net]) -> bool {
     nets.iter().any(|net| {
         let bytes = usize::from(net.prefix / 8);
         match (peer, net.addr) {
-            (IpAddr::V4(p), IpAddr::V4(n)) => p.octets()[..bytes] == n.octets()[..bytes],
-            (IpAddr::V6(p), IpAddr::V6(n)) => p.octets()[..bytes] == n.octets()[..bytes],
+            (IpAddr::V4(p), IpAddr::V4(n)) => {
+                p.octets()[..bytes] == n.octets()[..bytes]
+            }
+            (IpAddr::V6(p), IpAddr::V6(n)) => {
+                p.octets()[..bytes] == n.octets()[..bytes]
+            }
             _ => false,
         }
     })

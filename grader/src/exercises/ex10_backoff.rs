@@ -50,6 +50,12 @@ pub static EXERCISE: Exercise = Exercise {
             holds: &[5],
             run: refused,
         },
+        Check {
+            name: "--timeout 2 against a server that answers at once: the answer within 1.2 s (the \
+                   first request goes out at once, not after a wait)",
+            holds: &[1],
+            run: first_request_at_once,
+        },
     ],
 };
 
@@ -100,9 +106,25 @@ fn fake_server(
 
 /// Runs the client against `addr` with `--timeout 0.2` and `deadline`, until it exits.
 fn client(ctx: &Ctx, addr: SocketAddr, deadline: &str) -> Result<Finished, Fail> {
+    client_waiting(ctx, addr, "0.2", deadline)
+}
+
+/// Runs the client against `addr` with a first wait of `timeout` and `deadline`.
+fn client_waiting(
+    ctx: &Ctx,
+    addr: SocketAddr,
+    timeout: &str,
+    deadline: &str,
+) -> Result<Finished, Fail> {
     let addr = addr.to_string();
-    let proc =
-        ctx.start(&["--addr", &addr, "--timeout", "0.2", "--deadline", deadline])?;
+    let proc = ctx.start(&[
+        "--addr",
+        &addr,
+        "--timeout",
+        timeout,
+        "--deadline",
+        deadline,
+    ])?;
     proc.wait_exit(Duration::from_secs(6)).ok_or_else(|| {
         fail(
             format!("the client exits within its deadline of {deadline} s"),
@@ -300,6 +322,27 @@ fn refused(ctx: &Ctx) -> Result<(), Fail> {
              asking again cannot help: return the error (`Err(err) => return Err(err)`)"
         } else {
             "return the receive error as it is: the starter prints it with the address"
+        },
+    ))
+}
+
+fn first_request_at_once(ctx: &Ctx) -> Result<(), Fail> {
+    let (addr, _arrivals) =
+        fake_server(Some(0), Duration::ZERO, Duration::from_secs(5))?;
+    let done = client_waiting(ctx, addr, "2", "5")?;
+    expect_answer(&done, "return the bytes `recv` received")?;
+    let seconds = done.elapsed.as_secs_f64();
+    if seconds <= 1.2 {
+        return Ok(());
+    }
+    Err(fail(
+        "the answer printed within 1.2 s (the server answers at once; --timeout 2)",
+        format!("after {seconds:.2} s"),
+        if seconds >= 1.9 {
+            "send the first request at once: the wait comes *after* a request, never before the \
+             first"
+        } else {
+            "send, then wait in `recv`: the answer ends the wait as soon as it comes"
         },
     ))
 }

@@ -50,6 +50,12 @@ pub static EXERCISE: Exercise = Exercise {
             holds: &[5],
             run: refused,
         },
+        Check {
+            name: "a decoy `#12 decoy` before the answer to `#1`: `#1 answer` is taken, not the \
+                   decoy (the number ends at the space)",
+            holds: &[1, 2],
+            run: decoy,
+        },
     ],
 };
 
@@ -62,6 +68,8 @@ enum Behaviour {
     Stale,
     /// Never answers.
     Silent,
+    /// Sends a decoy `#k2 decoy` (for `#1`: `#12 decoy`), then the answer `#k answer`.
+    Decoy,
 }
 
 /// Starts the server for 5 s on a thread; returns its address.
@@ -94,6 +102,18 @@ fn server(behaviour: Behaviour) -> Result<SocketAddr, Fail> {
                 Behaviour::Stale if !spamming => {
                     spamming = true;
                     spam(&socket, peer);
+                }
+                Behaviour::Decoy => {
+                    let mut decoy = request.clone();
+                    decoy.extend_from_slice(b"2 decoy");
+                    let _ = socket.send_to(&decoy, peer);
+                    reply_later(
+                        &socket,
+                        peer,
+                        request,
+                        b" answer",
+                        Duration::from_millis(50),
+                    );
                 }
                 Behaviour::Stale | Behaviour::Silent => {}
             }
@@ -249,7 +269,14 @@ fn silent(ctx: &Ctx) -> Result<(), Fail> {
 fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
     let addr = server(Behaviour::Silent)?.to_string();
     let proc = ctx.start(&[
-        "--addr", &addr, "--count", "1", "--timeout", "0.7", "--retries", "1",
+        "--addr",
+        &addr,
+        "--count",
+        "1",
+        "--timeout",
+        "0.7",
+        "--retries",
+        "1",
     ])?;
     let started = Instant::now();
     thread::sleep(Duration::from_millis(1100));
@@ -272,7 +299,10 @@ fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
         return Ok(());
     }
     Err(fail(
-        format!("at most {:.2} s on the CPU in {wall:.1} s of waiting", 0.25 * wall),
+        format!(
+            "at most {:.2} s on the CPU in {wall:.1} s of waiting",
+            0.25 * wall
+        ),
         format!("{:.2} s on the CPU", used.as_secs_f64()),
         "block in `recv` with a read timeout (the time left); a non-blocking socket polled in \
          a loop spins",
@@ -309,6 +339,35 @@ fn refused(ctx: &Ctx) -> Result<(), Fail> {
              (`Err(err) => return Err(err)`)"
         } else {
             "only the timeout is `Ok(None)`: an error such as `ConnectionRefused` is returned"
+        },
+    ))
+}
+
+fn decoy(ctx: &Ctx) -> Result<(), Fail> {
+    let addr = server(Behaviour::Decoy)?;
+    let done = client(ctx, addr, &["--count", "3", "--timeout", "0.5"])?;
+    let answers = done.stdout.len() == 3
+        && done
+            .stdout
+            .iter()
+            .enumerate()
+            .all(|(i, line)| *line == format!("#{} answer", i + 1));
+    if done.status.code() == Some(0) && answers {
+        return Ok(());
+    }
+    Err(fail(
+        "exit code 0 and `#1 answer`, `#2 answer`, `#3 answer`: the decoys `#12 decoy`, \
+         `#22 decoy`, `#32 decoy` dropped",
+        format!(
+            "exit code {:?}, lines {:?}, stderr {:?}",
+            done.status.code(),
+            done.stdout,
+            done.stderr
+        ),
+        if done.stdout.iter().any(|l| l.contains("decoy")) {
+            "compare with `#ID ` *with* the space: `#1` is also the start of `#12 …`"
+        } else {
+            "return the datagram that starts with `#ID ` as it arrived"
         },
     ))
 }

@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Check, Exercise};
-use crate::harness::{pattern, Ctx, End, WAIT, connect, read_to_end, show};
+use crate::harness::{Ctx, End, WAIT, connect, pattern, read_to_end, show};
 use crate::report::{Fail, fail};
 
 pub static EXERCISE: Exercise = Exercise {

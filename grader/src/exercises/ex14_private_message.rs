@@ -5,8 +5,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
 use super::{Check, Exercise};
-use crate::harness::{Ctx, End, connect, read_line, show};
+use crate::harness::{Ctx, End, WAIT, connect, read_line, show};
 use crate::report::{Fail, fail};
 
 pub static EXERCISE: Exercise = Exercise {
@@ -60,10 +62,37 @@ struct Member {
 impl Member {
     /// Joins as `nick` and waits for `welcome NICK`, so the member is in the room afterwards.
     fn join(addr: SocketAddr, nick: &'static str) -> Result<Member, Fail> {
-        let mut member = Member {
-            nick,
-            stream: connect(addr)?,
-        };
+        Member::join_on(connect(addr)?, nick)
+    }
+
+    /// Joins as a member that will stop reading, with a small receive buffer: the buffers
+    /// between the server and it fill after some 50 kB, not megabytes, however slow the
+    /// machine.
+    fn join_not_reading(addr: SocketAddr, nick: &'static str) -> Result<Member, Fail> {
+        let socket =
+            Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+                .map_err(|e| {
+                    fail("a client socket", e.to_string(), "run the check again")
+                })?;
+        // Before `connect`: the window is agreed on in the handshake.
+        let _ = socket.set_recv_buffer_size(4096);
+        socket
+            .connect_timeout(&SockAddr::from(addr), WAIT)
+            .map_err(|e| {
+                fail(
+                    format!("the server accepts a connection on {addr}"),
+                    format!("connect failed: {e}"),
+                    "is the server still running? (see its errors above)",
+                )
+            })?;
+        let stream: TcpStream = socket.into();
+        let _ = stream.set_read_timeout(Some(WAIT));
+        let _ = stream.set_write_timeout(Some(WAIT));
+        Member::join_on(stream, nick)
+    }
+
+    fn join_on(stream: TcpStream, nick: &'static str) -> Result<Member, Fail> {
+        let mut member = Member { nick, stream };
         member.say(nick)?;
         let line = member.next_line(Duration::from_secs(3));
         if line != format!("welcome {nick}") {
@@ -192,7 +221,7 @@ fn no_text(ctx: &Ctx) -> Result<(), Fail> {
 
 fn stuck_target(ctx: &Ctx) -> Result<(), Fail> {
     let (_server, addr) = ctx.server(&[])?;
-    let bob = Member::join(addr, "bob")?; // and never reads again
+    let bob = Member::join_not_reading(addr, "bob")?; // and never reads again
     let ada = Member::join(addr, "ada")?;
     let mut cy = Member::join(addr, "cy")?;
     // ada floods bob with private lines until the kernel's buffers between the server and bob
@@ -263,7 +292,7 @@ fn broken_target(ctx: &Ctx) -> Result<(), Fail> {
     let mut ada = Member::join(addr, "ada")?;
     let mut bob = Member::join(addr, "bob")?;
     let cy = Member::join(addr, "cy")?;
-    let dan = Member::join(addr, "dan")?; // never reads: the server's writes to dan wait
+    let dan = Member::join_not_reading(addr, "dan")?; // never reads: writes to dan wait
     // cy floods dan with private lines until the buffers towards dan are full and cy's
     // thread waits on dan (up to 5 s).
     let mut flood = cy.stream.try_clone().map_err(|e| {
@@ -285,9 +314,17 @@ fn broken_target(ctx: &Ctx) -> Result<(), Fail> {
         }
     });
     thread::sleep(Duration::from_millis(1500));
-    // bob says a public line: his thread now waits to write it to dan, and cannot notice
-    // that bob's connection is reset below. bob stays in the room with a broken socket.
-    bob.say("hello")?;
+    // bob says public lines, 270 kB of them: his thread broadcasts each, and soon waits to
+    // write one to dan (a small line could still slip into the last, half-full segment
+    // queued for dan). bob's thread cannot notice that bob's connection is reset below: bob
+    // stays in the room with a broken socket. (Non-blocking: the lines stay in the buffers.)
+    let _ = bob.stream.set_nonblocking(true);
+    let line = format!("{}\n", "y".repeat(900));
+    for _ in 0..300 {
+        if bob.stream.write_all(line.as_bytes()).is_err() {
+            break;
+        }
+    }
     thread::sleep(Duration::from_millis(300));
     let _ = socket2::SockRef::from(&bob.stream).set_linger(Some(Duration::ZERO));
     drop(bob);
@@ -299,7 +336,8 @@ fn broken_target(ctx: &Ctx) -> Result<(), Fail> {
         let deadline = Instant::now() + Duration::from_secs(3);
         let mut seen = Vec::new();
         while Instant::now() < deadline {
-            let line = ada.next_line(deadline.saturating_duration_since(Instant::now()));
+            let line =
+                ada.next_line(deadline.saturating_duration_since(Instant::now()));
             if line.is_empty() {
                 break;
             }
@@ -314,11 +352,17 @@ fn broken_target(ctx: &Ctx) -> Result<(), Fail> {
             .into_iter()
             .filter(|l| l.starts_with("dropped: "))
             .collect();
+        let others: Vec<String> = seen
+            .iter()
+            .filter(|l| !l.starts_with("bob: y"))
+            .map(|l| show(l.as_bytes()))
+            .collect();
         Err(fail(
             "ada's `/who` answered with `here: …` after her `/tell bob …` failed to reach bob",
             format!(
-                "lines {seen:?}, then nothing within 3 s (or the connection closed); the \
-                 server printed {dropped:?}"
+                "{} of bob's public lines, then {others:?}, then nothing within 3 s (or the \
+                 close); the server printed {dropped:?}",
+                seen.len() - others.len()
             ),
             "a failed write to the target is the target's problem: ignore its result \
              (`let _ = send_line(&target, …)`); return only what writing to `me` returns",

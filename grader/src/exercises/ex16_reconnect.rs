@@ -39,6 +39,12 @@ pub static EXERCISE: Exercise = Exercise {
             holds: &[5],
             run: no_busy_loop,
         },
+        Check {
+            name: "100 failures in a row (--interval 0.001 --max-wait 0.004): 100 waits, each \
+                   in [0.002, 0.004] s once capped, and no overflow on the way",
+            holds: &[2, 3],
+            run: many_failures,
+        },
     ],
 };
 
@@ -352,5 +358,56 @@ fn no_busy_loop(ctx: &Ctx) -> Result<(), Fail> {
             used.as_secs_f64()
         ),
         "a refused connect returns at once: without a pause, the loop spins",
+    ))
+}
+
+fn many_failures(ctx: &Ctx) -> Result<(), Fail> {
+    let addr = closed_port()?;
+    let proc = client(ctx, addr, "0.001", "0.004")?;
+    // 100 waits of at most 4 ms: well under a second, however busy the machine. A doubling
+    // computed as `2u32.pow(failures)` or `1 << failures` overflows after 32 or 64 of them.
+    let lines = lines_until_waits(&proc, 100, Duration::from_secs(4));
+    let seen = waits(&lines);
+    let above = seen.iter().position(|&w| w > 0.004 + SLACK);
+    // From the 4th wait on the nominal wait is 0.004 s: each drawn in [0.002, 0.004], printed
+    // with 3 decimals (0.0015 leaves room for the rounding).
+    let below = seen.iter().skip(3).position(|&w| w < 0.0015).map(|i| i + 3);
+    if seen.len() >= 100 && above.is_none() && below.is_none() {
+        return Ok(());
+    }
+    if let (Some(i), None) = (below, above) {
+        return Err(fail(
+            "from the 4th wait on (nominal 0.004 s), every wait in [0.002, 0.004] s",
+            format!("wait {} was {:.3} s", i + 1, seen[i]),
+            "draw each wait between half the nominal wait and all of it \
+             (`random_range(top / 2.0..=top)`): a wait near 0 is a retry at once",
+        ));
+    }
+    let stderr = proc.stderr.snapshot();
+    let panicked = stderr
+        .iter()
+        .find(|l| l.contains("panicked") || l.contains("overflow"));
+    Err(fail(
+        "100 `waiting` lines within 4 s, none above 0.004 s (--max-wait)",
+        match (above, panicked) {
+            (Some(i), _) => format!("wait {} was {:.3} s", i + 1, seen[i]),
+            (None, Some(line)) => format!(
+                "{} waits, then the program stopped: {line:?} {:?}",
+                seen.len(),
+                stderr.iter().skip_while(|l| !l.contains("panicked")).nth(1)
+            ),
+            (None, None) => format!(
+                "{} waits: {}",
+                seen.len(),
+                seconds(&seen[seen.len().saturating_sub(5)..])
+            ),
+        },
+        if panicked.is_some() {
+            "a wait computed from the number of failures (`2u32.pow(failures)`, `1 << failures`) \
+             overflows after a long outage: keep the current wait, and double it capped, \
+             `wait = (wait * 2).min(max_wait)`"
+        } else {
+            "double the wait after each failure, but never past --max-wait: `.min(max_wait)`"
+        },
     ))
 }

@@ -277,7 +277,9 @@ fn second_loopback(ctx: &Ctx, what: &str) -> Option<IpAddr> {
     if std::net::TcpListener::bind(SocketAddr::new(other, 0)).is_ok() {
         Some(other)
     } else {
-        ctx.note(format!("127.0.0.2 is not a local address here: {what} was not tried"));
+        ctx.note(format!(
+            "127.0.0.2 is not a local address here: {what} was not tried"
+        ));
         None
     }
 }

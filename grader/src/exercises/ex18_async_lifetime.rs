@@ -232,7 +232,13 @@ fn in_the_middle_of_a_wait(ctx: &Ctx) -> Result<(), Fail> {
 fn expect_connected(server: &Proc, stream: &TcpStream) -> Result<String, Fail> {
     let me = stream
         .local_addr()
-        .map_err(|e| fail("the checker's own address", e.to_string(), "run the check again"))?
+        .map_err(|e| {
+            fail(
+                "the checker's own address",
+                e.to_string(),
+                "run the check again",
+            )
+        })?
         .to_string();
     if server
         .wait_for_line(&format!("connected: {me}"), Duration::from_secs(2))
@@ -294,7 +300,9 @@ fn close_and_reset(ctx: &Ctx) -> Result<(), Fail> {
         return Ok(());
     }
     Err(fail(
-        format!("a line `error: {me}: …` after the client from {me} reset the connection"),
+        format!(
+            "a line `error: {me}: …` after the client from {me} reset the connection"
+        ),
         format!("stdout {:?}", server.stdout.snapshot()),
         "when `serve` returns an error, print it: `println!(\"error: {peer}: {err}\")` in the \
          task, and return read errors from `serve` (`?`), not `Ok(())`",
@@ -305,7 +313,8 @@ fn accept_fails(ctx: &Ctx) -> Result<(), Fail> {
     let (server, addr) = ctx.server(&["--lifetime", "10"])?;
     // Lower the server's descriptor limit to what it has open now, plus one: the first client
     // is accepted, the next accept fails with EMFILE ("too many open files").
-    let open = std::fs::read_dir(format!("/proc/{}/fd", server.pid())).map(|d| d.count());
+    let open =
+        std::fs::read_dir(format!("/proc/{}/fd", server.pid())).map(|d| d.count());
     let limited = open.as_ref().ok().is_some_and(|&n| {
         let limit = format!("--nofile={}", n + 1);
         std::process::Command::new("prlimit")
@@ -316,7 +325,9 @@ fn accept_fails(ctx: &Ctx) -> Result<(), Fail> {
             .is_ok_and(|s| s.success())
     });
     if !limited {
-        ctx.note("the descriptor limit could not be lowered here (prlimit): not tried");
+        ctx.note(
+            "the descriptor limit could not be lowered here (prlimit): not tried",
+        );
         return Ok(());
     }
     let first = connect(addr)?;
@@ -344,7 +355,10 @@ fn accept_fails(ctx: &Ctx) -> Result<(), Fail> {
         && used > 0.3 * wall
     {
         return Err(fail(
-            format!("at most {:.2} s on the CPU in {wall:.1} s of failing accepts", 0.3 * wall),
+            format!(
+                "at most {:.2} s on the CPU in {wall:.1} s of failing accepts",
+                0.3 * wall
+            ),
             format!(
                 "{used:.2} s, and {} `accept failed` lines",
                 server
@@ -361,7 +375,9 @@ fn accept_fails(ctx: &Ctx) -> Result<(), Fail> {
     drop(first);
     let since = Instant::now();
     say(&mut waiting, "hi");
-    let (heard, end) = listen(&mut waiting, since, Duration::from_secs(2), |h| !h.is_empty());
+    let (heard, end) = listen(&mut waiting, since, Duration::from_secs(2), |h| {
+        !h.is_empty()
+    });
     if heard.first().is_some_and(|h| h.line == "echo: hi") {
         return Ok(());
     }
@@ -371,7 +387,13 @@ fn accept_fails(ctx: &Ctx) -> Result<(), Fail> {
         format!(
             "{}; the server's last lines {:?}",
             shown(&heard, &end),
-            server.stdout.snapshot().iter().rev().take(3).collect::<Vec<_>>()
+            server
+                .stdout
+                .snapshot()
+                .iter()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
         ),
         "an accept error is not the end of the server: print it and go on accepting",
     ))
