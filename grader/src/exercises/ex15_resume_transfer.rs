@@ -126,7 +126,11 @@ fn expect_file(dir: &Path, name: &str, data: &[u8], hint: &str) -> Result<(), Fa
         Err(e) => Err(fail(
             format!("{name} holds the {} bytes sent", data.len()),
             format!("cannot read it: {e}"),
-            "rename `NAME.part` to `NAME` once the last byte is in",
+            if name.ends_with(".part") {
+                "keep `NAME.part` when the transfer is cut: the next attempt resumes from it"
+            } else {
+                "rename `NAME.part` to `NAME` once the last byte is in"
+            },
         )),
     }
 }

@@ -51,6 +51,12 @@ pub static EXERCISE: Exercise = Exercise {
             holds: &[2],
             run: accept_fails,
         },
+        Check {
+            name: "--lifetime 1: a client that sends and never reads (the server's writes wait) \
+                   is still cut off, within 3 s",
+            holds: &[5],
+            run: client_stops_reading,
+        },
     ],
 };
 
@@ -396,5 +402,49 @@ fn accept_fails(ctx: &Ctx) -> Result<(), Fail> {
                 .collect::<Vec<_>>()
         ),
         "an accept error is not the end of the server: print it and go on accepting",
+    ))
+}
+
+fn client_stops_reading(ctx: &Ctx) -> Result<(), Fail> {
+    let (_server, addr) = ctx.server(&["--lifetime", "1"])?;
+    let since = Instant::now();
+    let mut stream = connect(addr)?;
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    // Lines the server echoes: with nobody reading, its writes soon wait. When it closes the
+    // connection with our lines still unread, the kernel resets it, and our next write fails.
+    let line = format!("{}\n", "z".repeat(1000));
+    let mut written = 0usize;
+    while since.elapsed() < Duration::from_millis(3500) {
+        match stream.write(line.as_bytes()) {
+            Ok(n) => written += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => {
+                let at = since.elapsed();
+                if at >= Duration::from_millis(800) {
+                    return Ok(());
+                }
+                return Err(fail(
+                    "the connection cut off about 1 s after connecting (--lifetime 1)",
+                    format!("cut off after {:.2} s", at.as_secs_f64()),
+                    "the lifetime starts when the client connects",
+                ));
+            }
+        }
+    }
+    Err(fail(
+        "the connection cut off within 3 s (--lifetime 1, then at most 1 s for `BYE`), though \
+         the client never reads",
+        format!(
+            "still open after {:.1} s; the client wrote {written} bytes",
+            since.elapsed().as_secs_f64()
+        ),
+        "the deadline must also end a write that waits (`write_all(…).await` on a client that \
+         does not read): put it around the whole conversation, not only around the reads",
     ))
 }
