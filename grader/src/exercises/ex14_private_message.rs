@@ -2,6 +2,8 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -233,19 +235,25 @@ fn stuck_target(ctx: &Ctx) -> Result<(), Fail> {
             "run the check again",
         )
     })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
     let flooder = thread::spawn(move || {
         let line = format!("/tell bob {}\n", "x".repeat(1000));
         let started = Instant::now();
         let mut sent = 0usize;
-        while sent < 64 << 20 && started.elapsed() < Duration::from_secs(4) {
+        while !stopped.load(Ordering::Relaxed)
+            && sent < 64 << 20
+            && started.elapsed() < Duration::from_secs(4)
+        {
             if flood.write_all(line.as_bytes()).is_err() {
                 break; // the server stopped reading ada: it is waiting on bob
             }
             sent += line.len();
         }
     });
-    // Time for the buffers to fill, on a busy machine too.
-    thread::sleep(Duration::from_millis(1500));
+    // Time for the buffers to fill (some 50 kB: bob's receive buffer is small), on a busy
+    // machine too.
+    thread::sleep(Duration::from_millis(700));
     cy.say("/who")?;
     let result = expect_line(
         &mut cy,
@@ -254,6 +262,7 @@ fn stuck_target(ctx: &Ctx) -> Result<(), Fail> {
         "look the target up under the lock, release it, and only then write: \
          `let target = lock(room).get(nick).cloned();`",
     );
+    stop.store(true, Ordering::Relaxed);
     drop(bob);
     let _ = flooder.join();
     drop(ada);
@@ -302,18 +311,23 @@ fn broken_target(ctx: &Ctx) -> Result<(), Fail> {
             "run the check again",
         )
     })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
     let flooder = thread::spawn(move || {
         let line = format!("/tell dan {}\n", "x".repeat(1000));
         let started = Instant::now();
         let mut sent = 0usize;
-        while sent < 64 << 20 && started.elapsed() < Duration::from_secs(3) {
+        while !stopped.load(Ordering::Relaxed)
+            && sent < 64 << 20
+            && started.elapsed() < Duration::from_secs(3)
+        {
             if flood.write_all(line.as_bytes()).is_err() {
                 break;
             }
             sent += line.len();
         }
     });
-    thread::sleep(Duration::from_millis(1500));
+    thread::sleep(Duration::from_millis(700));
     // bob says public lines, 270 kB of them: his thread broadcasts each, and soon waits to
     // write one to dan (a small line could still slip into the last, half-full segment
     // queued for dan). bob's thread cannot notice that bob's connection is reset below: bob
@@ -368,6 +382,7 @@ fn broken_target(ctx: &Ctx) -> Result<(), Fail> {
              (`let _ = send_line(&target, …)`); return only what writing to `me` returns",
         ))
     })();
+    stop.store(true, Ordering::Relaxed);
     drop(dan);
     let _ = flooder.join();
     drop(cy);

@@ -54,8 +54,8 @@ pub static EXERCISE: Exercise = Exercise {
             run: host_bits_set,
         },
         Check {
-            name: "--allow 127.0.0.0/31, a prefix inside a byte: 127.0.0.1 gets `hello`, \
-                   127.0.0.2 is closed",
+            name: "prefixes inside a byte: --allow 127.0.0.0/31 admits 127.0.0.1, not 127.0.0.2; \
+                   --allow ::2/127 does not admit ::1",
             holds: &[1],
             run: prefix_inside_a_byte,
         },
@@ -322,8 +322,11 @@ fn host_bits_set(ctx: &Ctx) -> Result<(), Fail> {
 }
 
 fn prefix_inside_a_byte(ctx: &Ctx) -> Result<(), Fail> {
+    const BITS_HINT: &str = "compare bits, not bytes: the mask of a /31 or a /127 ends inside \
+                             the last byte (`u32::MAX << 1`), so …10 is outside a network \
+                             of …00 and …01";
     let allow = ["127.0.0.0/31"];
-    let (_server, port) = start(ctx, &allow)?;
+    let (server, port) = start(ctx, &allow)?;
     expect_hello(
         &allow,
         port,
@@ -332,16 +335,13 @@ fn prefix_inside_a_byte(ctx: &Ctx) -> Result<(), Fail> {
         "127.0.0.1 and 127.0.0.0 differ only in the last of 32 bits: a /31 holds both",
     )?;
     if let Some(other) = second_loopback(ctx, "127.0.0.2 outside 127.0.0.0/31") {
-        expect_refused(
-            &allow,
-            port,
-            Some(other),
-            V4,
-            "compare bits, not bytes: the mask of a /31 ends inside the last byte \
-             (`u32::MAX << 1`), so 127.0.0.2 (…10) is outside and 127.0.0.1 (…01) inside",
-        )?;
+        expect_refused(&allow, port, Some(other), V4, BITS_HINT)?;
     }
-    Ok(())
+    drop(server);
+    // The same in IPv6, where ::1 is on every machine: ::2/127 holds ::2 and ::3, not ::1.
+    let allow = ["::2/127"];
+    let (_server, port) = start(ctx, &allow)?;
+    expect_refused(&allow, port, None, V6, BITS_HINT)
 }
 
 fn v4_only_socket(ctx: &Ctx) -> Result<(), Fail> {
