@@ -53,6 +53,12 @@ pub static EXERCISE: Exercise = Exercise {
             holds: &[5],
             run: no_cpu_while_waiting,
         },
+        Check {
+            name: "two lines in one write (--interval 1): both answered within 0.5 s, not the \
+                   second one a read later",
+            holds: &[1],
+            run: merged_lines,
+        },
     ],
 };
 
@@ -349,5 +355,27 @@ fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
         format!("{used:.2} s"),
         "sleep in `read` until the nearer deadline: `set_read_timeout(Some(time left))`, never a \
          non-blocking socket polled in a loop",
+    ))
+}
+
+fn merged_lines(ctx: &Ctx) -> Result<(), Fail> {
+    let (_server, addr) = ctx.server(&["--interval", "1", "--timeout", "3"])?;
+    let mut stream = connect(addr)?;
+    let since = Instant::now();
+    let _ = stream.write_all(b"one\ntwo\n");
+    let (heard, end) = listen(&mut stream, since, Duration::from_millis(1500));
+    let answers: Vec<&Heard> = heard.iter().filter(|h| h.line != "PING").collect();
+    let on_time = answers.len() >= 2
+        && answers[0].line == "echo: one"
+        && answers[1].line == "echo: two"
+        && answers[1].at <= Duration::from_millis(500);
+    if on_time {
+        return Ok(());
+    }
+    Err(fail(
+        "`echo: one` and `echo: two` within 0.5 s of one write holding both lines",
+        shown(&heard, &end),
+        "one read may bring several lines: answer every complete line there is \
+         (`while let Some(line) = lines.next_line()?`) before reading again",
     ))
 }
