@@ -147,15 +147,15 @@ impl RateLimiter {
     /// `self.window` (1 s); `self.last_sweep`.
     ///
     /// Must hold:
-    /// - a client's window begins with its first datagram, and lasts `self.window`; in it, the
-    ///   first `self.limit` datagrams are allowed (`true`), the rest refused (`false`);
-    /// - a datagram that comes after the client's window has ended begins a new window: the
-    ///   client is answered again;
-    /// - each client address has its own window: one client's flood never costs another
-    ///   client its answers;
-    /// - memory stays bounded: a client whose window has ended is forgotten, at the latest
-    ///   about a window later (a server that sees a million addresses in a day must not keep
-    ///   them all).
+    /// 1. a client's window begins with its first datagram, and lasts `self.window`; in it, the
+    ///    first `self.limit` datagrams are allowed (`true`), the rest refused (`false`);
+    /// 2. a datagram that comes after the client's window has ended begins a new window: the
+    ///    client is answered again;
+    /// 3. each client address has its own window: one client's flood never costs another
+    ///    client its answers;
+    /// 4. memory stays bounded: a client whose window has ended is forgotten, at the latest
+    ///    about a window later (a server that sees a million addresses in a day must not keep
+    ///    them all).
     ///
     /// Hints, one at a time:
     /// 1. `self.clients.entry(peer).or_insert(Window { started: now, answered: 0 })` finds or

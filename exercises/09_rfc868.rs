@@ -114,13 +114,13 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// Given: `now`, an instant from 1970 on (the clock's, or `--now`).
 ///
 /// Must hold:
-/// - the value is the number of whole seconds since 1900-01-01 00:00:00 UTC (fractions of a
-///   second dropped, not rounded); `SystemTime` counts from 1970-01-01, 70 years later, and 17
-///   of those years were leap years;
-/// - the four bytes are that number in network byte order: big-endian, most significant first
-///   (2000-01-01 00:00:00 UTC is 3,155,673,600 seconds: `bc 17 c2 00`);
-/// - 32 bits run out on 2036-02-07 at 06:28:16 UTC: from then on the count starts again at 0.
-///   That is the protocol, not an error: no panic, no stopping at the largest value.
+/// 1. the value is the number of whole seconds since 1900-01-01 00:00:00 UTC (fractions of a
+///    second dropped, not rounded); `SystemTime` counts from 1970-01-01, 70 years later, and 17
+///    of those years were leap years;
+/// 2. the four bytes are that number in network byte order: big-endian, most significant first
+///    (2000-01-01 00:00:00 UTC is 3,155,673,600 seconds: `bc 17 c2 00`);
+/// 3. 32 bits run out on 2036-02-07 at 06:28:16 UTC: from then on the count starts again at 0.
+///    That is the protocol, not an error: no panic, no stopping at the largest value.
 ///
 /// Hints, one at a time:
 /// 1. `now.duration_since(UNIX_EPOCH)` gives the time since 1970 (an `Err` only before 1970:

@@ -104,14 +104,14 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// `#2 Tue Nov 24 08:00:00 2026 UTC`; `deadline`, when this attempt is over.
 ///
 /// Must hold:
-/// - returns `Ok(Some(datagram))`, the whole datagram, as soon as the answer to `id` arrives;
-/// - any other datagram (an answer to an earlier question, come late; anything else) is
-///   dropped, and the wait goes on;
-/// - the wait ends at `deadline`, however many datagrams were dropped on the way: then
-///   `Ok(None)` (the caller asks again). Dropped datagrams must not stretch it;
-/// - waiting costs no CPU: block in `recv` with a read timeout;
-/// - the timeout (`WouldBlock` on Unix, `TimedOut` on Windows) means `Ok(None)`;
-///   `Interrupted`, try again; any other error is returned.
+/// 1. returns `Ok(Some(datagram))`, the whole datagram, as soon as the answer to `id` arrives;
+/// 2. any other datagram (an answer to an earlier question, come late; anything else) is
+///    dropped, and the wait goes on;
+/// 3. the wait ends at `deadline`, however many datagrams were dropped on the way: then
+///    `Ok(None)` (the caller asks again). Dropped datagrams must not stretch it;
+/// 4. waiting costs no CPU: block in `recv` with a read timeout;
+/// 5. the timeout (`WouldBlock` on Unix, `TimedOut` on Windows) means `Ok(None)`;
+///    `Interrupted`, try again; any other error is returned.
 ///
 /// Hints, one at a time:
 /// 1. A loop around `recv`; compare the start of what arrived with `format!("#{id} ")` (with

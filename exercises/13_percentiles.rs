@@ -114,15 +114,19 @@ fn serve(stream: TcpStream) -> io::Result<usize> {
 /// Returns the `p`-th percentile of `samples` by the **nearest-rank** method: the smallest
 /// sample such that at least `p` % of all the samples are less than or equal to it.
 ///
-/// Given: `samples`, at least one, in the order they arrived (not sorted); `p`, from 1 to 100.
+/// Given: `samples`, at least one, in the order they arrived (not sorted; borrowed, not yours
+/// to sort in place); `p`, from 1 to 100.
 ///
 /// Must hold:
-/// - the answer is always one of the samples (a latency that was really measured), never an
-///   average of two and never an average of all;
-/// - with the samples sorted, it is the one at rank `ceil(p × n / 100)`, counting ranks from 1:
-///   for 1 to 100, p50 is 50 and p99 is 99; for the five samples 1 to 5, p50 is 3 and p99 is 5;
-///   with one sample, every percentile is that sample; p100 is the maximum;
-/// - `samples` is left as it is (it is borrowed, not yours to sort in place).
+/// 1. the answer is always one of the samples (a latency that was really measured), never an
+///    average of two and never an average of all;
+/// 2. with the samples sorted, it is the one at rank `ceil(p × n / 100)`, counting ranks from 1,
+///    and rounded **up** whenever `p × n / 100` is not whole: for 1 to 100, p50 is 50 and p99
+///    is 99; for 1 to 170, p99 is 169 (rank 168.3, rounded up to 169);
+/// 3. the smallest inputs too: for the five samples 1 to 5, p50 is 3 and p99 is 5; with one
+///    sample, every percentile is that sample;
+/// 4. p100 is the largest sample (rank n), and any `u64` is a sample: samples near `u64::MAX`
+///    are answered without an overflow.
 ///
 /// Hints, one at a time:
 /// 1. Copy and sort: `let mut sorted = samples.to_vec(); sorted.sort_unstable();`.

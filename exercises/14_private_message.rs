@@ -171,16 +171,16 @@ fn member(stream: TcpStream, room: &Room) -> io::Result<()> {
 /// `broadcast` above.
 ///
 /// Must hold:
-/// - NICK is the first word of `rest`, TEXT everything after the space that follows it, kept as
-///   it is (spaces, `:` and all): bob receives `ada (private): meet at 10:00, room 2`;
-/// - only NICK receives it: not the others, not the sender;
-/// - NICK not here: the sender gets one line `error: no one called NICK is here`, and stays;
-///   no TEXT (`/tell bob`): the sender gets `error: usage: /tell NICK TEXT`;
-/// - a member who has stopped reading may make `send_line` to them wait up to 5 s: while it
-///   waits, the room goes on (others' `/who` is answered at once). So never write while you
-///   hold the room's lock;
-/// - return an error only when writing to the *sender* fails (it ends the sender's session);
-///   a failed write to the target is the target's problem, as in `broadcast`.
+/// 1. NICK is the first word of `rest`, TEXT everything after the space that follows it, kept as
+///    it is (spaces, `:` and all): bob receives `ada (private): meet at 10:00, room 2`;
+/// 2. only NICK receives it: not the others, not the sender;
+/// 3. NICK not here: the sender gets one line `error: no one called NICK is here`, and stays;
+///    no TEXT (`/tell bob`): the sender gets `error: usage: /tell NICK TEXT`;
+/// 4. a member who has stopped reading may make `send_line` to them wait up to 5 s: while it
+///    waits, the room goes on (others' `/who` is answered at once). So never write while you
+///    hold the room's lock;
+/// 5. return an error only when writing to the *sender* fails (it ends the sender's session);
+///    a failed write to the target is the target's problem, as in `broadcast`.
 ///
 /// Hints, one at a time:
 /// 1. `rest.split_once(' ')` gives `(nick, text)`, or `None` when there is no text.

@@ -151,17 +151,17 @@ fn timed_out(err: &io::Error) -> bool {
 /// `timed_out` above.
 ///
 /// Must hold:
-/// - every complete line is answered with `respond`, as soon as it is in;
-/// - **the ping deadline**: whenever the server has sent nothing (no answer, no ping) for
-///   `interval`, it sends `PING\n`. A client that sends `PONG` every 0.1 s gets no answers,
-///   so it gets a `PING` every `interval` all the same;
-/// - **the drop deadline**: no complete line for `timeout` → return `Ok(Ending::Silent)`. Only
-///   a complete line counts: a client that sends a byte now and then, never a `\n`, is dropped
-///   on time like a silent one;
-/// - `read` returning `Ok(0)` → `Ok(Ending::Closed)`; any error but a timeout or
-///   `Interrupted` → return it;
-/// - the thread sleeps in `read` between events: never a loop that polls (the checker measures
-///   the CPU time).
+/// 1. every complete line is answered with `respond`, as soon as it is in;
+/// 2. **the ping deadline**: whenever the server has sent nothing (no answer, no ping) for
+///    `interval`, it sends `PING\n`. A client that sends `PONG` every 0.1 s gets no answers,
+///    so it gets a `PING` every `interval` all the same;
+/// 3. **the drop deadline**: no complete line for `timeout` → return `Ok(Ending::Silent)`. Only
+///    a complete line counts: a client that sends a byte now and then, never a `\n`, is dropped
+///    on time like a silent one;
+/// 4. `read` returning `Ok(0)` → `Ok(Ending::Closed)`; any error but a timeout or
+///    `Interrupted` → return it;
+/// 5. the thread sleeps in `read` between events: never a loop that polls (the checker measures
+///    the CPU time).
 ///
 /// Hints, one at a time:
 /// 1. Keep two instants, `last_sent` and `last_line`; the deadlines are `last_sent + interval`

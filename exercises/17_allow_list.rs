@@ -119,14 +119,14 @@ fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 /// client is `::ffff:a.b.c.d`); `nets`, the `--allow` networks, prefixes already checked.
 ///
 /// Must hold:
-/// - `peer` is in a network when its first `prefix` bits equal those of the network's address;
-/// - an IPv4 client matches the IPv4 networks however it arrived: `127.0.0.1`, or
-///   `::ffff:127.0.0.1` on a dual-stack socket;
-/// - an IPv4 network never matches an IPv6 client, nor an IPv6 network an IPv4 client (`::1`
-///   is not in `127.0.0.0/8`, whatever its bits);
-/// - every prefix works, the edges too: `/0` is the whole family (`0.0.0.0/0`: every IPv4
-///   client), `/32` and `/128` one address;
-/// - no `--allow` at all admits no one.
+/// 1. `peer` is in a network when its first `prefix` bits equal those of the network's address;
+/// 2. an IPv4 client matches the IPv4 networks however it arrived: `127.0.0.1`, or
+///    `::ffff:127.0.0.1` on a dual-stack socket;
+/// 3. an IPv4 network never matches an IPv6 client, nor an IPv6 network an IPv4 client (`::1`
+///    is not in `127.0.0.0/8`, whatever its bits);
+/// 4. every prefix works, the edges too: `/0` is the whole family (`0.0.0.0/0`: every IPv4
+///    client), `/32` and `/128` one address;
+/// 5. no `--allow` at all admits no one.
 ///
 /// Hints, one at a time:
 /// 1. `peer.to_canonical()` turns `::ffff:a.b.c.d` into the IPv4 address `a.b.c.d`

@@ -108,10 +108,10 @@ impl Request {
 /// Given: `listener`, announced already; `lifetime`, from `--lifetime`.
 ///
 /// Must hold:
-/// - clients are served at the same time: while one waits on a `WAIT 1500`, another one that
-///   connects is answered at once;
-/// - print `connected: PEER` for each client, and `error: PEER: …` if its `serve` failed; an
-///   `accept` error is printed (`accept failed: …`) and the loop goes on.
+/// 1. clients are served at the same time: while one waits on a `WAIT 1500`, another one that
+///    connects is answered at once;
+/// 2. print `connected: PEER` for each client, and `error: PEER: …` if its `serve` failed; an
+///    `accept` error is printed (`accept failed: …`) and the loop goes on.
 ///
 /// Hints, one at a time:
 /// 1. `let (stream, peer) = listener.accept().await?` — but do not end the loop on an error.
@@ -128,13 +128,13 @@ async fn accept_loop(listener: TcpListener, lifetime: Duration) -> anyhow::Resul
 /// Given: `stream`, the client's connection; `lifetime`. `Request::parse` above.
 ///
 /// Must hold:
-/// - `WAIT MS` → `waited MS\n` after MS ms; any other line → `echo: LINE\n`;
-/// - the wait **awaits** (`tokio::time::sleep`): it never blocks the runtime's only thread
-///   (`std::thread::sleep` would stop every other client);
-/// - `lifetime` after the connection, whatever it is doing then — reading a line, in the middle
-///   of a `WAIT`, writing — the client gets `BYE lifetime\n` and the connection is closed. A
-///   timeout per read is not a lifetime: a client that talks every 0.2 s must still be closed;
-/// - the client closing its side ends `serve` with `Ok(())`.
+/// 3. `WAIT MS` → `waited MS\n` after MS ms; any other line → `echo: LINE\n`;
+/// 4. the wait **awaits** (`tokio::time::sleep`): it never blocks the runtime's only thread
+///    (`std::thread::sleep` would stop every other client);
+/// 5. `lifetime` after the connection, whatever it is doing then — reading a line, in the middle
+///    of a `WAIT`, writing — the client gets `BYE lifetime\n` and the connection is closed. A
+///    timeout per read is not a lifetime: a client that talks every 0.2 s must still be closed;
+/// 6. the client closing its side ends `serve` with `Ok(())`.
 ///
 /// Hints, one at a time:
 /// 1. `let (reader, mut writer) = stream.into_split();` and

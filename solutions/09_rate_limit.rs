@@ -83,8 +83,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let socket =
-        UdpSocket::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let socket = UdpSocket::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = socket
         .local_addr()
         .context("cannot read the listening address")?;
@@ -99,7 +99,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     while !shutdown.is_triggered() {
         let (size, peer) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 continue;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -123,7 +128,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 "answered: {peer} ({size} bytes; tracking {} clients)",
                 limiter.tracked()
             ),
-            Err(err) => eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
     println!("shutting down");
@@ -138,15 +145,15 @@ impl RateLimiter {
     /// `self.window` (1 s); `self.last_sweep`.
     ///
     /// Must hold:
-    /// - a client's window begins with its first datagram, and lasts `self.window`; in it, the
-    ///   first `self.limit` datagrams are allowed (`true`), the rest refused (`false`);
-    /// - a datagram that comes after the client's window has ended begins a new window: the
-    ///   client is answered again;
-    /// - each client address has its own window: one client's flood never costs another
-    ///   client its answers;
-    /// - memory stays bounded: a client whose window has ended is forgotten, at the latest
-    ///   about a window later (a server that sees a million addresses in a day must not keep
-    ///   them all).
+    /// 1. a client's window begins with its first datagram, and lasts `self.window`; in it, the
+    ///    first `self.limit` datagrams are allowed (`true`), the rest refused (`false`);
+    /// 2. a datagram that comes after the client's window has ended begins a new window: the
+    ///    client is answered again;
+    /// 3. each client address has its own window: one client's flood never costs another
+    ///    client its answers;
+    /// 4. memory stays bounded: a client whose window has ended is forgotten, at the latest
+    ///    about a window later (a server that sees a million addresses in a day must not keep
+    ///    them all).
     ///
     /// Hints, one at a time:
     /// 1. `self.clients.entry(peer).or_insert(Window { started: now, answered: 0 })` finds or

@@ -54,16 +54,16 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     // `SystemTime` is what std's clock gives; a fixed `--now` is turned into one as well.
-    let fixed: Option<SystemTime> = match args.now {
-        Some(time) => Some(
-            SystemTime::try_from(time)
-                .with_context(|| format!("{time} is out of this system's time range"))?,
-        ),
-        None => None,
-    };
+    let fixed: Option<SystemTime> =
+        match args.now {
+            Some(time) => Some(SystemTime::try_from(time).with_context(|| {
+                format!("{time} is out of this system's time range")
+            })?),
+            None => None,
+        };
 
-    let socket =
-        UdpSocket::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let socket = UdpSocket::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = socket
         .local_addr()
         .context("cannot read the listening address")?;
@@ -78,7 +78,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     while !shutdown.is_triggered() {
         let peer = match socket.recv_from(&mut buf) {
             Ok((_, peer)) => peer,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 continue;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -92,7 +97,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         let reply = rfc868_bytes(now);
         match socket.send_to(&reply, peer) {
             Ok(_) => println!("answered: {peer} {reply:02x?}"),
-            Err(err) => eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot answer {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
     println!("shutting down");
@@ -105,13 +112,13 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// Given: `now`, an instant from 1970 on (the clock's, or `--now`).
 ///
 /// Must hold:
-/// - the value is the number of whole seconds since 1900-01-01 00:00:00 UTC (fractions of a
-///   second dropped, not rounded); `SystemTime` counts from 1970-01-01, 70 years later, and 17
-///   of those years were leap years;
-/// - the four bytes are that number in network byte order: big-endian, most significant first
-///   (2000-01-01 00:00:00 UTC is 3,155,673,600 seconds: `bc 17 c2 00`);
-/// - 32 bits run out on 2036-02-07 at 06:28:16 UTC: from then on the count starts again at 0.
-///   That is the protocol, not an error: no panic, no stopping at the largest value.
+/// 1. the value is the number of whole seconds since 1900-01-01 00:00:00 UTC (fractions of a
+///    second dropped, not rounded); `SystemTime` counts from 1970-01-01, 70 years later, and 17
+///    of those years were leap years;
+/// 2. the four bytes are that number in network byte order: big-endian, most significant first
+///    (2000-01-01 00:00:00 UTC is 3,155,673,600 seconds: `bc 17 c2 00`);
+/// 3. 32 bits run out on 2036-02-07 at 06:28:16 UTC: from then on the count starts again at 0.
+///    That is the protocol, not an error: no panic, no stopping at the largest value.
 ///
 /// Hints, one at a time:
 /// 1. `now.duration_since(UNIX_EPOCH)` gives the time since 1970 (an `Err` only before 1970:

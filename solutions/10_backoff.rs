@@ -90,15 +90,15 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// wait after the first request; `deadline`, when to give up.
 ///
 /// Must hold:
-/// - the first request goes out at once; after a wait of `first_wait` without an answer, the
-///   next one; then waits of 2 × `first_wait`, 4 × `first_wait`, …: each twice the one before;
-/// - **no wait lasts past `deadline`**: the last one is cut short, so that `Ok(None)` ("no
-///   answer") comes at the deadline, not up to a whole doubled wait after it;
-/// - any datagram that arrives is the answer (a late one, to an earlier request, too):
-///   `Ok(Some(bytes))`, with exactly the bytes received;
-/// - waiting costs no CPU: block in `recv` with a read timeout, never poll in a loop;
-/// - a receive error other than the timeout is returned (`ConnectionRefused`: no server
-///   there); `ErrorKind::Interrupted` means "try again".
+/// 1. the first request goes out at once; after a wait of `first_wait` without an answer, the
+///    next one; then waits of 2 × `first_wait`, 4 × `first_wait`, …: each twice the one before;
+/// 2. **no wait lasts past `deadline`**: the last one is cut short, so that `Ok(None)` ("no
+///    answer") comes at the deadline, not up to a whole doubled wait after it;
+/// 3. any datagram that arrives is the answer (a late one, to an earlier request, too):
+///    `Ok(Some(bytes))`, with exactly the bytes received;
+/// 4. waiting costs no CPU: block in `recv` with a read timeout, never poll in a loop;
+/// 5. a receive error other than the timeout is returned (`ConnectionRefused`: no server
+///    there); `ErrorKind::Interrupted` means "try again".
 ///
 /// Hints, one at a time:
 /// 1. A loop: `send`, `set_read_timeout`, `recv`; on a timeout (`WouldBlock` on Unix,
@@ -130,7 +130,12 @@ fn ask_with_backoff(
                 // A signal, not an answer: wait again (the timeout starts over; rare enough).
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 // The wait is over without an answer: lost, or slow. Ask again.
-                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut
+                    ) =>
+                {
                     break;
                 }
                 // Port unreachable (no server), and the rest: no point asking again.

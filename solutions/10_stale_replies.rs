@@ -103,14 +103,14 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// `#2 Tue Nov 24 08:00:00 2026 UTC`; `deadline`, when this attempt is over.
 ///
 /// Must hold:
-/// - returns `Ok(Some(datagram))`, the whole datagram, as soon as the answer to `id` arrives;
-/// - any other datagram (an answer to an earlier question, come late; anything else) is
-///   dropped, and the wait goes on;
-/// - the wait ends at `deadline`, however many datagrams were dropped on the way: then
-///   `Ok(None)` (the caller asks again). Dropped datagrams must not stretch it;
-/// - waiting costs no CPU: block in `recv` with a read timeout;
-/// - the timeout (`WouldBlock` on Unix, `TimedOut` on Windows) means `Ok(None)`;
-///   `Interrupted`, try again; any other error is returned.
+/// 1. returns `Ok(Some(datagram))`, the whole datagram, as soon as the answer to `id` arrives;
+/// 2. any other datagram (an answer to an earlier question, come late; anything else) is
+///    dropped, and the wait goes on;
+/// 3. the wait ends at `deadline`, however many datagrams were dropped on the way: then
+///    `Ok(None)` (the caller asks again). Dropped datagrams must not stretch it;
+/// 4. waiting costs no CPU: block in `recv` with a read timeout;
+/// 5. the timeout (`WouldBlock` on Unix, `TimedOut` on Windows) means `Ok(None)`;
+///    `Interrupted`, try again; any other error is returned.
 ///
 /// Hints, one at a time:
 /// 1. A loop around `recv`; compare the start of what arrived with `format!("#{id} ")` (with
@@ -120,7 +120,11 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// 3. So set it before each `recv`, to the time left:
 ///    `deadline.saturating_duration_since(Instant::now())`, and return `Ok(None)` when that is
 ///    zero (std refuses a zero timeout).
-fn receive_answer(socket: &UdpSocket, id: u32, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
+fn receive_answer(
+    socket: &UdpSocket,
+    id: u32,
+    deadline: Instant,
+) -> io::Result<Option<Vec<u8>>> {
     let wanted = format!("#{id} ");
     let mut buf = [0u8; 2048];
     loop {
@@ -131,11 +135,18 @@ fn receive_answer(socket: &UdpSocket, id: u32, deadline: Instant) -> io::Result<
         }
         socket.set_read_timeout(Some(left))?;
         match socket.recv(&mut buf) {
-            Ok(n) if buf[..n].starts_with(wanted.as_bytes()) => return Ok(Some(buf[..n].to_vec())),
+            Ok(n) if buf[..n].starts_with(wanted.as_bytes()) => {
+                return Ok(Some(buf[..n].to_vec()));
+            }
             // A late answer to an earlier question, or noise: not ours. Wait on.
             Ok(_) => {}
             Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(None);
             }
             Err(err) => return Err(err),

@@ -45,8 +45,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
@@ -107,11 +107,11 @@ fn serve(mut stream: TcpStream, shutdown: &Shutdown) -> anyhow::Result<u64> {
 /// start); `received`, what the latest `read` returned: any number of bytes, cut anywhere.
 ///
 /// Must hold:
-/// - returns every message that is now complete, in order, each **without** its `\n`; one call
-///   may complete none, one, or many messages (one read can hold several);
-/// - bytes after the last `\n` are the start of the next message: they stay in `pending`, and
-///   the next call continues them. Nothing is lost, nothing is returned twice;
-/// - an empty line (`\n` alone) is a message too: the empty one.
+/// 1. returns every message that is now complete, in order, each **without** its `\n`; one call
+///    may complete none, one, or many messages (one read can hold several);
+/// 2. bytes after the last `\n` are the start of the next message: they stay in `pending`, and
+///    the next call continues them. Nothing is lost, nothing is returned twice;
+/// 3. an empty line (`\n` alone) is a message too: the empty one.
 ///
 /// Hints, one at a time:
 /// 1. Append first: `pending.extend_from_slice(received)`. Then the question is only "where

@@ -49,8 +49,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     // One client at a time (chapter 03's loop): the decoder, not concurrency, is the lesson.
     for stream in listener.incoming() {
@@ -135,17 +135,23 @@ impl NetstringDecoder {
     /// of a netstring: `DIGITS:PAYLOAD,`, where DIGITS is the payload's length in decimal.
     ///
     /// Must hold:
-    /// - `Ok(Some(payload))` once the *whole* netstring is in the buffer, the trailing `,`
-    ///   included; those bytes are then removed, and the next call starts at the next netstring;
-    /// - `Ok(None)`, the buffer untouched, while it holds only a beginning: some digits, the
-    ///   digits and `:`, part of the payload, the payload without its `,`. The bytes can stop
-    ///   anywhere, and the checker stops them everywhere;
-    /// - an error of kind `ErrorKind::InvalidData` (`io::Error::new(ErrorKind::InvalidData,
-    ///   "…")`) at once for a header that cannot be right: a byte other than a digit before
-    ///   the `:`, no digit at all, more than `MAX_DIGITS` digits, a length above `MAX_PAYLOAD`,
-    ///   or a byte other than `,` after the payload. Do not wait for more bytes to refuse it;
-    /// - the payload may hold any bytes, `:` and `,` and digits included: its length, not a
-    ///   search for `,`, says where it ends.
+    /// 1. `Ok(Some(payload))` once the *whole* netstring is in the buffer, the trailing `,`
+    ///    included; those bytes are then removed, and the next call starts at the next netstring;
+    /// 2. `Ok(None)`, the buffer untouched, while it holds only a beginning: some digits, the
+    ///    digits and `:`, part of the payload, the payload without its `,`. The bytes can stop
+    ///    anywhere, and the checker stops them everywhere;
+    /// 3. a byte other than a digit where the length is (a sign `+5:`, a letter `ab`, a
+    ///    space) is refused as soon as it is in the buffer, without waiting for a `:`: an
+    ///    error of kind `ErrorKind::InvalidData` (`io::Error::new(ErrorKind::InvalidData,
+    ///    "…")`), as for every refusal below;
+    /// 4. a header without a digit (`:` first, as in `:,`) is refused;
+    /// 5. a length has at most `MAX_DIGITS` digits: `MAX_DIGITS` digits and no `:` yet is only a
+    ///    beginning, but a `MAX_DIGITS + 1`st byte that is not `:` is refused at once;
+    /// 6. a length of exactly `MAX_PAYLOAD` is a payload like any other; a length above it is
+    ///    refused as soon as its `:` is in, before any of the payload arrives;
+    /// 7. a byte other than `,` after the payload is refused as soon as it is in;
+    /// 8. the payload may hold any bytes, `:` and `,` and digits included: its length, not a
+    ///    search for `,`, says where it ends.
     ///
     /// Hints, one at a time:
     /// 1. Find the `:` among the first `MAX_DIGITS + 1` bytes

@@ -65,8 +65,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         "{} is not a directory",
         args.dir.display()
     );
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     // One sender at a time (chapter 03's loop): two senders of one file at once would write
     // the same `.part`; a real server would lock it.
@@ -129,16 +129,16 @@ fn part_path(dir: &Path, name: &str) -> PathBuf {
 /// w.write_all(…)`); `dir`; a checked `name`; the announced `size`. `part_path(dir, name)`.
 ///
 /// Must hold:
-/// - answer `OFFSET N` with N the length of `NAME.part` (0 if there is none), then append what
-///   the sender sends to it;
-/// - a `NAME.part` *longer* than `size` cannot be the beginning of this file (it is left from
-///   another one): start it again, empty, and answer `OFFSET 0`;
-/// - read exactly `size - N` bytes: the sender does not close the connection to say it is done,
-///   it waits for your answer;
-/// - the connection ends before that (the sender was cut off): keep `NAME.part` with everything
-///   that arrived, return an error, and do **not** create `NAME` — an incomplete file never
-///   appears under its real name;
-/// - complete: rename `NAME.part` to `NAME` (`fs::rename`) and answer `DONE SIZE`.
+/// 1. answer `OFFSET N` with N the length of `NAME.part` (0 if there is none), then append what
+///    the sender sends to it;
+/// 2. a `NAME.part` *longer* than `size` cannot be the beginning of this file (it is left from
+///    another one): start it again, empty, and answer `OFFSET 0`;
+/// 3. read exactly `size - N` bytes: the sender does not close the connection to say it is done,
+///    it waits for your answer;
+/// 4. the connection ends before that (the sender was cut off): keep `NAME.part` with everything
+///    that arrived, return an error, and do **not** create `NAME` — an incomplete file never
+///    appears under its real name;
+/// 5. complete: rename `NAME.part` to `NAME` (`fs::rename`) and answer `DONE SIZE`.
 ///
 /// Hints, one at a time:
 /// 1. `OpenOptions::new().create(true).append(true).open(&part)?` opens the `.part` to add to;

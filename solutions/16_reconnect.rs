@@ -148,15 +148,15 @@ fn pause(wait: Duration) {
 /// sleeps); `interval`, `max_wait`, `timeout` from the command line.
 ///
 /// Must hold:
-/// - the first attempt is made at once; after every failed attempt or lost connection, one
-///   [`pause`] before the next attempt;
-/// - the nominal waits are `interval`, 2 × `interval`, 4 × `interval`, …, each twice the one
-///   before, but **never above `max_wait`**;
-/// - each actual wait is **drawn at random in [nominal / 2, nominal]**: never the same sequence
-///   twice, so that clients that failed together do not come back together;
-/// - the nominal wait starts again from `interval` **only after the server answered**
-///   (`converse` returned `true`), never merely because a connect succeeded;
-/// - waiting costs no CPU: never try again without a pause.
+/// 1. the first attempt is made at once; after every failed attempt or lost connection, one
+///    [`pause`] before the next attempt;
+/// 2. the nominal waits are `interval`, 2 × `interval`, 4 × `interval`, …, each twice the one
+///    before, but **never above `max_wait`**;
+/// 3. each actual wait is **drawn at random in [nominal / 2, nominal]**: never the same sequence
+///    twice, so that clients that failed together do not come back together;
+/// 4. the nominal wait starts again from `interval` **only after the server answered**
+///    (`converse` returned `true`), never merely because a connect succeeded;
+/// 5. waiting costs no CPU: never try again without a pause.
 ///
 /// Hints, one at a time:
 /// 1. Keep the nominal wait in a variable outside the loop; inside: connect, converse if

@@ -51,8 +51,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
@@ -148,17 +148,17 @@ fn timed_out(err: &io::Error) -> bool {
 /// `timed_out` above.
 ///
 /// Must hold:
-/// - every complete line is answered with `respond`, as soon as it is in;
-/// - **the ping deadline**: whenever the server has sent nothing (no answer, no ping) for
-///   `interval`, it sends `PING\n`. A client that sends `PONG` every 0.1 s gets no answers,
-///   so it gets a `PING` every `interval` all the same;
-/// - **the drop deadline**: no complete line for `timeout` → return `Ok(Ending::Silent)`. Only
-///   a complete line counts: a client that sends a byte now and then, never a `\n`, is dropped
-///   on time like a silent one;
-/// - `read` returning `Ok(0)` → `Ok(Ending::Closed)`; any error but a timeout or
-///   `Interrupted` → return it;
-/// - the thread sleeps in `read` between events: never a loop that polls (the checker measures
-///   the CPU time).
+/// 1. every complete line is answered with `respond`, as soon as it is in;
+/// 2. **the ping deadline**: whenever the server has sent nothing (no answer, no ping) for
+///    `interval`, it sends `PING\n`. A client that sends `PONG` every 0.1 s gets no answers,
+///    so it gets a `PING` every `interval` all the same;
+/// 3. **the drop deadline**: no complete line for `timeout` → return `Ok(Ending::Silent)`. Only
+///    a complete line counts: a client that sends a byte now and then, never a `\n`, is dropped
+///    on time like a silent one;
+/// 4. `read` returning `Ok(0)` → `Ok(Ending::Closed)`; any error but a timeout or
+///    `Interrupted` → return it;
+/// 5. the thread sleeps in `read` between events: never a loop that polls (the checker measures
+///    the CPU time).
 ///
 /// Hints, one at a time:
 /// 1. Keep two instants, `last_sent` and `last_line`; the deadlines are `last_sent + interval`
@@ -168,7 +168,11 @@ fn timed_out(err: &io::Error) -> bool {
 ///    has; then read, with `set_read_timeout(time_left(nearer deadline))`.
 /// 3. `Ok(n)` → `lines.push(&buf[..n])` and nothing else: the next turn of the loop decides
 ///    whether a line is complete. A timeout is no error: the next turn checks the deadlines.
-fn watch(stream: &mut TcpStream, interval: Duration, timeout: Duration) -> io::Result<Ending> {
+fn watch(
+    stream: &mut TcpStream,
+    interval: Duration,
+    timeout: Duration,
+) -> io::Result<Ending> {
     let mut lines = Lines::default();
     let mut last_sent = Instant::now();
     let mut last_line = Instant::now();

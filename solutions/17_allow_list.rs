@@ -55,18 +55,16 @@ struct Net {
 
 /// `10.0.0.0/8` → `Net { addr: 10.0.0.0, prefix: 8 }`.
 fn parse_net(text: &str) -> Result<Net, String> {
-    let (addr, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| format!("`{text}` is not ADDRESS/PREFIX, such as 10.0.0.0/8"))?;
+    let (addr, prefix) = text.split_once('/').ok_or_else(|| {
+        format!("`{text}` is not ADDRESS/PREFIX, such as 10.0.0.0/8")
+    })?;
     let addr: IpAddr = addr
         .parse()
         .map_err(|_| format!("`{addr}` is not an IPv4 or IPv6 address"))?;
     let bits = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix: u8 = prefix
-        .parse()
-        .ok()
-        .filter(|&p| p <= bits)
-        .ok_or_else(|| format!("`{prefix}` is not a prefix length from 0 to {bits}"))?;
+    let prefix: u8 = prefix.parse().ok().filter(|&p| p <= bits).ok_or_else(|| {
+        format!("`{prefix}` is not a prefix length from 0 to {bits}")
+    })?;
     Ok(Net { addr, prefix })
 }
 
@@ -75,7 +73,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let listener = listen(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = listen(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
     for net in &args.allow {
         println!("allowing: {}/{}", net.addr, net.prefix);
@@ -100,7 +99,8 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// Chapter 17's listener: the family from the address, and on IPv6 `IPV6_V6ONLY` set off
 /// explicitly (its default differs between systems), so `[::]` takes IPv4 clients too.
 fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
     if addr.is_ipv6() {
@@ -118,14 +118,14 @@ fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 /// client is `::ffff:a.b.c.d`); `nets`, the `--allow` networks, prefixes already checked.
 ///
 /// Must hold:
-/// - `peer` is in a network when its first `prefix` bits equal those of the network's address;
-/// - an IPv4 client matches the IPv4 networks however it arrived: `127.0.0.1`, or
-///   `::ffff:127.0.0.1` on a dual-stack socket;
-/// - an IPv4 network never matches an IPv6 client, nor an IPv6 network an IPv4 client (`::1`
-///   is not in `127.0.0.0/8`, whatever its bits);
-/// - every prefix works, the edges too: `/0` is the whole family (`0.0.0.0/0`: every IPv4
-///   client), `/32` and `/128` one address;
-/// - no `--allow` at all admits no one.
+/// 1. `peer` is in a network when its first `prefix` bits equal those of the network's address;
+/// 2. an IPv4 client matches the IPv4 networks however it arrived: `127.0.0.1`, or
+///    `::ffff:127.0.0.1` on a dual-stack socket;
+/// 3. an IPv4 network never matches an IPv6 client, nor an IPv6 network an IPv4 client (`::1`
+///    is not in `127.0.0.0/8`, whatever its bits);
+/// 4. every prefix works, the edges too: `/0` is the whole family (`0.0.0.0/0`: every IPv4
+///    client), `/32` and `/128` one address;
+/// 5. no `--allow` at all admits no one.
 ///
 /// Hints, one at a time:
 /// 1. `peer.to_canonical()` turns `::ffff:a.b.c.d` into the IPv4 address `a.b.c.d`

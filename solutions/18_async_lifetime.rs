@@ -68,8 +68,8 @@ fn main() -> ExitCode {
 
 /// Chapter 18's listener: chapter 06's socket, announced, handed to tokio.
 fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let listener =
-        net::listen(addr, net::BACKLOG).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = net::listen(addr, net::BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     cli::announce(&listener)?;
     listener
         .set_nonblocking(true)
@@ -103,10 +103,10 @@ impl Request {
 /// Given: `listener`, announced already; `lifetime`, from `--lifetime`.
 ///
 /// Must hold:
-/// - clients are served at the same time: while one waits on a `WAIT 1500`, another one that
-///   connects is answered at once;
-/// - print `connected: PEER` for each client, and `error: PEER: …` if its `serve` failed; an
-///   `accept` error is printed (`accept failed: …`) and the loop goes on.
+/// 1. clients are served at the same time: while one waits on a `WAIT 1500`, another one that
+///    connects is answered at once;
+/// 2. print `connected: PEER` for each client, and `error: PEER: …` if its `serve` failed; an
+///    `accept` error is printed (`accept failed: …`) and the loop goes on.
 ///
 /// Hints, one at a time:
 /// 1. `let (stream, peer) = listener.accept().await?` — but do not end the loop on an error.
@@ -139,13 +139,13 @@ async fn accept_loop(listener: TcpListener, lifetime: Duration) -> anyhow::Resul
 /// Given: `stream`, the client's connection; `lifetime`. `Request::parse` above.
 ///
 /// Must hold:
-/// - `WAIT MS` → `waited MS\n` after MS ms; any other line → `echo: LINE\n`;
-/// - the wait **awaits** (`tokio::time::sleep`): it never blocks the runtime's only thread
-///   (`std::thread::sleep` would stop every other client);
-/// - `lifetime` after the connection, whatever it is doing then — reading a line, in the middle
-///   of a `WAIT`, writing — the client gets `BYE lifetime\n` and the connection is closed. A
-///   timeout per read is not a lifetime: a client that talks every 0.2 s must still be closed;
-/// - the client closing its side ends `serve` with `Ok(())`.
+/// 3. `WAIT MS` → `waited MS\n` after MS ms; any other line → `echo: LINE\n`;
+/// 4. the wait **awaits** (`tokio::time::sleep`): it never blocks the runtime's only thread
+///    (`std::thread::sleep` would stop every other client);
+/// 5. `lifetime` after the connection, whatever it is doing then — reading a line, in the middle
+///    of a `WAIT`, writing — the client gets `BYE lifetime\n` and the connection is closed. A
+///    timeout per read is not a lifetime: a client that talks every 0.2 s must still be closed;
+/// 6. the client closing its side ends `serve` with `Ok(())`.
 ///
 /// Hints, one at a time:
 /// 1. `let (reader, mut writer) = stream.into_split();` and

@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: counts 70 years of 365 days from 1900 to 1970, forgetting the 17 leap days.
+// WRONG (boundary) breaks 1: counts 70 years of 365 days from 1900 to 1970, forgetting the 17 leap days.
 fn rfc868_bytes(now: SystemTime) -> [u8; 4] {
     // Whole seconds since 1970 (the fraction dropped); the clock is never before 1970 here.
     let since_1970 = now

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: sends the number little-endian (the order in memory on x86 and ARM), not in network byte order.
+// WRONG (protocol form) breaks 2: sends the number little-endian (the order in memory on x86 and ARM), not in network byte order.
 fn rfc868_bytes(now: SystemTime) -> [u8; 4] {
     // Whole seconds since 1970 (the fraction dropped); the clock is never before 1970 here.
     let since_1970 = now

@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: stops at the largest 32-bit value in 2036 instead of wrapping to 0 as the protocol does.
+// WRONG (boundary) breaks 3: stops at the largest 32-bit value in 2036 instead of wrapping to 0 as the protocol does.
 fn rfc868_bytes(now: SystemTime) -> [u8; 4] {
     // Whole seconds since 1970 (the fraction dropped); the clock is never before 1970 here.
     let since_1970 = now

@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: checks the deadline only between attempts, so the last doubled wait runs far past it.
+// WRONG (timing) breaks 2: checks the deadline only between attempts, so the last doubled wait runs far past it.
 fn ask_with_backoff(
     socket: &UdpSocket,
     first_wait: Duration,

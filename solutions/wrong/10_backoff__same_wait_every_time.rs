@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: never doubles the wait: a fixed interval, which keeps a struggling server flooded.
+// WRONG (timing) breaks 1: never doubles the wait: a fixed interval, which keeps a struggling server flooded.
 fn ask_with_backoff(
     socket: &UdpSocket,
     first_wait: Duration,

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: takes the first datagram that arrives for the answer: a late answer to an earlier question answers the wrong one.
+// WRONG (protocol form) breaks 2: takes the first datagram that arrives for the answer: a late answer to an earlier question answers the wrong one.
 fn receive_answer(
     socket: &UdpSocket,
     id: u32,

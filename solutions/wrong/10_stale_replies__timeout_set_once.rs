@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: sets the read timeout once, before the loop: every dropped datagram starts a whole wait again, so stale ones stretch it without end.
+// WRONG (timing) breaks 3: sets the read timeout once, before the loop: every dropped datagram starts a whole wait again, so stale ones stretch it without end.
 fn receive_answer(
     socket: &UdpSocket,
     id: u32,

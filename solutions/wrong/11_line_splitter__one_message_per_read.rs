@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: takes out one message per read, so messages merged into one read are answered late, or never.
+// WRONG (protocol form) breaks 1: takes out one message per read, so messages merged into one read are answered late, or never.
 fn take_messages(pending: &mut Vec<u8>, received: &[u8]) -> Vec<Vec<u8>> {
     // The new bytes continue whatever was waiting: a message may have begun reads ago.
     pending.extend_from_slice(received);

@@ -1,29 +1,4 @@
-// WRONG (protocol form) breaks 0: takes a header without its `:` yet for a bad one: assumes a read brings the whole header.
-/// Takes the first whole netstring out of the buffer and returns its payload.
-///
-/// Given: `self.buf`, every byte received and not yet taken out, starting at the first byte
-/// of a netstring: `DIGITS:PAYLOAD,`, where DIGITS is the payload's length in decimal.
-///
-/// Must hold:
-/// - `Ok(Some(payload))` once the *whole* netstring is in the buffer, the trailing `,`
-///   included; those bytes are then removed, and the next call starts at the next netstring;
-/// - `Ok(None)`, the buffer untouched, while it holds only a beginning: some digits, the
-///   digits and `:`, part of the payload, the payload without its `,`. The bytes can stop
-///   anywhere, and the checker stops them everywhere;
-/// - an error of kind `ErrorKind::InvalidData` (`io::Error::new(ErrorKind::InvalidData,
-///   "…")`) at once for a header that cannot be right: a byte other than a digit before
-///   the `:`, no digit at all, more than `MAX_DIGITS` digits, a length above `MAX_PAYLOAD`,
-///   or a byte other than `,` after the payload. Do not wait for more bytes to refuse it;
-/// - the payload may hold any bytes, `:` and `,` and digits included: its length, not a
-///   search for `,`, says where it ends.
-///
-/// Hints, one at a time:
-/// 1. Find the `:` among the first `MAX_DIGITS + 1` bytes
-///    (`self.buf.iter().position(|&b| b == b':')`); no `:` yet is not an error by itself.
-/// 2. With `colon` its index, the netstring is `colon + 1 + len + 1` bytes long: wait until
-///    the buffer holds that many, then check the byte at `colon + 1 + len` is `,`.
-/// 3. `let frame: Vec<u8> = self.buf.drain(..total).collect();` takes it out; the payload
-///    is `frame[colon + 1..total - 1]`.
+// WRONG (protocol form) breaks 2: takes a header without its `:` yet for a bad one: assumes a read brings the whole header.
 fn next_message(&mut self) -> io::Result<Option<Vec<u8>>> {
     let invalid = |what: String| io::Error::new(ErrorKind::InvalidData, what);
     // 1. The header: digits, then `:`. Look no further than the longest header can be, so

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: interpolates between the two samples around the rank (a spreadsheet's PERCENTILE): a latency nobody measured.
+// WRONG (protocol form) breaks 1: interpolates between the two samples around the rank (a spreadsheet's PERCENTILE): a latency nobody measured.
 fn percentile(samples: &[u64], p: u32) -> u64 {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();

@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: index `p × n / 100` taken for a rank counted from 0: p50 of 1 to 100 is 51.
+// WRONG (boundary) breaks 2: index `p × n / 100` taken for a rank counted from 0: p50 of 1 to 100 is 51.
 fn percentile(samples: &[u64], p: u32) -> u64 {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();

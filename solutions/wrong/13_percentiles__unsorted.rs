@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: picks the sample at the rank in arrival order: the samples are never sorted.
+// WRONG (protocol form) breaks 2: picks the sample at the rank in arrival order: the samples are never sorted.
 fn percentile(samples: &[u64], p: u32) -> u64 {
     let sorted = samples.to_vec();
     // Rank ceil(p × n / 100), from 1; at least 1, so that a tiny p still names a sample.

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: sends the private line with `broadcast`: everyone sees it.
+// WRONG (protocol form) breaks 2: sends the private line with `broadcast`: everyone sees it.
 fn tell(room: &Room, from: &str, rest: &str, me: &TcpStream) -> io::Result<()> {
     let Some((nick, text)) = rest.split_once(' ') else {
         return send_line(me, "error: usage: /tell NICK TEXT");

@@ -1,4 +1,4 @@
-// WRONG (lock scope) breaks 0: writes to the target while holding the room's lock: a member who stops reading stalls the whole room.
+// WRONG (lock scope) breaks 4: writes to the target while holding the room's lock: a member who stops reading stalls the whole room.
 fn tell(room: &Room, from: &str, rest: &str, me: &TcpStream) -> io::Result<()> {
     let Some((nick, text)) = rest.split_once(' ') else {
         return send_line(me, "error: usage: /tell NICK TEXT");

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: a NICK who is not here: the message is dropped without a word to the sender.
+// WRONG (protocol form) breaks 3: a NICK who is not here: the message is dropped without a word to the sender.
 fn tell(room: &Room, from: &str, rest: &str, me: &TcpStream) -> io::Result<()> {
     let Some((nick, text)) = rest.split_once(' ') else {
         return send_line(me, "error: usage: /tell NICK TEXT");

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: copies until the sender closes, instead of exactly the announced bytes: a sender waiting for `DONE` waits forever.
+// WRONG (protocol form) breaks 3: copies until the sender closes, instead of exactly the announced bytes: a sender waiting for `DONE` waits forever.
 fn receive(
     reader: &mut impl Read,
     writer: &TcpStream,

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: does not compare what was copied with what was announced: a cut transfer is renamed as if complete.
+// WRONG (protocol form) breaks 4: does not compare what was copied with what was announced: a cut transfer is renamed as if complete.
 fn receive(
     reader: &mut impl Read,
     writer: &TcpStream,

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: empties the `.part` every time and answers `OFFSET 0`: nothing is ever resumed.
+// WRONG (protocol form) breaks 1: empties the `.part` every time and answers `OFFSET 0`: nothing is ever resumed.
 fn receive(
     reader: &mut impl Read,
     writer: &TcpStream,

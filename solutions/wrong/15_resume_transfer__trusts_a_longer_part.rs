@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: trusts a `.part` longer than the announced file: `size - have` underflows, or the old bytes stay.
+// WRONG (boundary) breaks 2: trusts a `.part` longer than the announced file: `size - have` underflows, or the old bytes stay.
 fn receive(
     reader: &mut impl Read,
     writer: &TcpStream,

@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: doubles the wait without a cap: after a long outage, clients wait for hours.
+// WRONG (boundary) breaks 2: doubles the wait without a cap: after a long outage, clients wait for hours.
 fn keep_connected(
     addr: SocketAddr,
     interval: Duration,

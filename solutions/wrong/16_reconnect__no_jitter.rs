@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: no jitter: every client that failed together reconnects at the same instants.
+// WRONG (timing) breaks 3: no jitter: every client that failed together reconnects at the same instants.
 fn keep_connected(
     addr: SocketAddr,
     interval: Duration,

@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: resets the backoff on every successful connect: a server that accepts and never answers is hammered.
+// WRONG (timing) breaks 4: resets the backoff on every successful connect: a server that accepts and never answers is hammered.
 fn keep_connected(
     addr: SocketAddr,
     interval: Duration,

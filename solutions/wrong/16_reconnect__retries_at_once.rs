@@ -1,4 +1,4 @@
-// WRONG (resource) breaks 0: tries again at once after a failure: a refused connect returns in microseconds, and the client spins.
+// WRONG (resource) breaks 1,5: tries again at once after a failure: a refused connect returns in microseconds, and the client spins.
 fn keep_connected(
     addr: SocketAddr,
     interval: Duration,

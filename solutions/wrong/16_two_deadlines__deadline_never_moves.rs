@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: the drop deadline counts from the connection, and no line moves it: a lively client is dropped after `timeout`.
+// WRONG (timing) breaks 3: the drop deadline counts from the connection, and no line moves it: a lively client is dropped after `timeout`.
 fn watch(
     stream: &mut TcpStream,
     interval: Duration,

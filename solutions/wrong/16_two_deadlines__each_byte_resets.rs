@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: any bytes count as life, not only a complete line: a client trickling a byte now and then is never dropped.
+// WRONG (timing) breaks 3: any bytes count as life, not only a complete line: a client trickling a byte now and then is never dropped.
 fn watch(
     stream: &mut TcpStream,
     interval: Duration,

@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: pings only after `interval` without a line from the client: a chatty client that is never answered is never pinged.
+// WRONG (timing) breaks 2: pings only after `interval` without a line from the client: a chatty client that is never answered is never pinged.
 fn watch(
     stream: &mut TcpStream,
     interval: Duration,

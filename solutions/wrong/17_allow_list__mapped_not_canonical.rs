@@ -1,4 +1,4 @@
-// WRONG (family) breaks 0: compares the address as `accept` gave it: an IPv4 client on a dual-stack socket (`::ffff:127.0.0.1`) matches no IPv4 network.
+// WRONG (family) breaks 2: compares the address as `accept` gave it: an IPv4 client on a dual-stack socket (`::ffff:127.0.0.1`) matches no IPv4 network.
 fn allowed(peer: IpAddr, nets: &[Net]) -> bool {
     nets.iter().any(|net| match (peer, net.addr) {
         (IpAddr::V4(p), IpAddr::V4(n)) => same_prefix_v4(p, n, net.prefix),

@@ -1,4 +1,4 @@
-// WRONG (family) breaks 0: maps every IPv4 address to IPv6 but keeps the IPv4 prefix: `127.0.0.0/8` becomes `::ffff:127.0.0.0/8`, which holds `::1` too.
+// WRONG (family) breaks 3: maps every IPv4 address to IPv6 but keeps the IPv4 prefix: `127.0.0.0/8` becomes `::ffff:127.0.0.0/8`, which holds `::1` too.
 fn allowed(peer: IpAddr, nets: &[Net]) -> bool {
     // One family for all: IPv4 addresses become IPv6 (::ffff:a.b.c.d), and compare as such.
     let as_v6 = |ip: IpAddr| match ip {

@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: `u32::MAX << (32 - prefix)`: for `/0` a shift by the full width, which overflows (a panic in a debug build).
+// WRONG (boundary) breaks 4: `u32::MAX << (32 - prefix)`: for `/0` a shift by the full width, which overflows (a panic in a debug build).
 fn allowed(peer: IpAddr, nets: &[Net]) -> bool {
     // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d: back to a.b.c.d.
     let peer = peer.to_canonical();

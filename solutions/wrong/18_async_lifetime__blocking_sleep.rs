@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: `std::thread::sleep` for `WAIT`: it blocks the runtime's only thread, and every other client waits.
+// WRONG (timing) breaks 4: `std::thread::sleep` for `WAIT`: it blocks the runtime's only thread, and every other client waits.
 async fn accept_loop(listener: TcpListener, lifetime: Duration) -> anyhow::Result<()> {
     loop {
         let (stream, peer) = match listener.accept().await {

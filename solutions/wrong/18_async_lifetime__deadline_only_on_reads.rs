@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: the deadline bounds only the wait for a line: a `WAIT` that outlasts the lifetime is served to its end.
+// WRONG (timing) breaks 5: the deadline bounds only the wait for a line: a `WAIT` that outlasts the lifetime is served to its end.
 async fn accept_loop(listener: TcpListener, lifetime: Duration) -> anyhow::Result<()> {
     loop {
         let (stream, peer) = match listener.accept().await {

@@ -1,4 +1,4 @@
-// WRONG (resource) breaks 0: awaits `serve` in the accept loop instead of spawning a task: one client at a time.
+// WRONG (resource) breaks 1: awaits `serve` in the accept loop instead of spawning a task: one client at a time.
 async fn accept_loop(listener: TcpListener, lifetime: Duration) -> anyhow::Result<()> {
     loop {
         let (stream, peer) = match listener.accept().await {

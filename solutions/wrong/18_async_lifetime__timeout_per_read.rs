@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: the lifetime as a timeout on each read: it starts again with every line, so a client that keeps talking lives forever.
+// WRONG (timing) breaks 5: the lifetime as a timeout on each read: it starts again with every line, so a client that keeps talking lives forever.
 async fn accept_loop(listener: TcpListener, lifetime: Duration) -> anyhow::Result<()> {
     loop {
         let (stream, peer) = match listener.accept().await {

@@ -19,29 +19,41 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "5 datagrams from one client (--limit 10): all 5 echoed",
-            holds: &[],
+            holds: &[1],
             run: under_the_limit,
         },
         Check {
             name: "30 datagrams at once from one client (--limit 10): exactly 10 echoed",
-            holds: &[],
+            holds: &[1],
             run: over_the_limit,
         },
         Check {
             name: "the same client, 1.35 s after its 30: echoed again (a new window)",
-            holds: &[],
+            holds: &[2],
             run: new_window,
         },
         Check {
             name: "one client sends 30, then another sends 5: the other gets all 5 echoed",
-            holds: &[],
+            holds: &[3],
             run: per_client,
         },
         Check {
             name: "200 clients send once; 2.2 s later a new client's log line says `tracking 1 \
                    clients` (or 2): the old windows are forgotten",
-            holds: &[],
+            holds: &[4],
             run: forgets,
+        },
+        Check {
+            name: "one datagram every 50 ms for 2.6 s (--limit 10, windows of 1 s): 20 to 30 \
+                   echoed, 10 in each window, a window begun by the first datagram after the last",
+            holds: &[1, 2],
+            run: steady_sender,
+        },
+        Check {
+            name: "forgetting the ended windows (1 s after the start) keeps a window still running: \
+                   5 datagrams, then 30 more 0.57 s later, 5 of them echoed",
+            holds: &[1, 4],
+            run: sweep_keeps_running_windows,
         },
     ],
 };
@@ -177,5 +189,68 @@ fn forgets(ctx: &Ctx) -> Result<(), Fail> {
         format!("{echoed} echo, log line {line:?}"),
         "forget the clients whose window has ended: now and then (once per window), \
          `self.clients.retain(…)` those whose window is still running",
+    ))
+}
+
+fn steady_sender(ctx: &Ctx) -> Result<(), Fail> {
+    let (_server, addr) = server(ctx)?;
+    let client = udp_socket(WAIT)?;
+    let _ = client.set_read_timeout(Some(Duration::from_millis(10)));
+    let started = Instant::now();
+    let mut echoed = 0;
+    let mut sent = 0;
+    let mut buf = [0u8; 512];
+    while started.elapsed() < Duration::from_millis(2600) {
+        let _ = client.send_to(format!("tick {sent}").as_bytes(), addr);
+        sent += 1;
+        let next = started + Duration::from_millis(50 * sent);
+        while Instant::now() < next {
+            if let Ok((_, from)) = client.recv_from(&mut buf)
+                && from == addr
+            {
+                echoed += 1;
+            }
+        }
+    }
+    echoed += burst(&client, addr, 0)?;
+    // Windows begin at about 0 s, 1 s and 2 s: 30 echoes at most; 20 at least, however late
+    // the machine runs the third.
+    if (20..=30).contains(&echoed) {
+        return Ok(());
+    }
+    Err(fail(
+        format!("20 to 30 echoes for {sent} datagrams sent 50 ms apart over 2.6 s"),
+        format!("{echoed} echoes"),
+        if echoed < 20 {
+            "a window begins with the client's first datagram and ends `window` later, whatever \
+             the client sends in it: do not move its start with every datagram"
+        } else {
+            "at most `limit` answers in each window"
+        },
+    ))
+}
+
+fn sweep_keeps_running_windows(ctx: &Ctx) -> Result<(), Fail> {
+    let (_server, addr) = server(ctx)?;
+    // The limiter was made before `listening` was printed: 1.02 s from now, a sweep is due.
+    let started = Instant::now();
+    let client = udp_socket(WAIT)?;
+    thread::sleep(Duration::from_millis(450));
+    let first = burst(&client, addr, 5)?;
+    thread::sleep(Duration::from_millis(1020).saturating_sub(started.elapsed()));
+    // 0.57 s into the client's window: the sweep must keep it, with its 5 answers counted.
+    let second = burst(&client, addr, 30)?;
+    if first == 5 && second == 5 {
+        return Ok(());
+    }
+    Err(fail(
+        "5 echoes for the first 5 datagrams; 5 for the next 30 (10 in the window in all)",
+        format!("{first}, then {second}"),
+        if second > 5 {
+            "forget only the clients whose window has ended (`retain` those with \
+             `now - started < window`): clearing them all gives a flooder a fresh window"
+        } else {
+            "a client's first `limit` datagrams in its window are allowed"
+        },
     ))
 }

@@ -21,23 +21,23 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "2000-01-01T00:00:00Z is answered with bc 17 c2 00 (3,155,673,600 s since 1900)",
-            holds: &[],
+            holds: &[1, 2],
             run: y2k,
         },
         Check {
             name: "2026-11-24T08:30:59.999Z: the fraction of a second is dropped, not rounded",
-            holds: &[],
+            holds: &[1],
             run: fraction,
         },
         Check {
             name: "2036-02-07T06:28:15Z, the last second before the wrap, is ff ff ff ff",
-            holds: &[],
+            holds: &[1, 3],
             run: last_second,
         },
         Check {
             name: "2036-02-07T06:28:16Z wraps to 00 00 00 00, and 2040-01-01T00:00:00Z counts on \
                    from there",
-            holds: &[],
+            holds: &[3],
             run: after_the_wrap,
         },
     ],

@@ -17,30 +17,36 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "one message in one write is answered `got: hello`",
-            holds: &[],
+            holds: &[1],
             run: one_message,
         },
         Check {
             name: "three messages in one write (merged): three answers, in order",
-            holds: &[],
+            holds: &[1],
             run: merged,
         },
         Check {
             name: "one message in three writes 100 ms apart (split): one answer, whole",
-            holds: &[],
+            holds: &[2],
             run: split,
         },
         Check {
             name: "200 messages of 0 to 40 bytes, empty ones included, cut by reads at every \
                    offset: 200 answers, in order",
-            holds: &[],
+            holds: &[1, 2, 3],
             run: many,
         },
         Check {
             name: "a client that closes in the middle of a message: the whole ones answered, \
                    then the error line, no half message",
-            holds: &[],
+            holds: &[2],
             run: ends_inside,
+        },
+        Check {
+            name: "empty lines are messages: `\\n\\nx\\n\\n` in one write is answered with four \
+                   lines, three of them `got: ` with nothing after",
+            holds: &[3],
+            run: empty_lines,
         },
     ],
 };
@@ -75,15 +81,41 @@ fn exchange(
     if got == expected && end == End::Closed {
         return Ok(());
     }
-    Err(fail(
-        format!("{}, then the end of the stream", show(expected)),
-        match end {
-            End::Closed => show(&got),
-            End::Reset => format!("{}, then a reset", show(&got)),
-            End::Open => format!(
-                "{} and the connection still open after {WAIT:?}",
-                show(&got)
+    // A long answer shown from its first difference: two previews of the same first 60 bytes
+    // would say nothing.
+    let at = got
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(expected.len()));
+    let (shown_expected, shown_got) = if expected.len() > 60 && at > 0 {
+        let line_start = expected[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        (
+            format!(
+                "{} bytes; from byte {line_start}: {}",
+                expected.len(),
+                show(&expected[line_start..])
             ),
+            format!(
+                "{} bytes, the first difference at byte {at}; from byte {line_start}: {}",
+                got.len(),
+                show(&got[line_start.min(got.len())..])
+            ),
+        )
+    } else {
+        (show(expected), show(&got))
+    };
+    Err(fail(
+        format!("{shown_expected}, then the end of the stream"),
+        match end {
+            End::Closed => shown_got,
+            End::Reset => format!("{shown_got}, then a reset"),
+            End::Open => {
+                format!("{shown_got} and the connection still open after {WAIT:?}")
+            }
         },
         hint,
     ))
@@ -168,5 +200,15 @@ fn ends_inside(ctx: &Ctx) -> Result<(), Fail> {
         &expected,
         "bytes after the last `\\n` are not a message yet: they stay in `pending` (the starter \
          reports them when the stream ends)",
+    )
+}
+
+fn empty_lines(ctx: &Ctx) -> Result<(), Fail> {
+    exchange(
+        ctx,
+        &[b"\n\nx\n\n"],
+        Duration::ZERO,
+        &answers(&[b"", b"", b"x", b""]),
+        "a `\\n` alone ends a message too, the empty one: return it like any other",
     )
 }

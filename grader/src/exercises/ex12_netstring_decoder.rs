@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Check, Exercise};
-use crate::harness::{Ctx, End, WAIT, connect, read_to_end, show};
+use crate::harness::{Ctx, End, WAIT, connect, pattern, read_to_end, show};
 use crate::report::{Fail, fail};
 
 pub static EXERCISE: Exercise = Exercise {
@@ -17,28 +17,45 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "three netstrings in one write (one empty, one full of `:` and `,`): three lines",
-            holds: &[],
+            holds: &[1, 8],
             run: three_in_one_write,
         },
         Check {
             name: "the same stream cut in two at every byte offset: the same three lines each time",
-            holds: &[],
+            holds: &[1, 2, 8],
             run: every_split,
         },
         Check {
             name: "the same stream one byte at a time: the same three lines",
-            holds: &[],
+            holds: &[2],
             run: byte_by_byte,
         },
         Check {
             name: "a payload not followed by `,`: an `error:` line, and the server hangs up",
-            holds: &[],
+            holds: &[7],
             run: missing_comma,
         },
         Check {
             name: "a length of 9 digits and no `:`: refused at once, without waiting for more",
-            holds: &[],
+            holds: &[2, 5],
             run: endless_length,
+        },
+        Check {
+            name: "a sign, a letter, a space where the length is (`+5:hello,`, `ab`, `5 :`): \
+                   refused at once, without waiting for a `:`",
+            holds: &[3],
+            run: not_a_digit,
+        },
+        Check {
+            name: "`:,`, a header without a digit: refused",
+            holds: &[4],
+            run: no_digit,
+        },
+        Check {
+            name: "a payload of exactly MAX_PAYLOAD (65536) bytes is answered whole; a length of \
+                   65537 is refused as soon as its `:` is in",
+            holds: &[6],
+            run: payload_limit,
         },
     ],
 };
@@ -171,10 +188,86 @@ fn missing_comma(ctx: &Ctx) -> Result<(), Fail> {
 }
 
 fn endless_length(ctx: &Ctx) -> Result<(), Fail> {
+    // MAX_DIGITS (5) digits and no `:` yet: a beginning, not an error.
+    let (_server, addr) = ctx.server(&[])?;
+    let mut stream = connect(addr)?;
+    let _ = stream.write_all(b"65536");
+    let (got, end) = read_to_end(&mut stream, Duration::from_millis(600));
+    if !got.is_empty() || end != End::Open {
+        return Err(fail(
+            "after `65536` (5 digits, MAX_DIGITS, and no `:` yet): nothing, the connection open",
+            format!("{} and {end:?}", show(&got)),
+            "a length of MAX_DIGITS digits is allowed (65536 has 5): refuse only a \
+             MAX_DIGITS + 1st byte that is not `:`",
+        ));
+    }
+    drop(stream);
     expect_refused(
         ctx,
-        b"123456789",
+        b"123456",
         "a length has at most MAX_DIGITS digits: more digits and no `:` can only be a bad \
          header, so refuse it without waiting for a `:` that may never come",
+    )
+}
+
+fn not_a_digit(ctx: &Ctx) -> Result<(), Fail> {
+    for bytes in [&b"+5:hello,"[..], b"ab", b"5 :hello,"] {
+        expect_refused(
+            ctx,
+            bytes,
+            "check every byte before the `:` as it arrives (`is_ascii_digit`): `parse` accepts \
+             a `+`, and a parse that waits for the `:` never refuses `ab`",
+        )?;
+    }
+    Ok(())
+}
+
+fn no_digit(ctx: &Ctx) -> Result<(), Fail> {
+    expect_refused(
+        ctx,
+        b":,",
+        "no digit before the `:` is not a length of 0: refuse an empty length",
+    )
+}
+
+fn payload_limit(ctx: &Ctx) -> Result<(), Fail> {
+    const MAX_PAYLOAD: usize = 64 * 1024;
+    let (_server, addr) = ctx.server(&[])?;
+    let payload = pattern(MAX_PAYLOAD);
+    let mut sent = format!("{MAX_PAYLOAD}:").into_bytes();
+    sent.extend_from_slice(&payload);
+    sent.push(b',');
+    let (got, end) = exchange(addr, &[&sent], Duration::ZERO)?;
+    let mut expected = format!("{MAX_PAYLOAD} ").into_bytes();
+    expected.extend_from_slice(&payload);
+    expected.push(b'\n');
+    if got != expected || end != End::Closed {
+        let at = got
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(expected.len()));
+        return Err(fail(
+            format!(
+                "\"65536 \" and the 65,536-byte payload back ({} bytes), then the end",
+                expected.len()
+            ),
+            format!(
+                "{} bytes ({end:?}), the first difference at byte {at}: {}",
+                got.len(),
+                show(&got[at.min(got.len())..])
+            ),
+            if got.starts_with(b"error: ") {
+                "a length of exactly MAX_PAYLOAD is allowed: refuse only `len > MAX_PAYLOAD`"
+            } else {
+                "the payload is the `len` bytes after the `:`, whatever they are"
+            },
+        ));
+    }
+    expect_refused(
+        ctx,
+        b"65537:",
+        "a length above MAX_PAYLOAD is refused as soon as the `:` ends it: do not wait for a \
+         payload you will not take",
     )
 }

@@ -15,23 +15,34 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "1 to 100 in a shuffled order: `n=100 p50=50 p99=99 max=100`",
-            holds: &[],
+            holds: &[1, 2, 4],
             run: one_to_hundred,
         },
         Check {
             name: "99 samples of 1000 µs and one of 250000 µs: p99 is 1000 (one in 100 is above)",
-            holds: &[],
+            holds: &[1],
             run: slow_tail,
         },
         Check {
             name: "5 1 4 2 3: `n=5 p50=3 p99=5 max=5`",
-            holds: &[],
+            holds: &[3],
             run: five_samples,
         },
         Check {
             name: "a single sample, 42: every percentile is 42",
-            holds: &[],
+            holds: &[3],
             run: one_sample,
+        },
+        Check {
+            name: "1 to 170 in a shuffled order: p99 is 169 (rank 168.3, rounded up)",
+            holds: &[2],
+            run: rank_rounded_up,
+        },
+        Check {
+            name: "7 and three samples near u64::MAX: p50, p99 and max are samples, without an \
+                   overflow",
+            holds: &[1, 4],
+            run: near_the_largest,
         },
     ],
 };
@@ -100,5 +111,29 @@ fn one_sample(ctx: &Ctx) -> Result<(), Fail> {
         &[42],
         "n=1 p50=42 p99=42 max=42",
         "with n = 1, every rank rounds up to 1: index 0",
+    )
+}
+
+fn rank_rounded_up(ctx: &Ctx) -> Result<(), Fail> {
+    // 1 to 170 (170 and 71 share no factor): p99 × 170 / 100 = 168.3, so rank 169. Rounded to
+    // the nearest, or down, it is 168; p50 = 85 exactly.
+    let samples: Vec<u64> = (0..170).map(|i| (i * 71) % 170 + 1).collect();
+    report(
+        ctx,
+        &samples,
+        "n=170 p50=85 p99=169 max=170",
+        "the rank is p × n / 100 rounded **up** (168.3 → 169), not to the nearest and not down: \
+         in integers, `(p × n).div_ceil(100)`",
+    )
+}
+
+fn near_the_largest(ctx: &Ctx) -> Result<(), Fail> {
+    let max = u64::MAX;
+    report(
+        ctx,
+        &[max - 1, 7, max, max - 2],
+        &format!("n=4 p50={} p99={max} max={max}", max - 2),
+        "pick one sample by its rank; adding samples (an average, a midpoint) overflows a u64 \
+         near its largest value",
     )
 }

@@ -19,26 +19,37 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "a whole file of 100 000 bytes: `OFFSET 0`, then `DONE 100000`, and the file is \
                    there, byte for byte",
-            holds: &[],
+            holds: &[1, 3, 5],
             run: whole_file,
         },
         Check {
             name: "a transfer cut after 60 000 bytes: the `.part` keeps them, and no file appears \
                    under the real name",
-            holds: &[],
+            holds: &[4],
             run: cut_keeps_the_part,
         },
         Check {
             name: "the same file sent again after the cut: `OFFSET 60000`, and the rest completes \
                    it",
-            holds: &[],
+            holds: &[1],
             run: resumed,
         },
         Check {
             name: "a stale `.part` longer than the announced file: `OFFSET 0`, and the file is \
                    the new one",
-            holds: &[],
+            holds: &[2],
             run: stale_longer_part,
+        },
+        Check {
+            name: "a `.part` of exactly the announced size is complete: `OFFSET 5000`, then \
+                   `DONE 5000` with nothing more sent; one of 5001 bytes is stale: `OFFSET 0`",
+            holds: &[1, 2, 5],
+            run: part_at_the_limit,
+        },
+        Check {
+            name: "an empty file (`PUT z.bin 0`): `OFFSET 0`, `DONE 0` at once, and an empty z.bin",
+            holds: &[3, 5],
+            run: empty_file,
         },
     ],
 };
@@ -115,7 +126,11 @@ fn expect_file(dir: &Path, name: &str, data: &[u8], hint: &str) -> Result<(), Fa
         Err(e) => Err(fail(
             format!("{name} holds the {} bytes sent", data.len()),
             format!("cannot read it: {e}"),
-            "rename `NAME.part` to `NAME` once the last byte is in",
+            if name.ends_with(".part") {
+                "keep `NAME.part` when the transfer is cut: the next attempt resumes from it"
+            } else {
+                "rename `NAME.part` to `NAME` once the last byte is in"
+            },
         )),
     }
 }
@@ -241,5 +256,92 @@ fn stale_longer_part(ctx: &Ctx) -> Result<(), Fail> {
         "c.bin",
         &data,
         "empty the stale `.part` before appending",
+    )
+}
+
+fn write_part(dir: &Path, name: &str, data: &[u8]) -> Result<(), Fail> {
+    fs::write(dir.join(format!("{name}.part")), data).map_err(|e| {
+        fail(
+            "the checker can write a .part",
+            e.to_string(),
+            "is the temporary directory writable?",
+        )
+    })
+}
+
+fn part_at_the_limit(ctx: &Ctx) -> Result<(), Fail> {
+    let dir = inbox()?;
+    let data = pattern(5000);
+    write_part(dir.path(), "d.bin", &data)?;
+    write_part(dir.path(), "e.bin", &pattern(5001))?;
+    let (_server, addr) = start(ctx, dir.path())?;
+    let (mut stream, offset) = put(addr, "d.bin", data.len())?;
+    expect(
+        "the answer to `PUT d.bin 5000` with a d.bin.part of exactly 5000 bytes",
+        "OFFSET 5000",
+        &offset,
+        "a `.part` as long as the file is all of it, not a stale one: only a *longer* one \
+         (`have > size`) is emptied",
+    )?;
+    let done = send_rest(&mut stream, b"");
+    expect(
+        "the answer with 0 bytes left to read (nothing more is sent)",
+        "DONE 5000",
+        &done,
+        "with `size - offset` = 0 bytes to read, read none: rename and answer at once",
+    )?;
+    expect_file(
+        dir.path(),
+        "d.bin",
+        &data,
+        "rename the complete `.part` as it is",
+    )?;
+    drop(stream);
+    let fresh = pattern(5000);
+    let (mut stream, offset) = put(addr, "e.bin", fresh.len())?;
+    expect(
+        "the answer to `PUT e.bin 5000` with an e.bin.part of 5001 bytes",
+        "OFFSET 0",
+        &offset,
+        "a `.part` even one byte longer than the file cannot be its beginning: empty it",
+    )?;
+    let done = send_rest(&mut stream, &fresh);
+    expect(
+        "the answer once the 5000 bytes are sent",
+        "DONE 5000",
+        &done,
+        "read all `size` bytes",
+    )?;
+    expect_file(
+        dir.path(),
+        "e.bin",
+        &fresh,
+        "empty the stale `.part` before appending",
+    )
+}
+
+fn empty_file(ctx: &Ctx) -> Result<(), Fail> {
+    let dir = inbox()?;
+    let (_server, addr) = start(ctx, dir.path())?;
+    let (mut stream, offset) = put(addr, "z.bin", 0)?;
+    expect(
+        "the answer to `PUT z.bin 0`",
+        "OFFSET 0",
+        &offset,
+        "no `.part` yet: 0 bytes",
+    )?;
+    let done = send_rest(&mut stream, b"");
+    expect(
+        "the answer, with nothing to send",
+        "DONE 0",
+        &done,
+        "0 bytes to read: do not wait in a `read` for bytes that are not coming; count first, \
+         then read (`reader.take(want)`)",
+    )?;
+    expect_file(
+        dir.path(),
+        "z.bin",
+        b"",
+        "an empty file is complete at once: rename it",
     )
 }

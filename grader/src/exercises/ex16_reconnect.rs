@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::ex10_backoff::cpu_over;
 use super::{Check, Exercise};
 use crate::harness::{Ctx, Proc};
 use crate::report::{Fail, fail};
@@ -19,25 +20,31 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "nothing listens, --interval 0.1 --max-wait 0.4: the waits double and stop at \
                    the cap (0.1, 0.2, 0.4, 0.4, 0.4, 0.4 s, each drawn in [half, all])",
-            holds: &[],
+            holds: &[1, 2],
             run: doubles_and_caps,
         },
         Check {
             name: "two clients that fail together: every wait within [wait / 2, wait], and the \
                    waits vary (not all the nominal wait, not the same in both clients)",
-            holds: &[],
+            holds: &[3],
             run: jittered,
         },
         Check {
             name: "a server that accepts and never answers grows the waits; only after an answer \
                    do they start again from --interval",
-            holds: &[],
+            holds: &[4],
             run: resets_after_an_answer,
         },
         Check {
             name: "waiting for a server that is not there costs (almost) no CPU",
-            holds: &[],
+            holds: &[5],
             run: no_busy_loop,
+        },
+        Check {
+            name: "100 failures in a row (--interval 0.001 --max-wait 0.004): 100 waits, each \
+                   in [0.002, 0.004] s once capped, and no overflow on the way",
+            holds: &[2, 3],
+            run: many_failures,
         },
     ],
 };
@@ -322,12 +329,15 @@ fn resets_after_an_answer(ctx: &Ctx) -> Result<(), Fail> {
 fn no_busy_loop(ctx: &Ctx) -> Result<(), Fail> {
     let addr = closed_port()?;
     let proc = client(ctx, addr, "0.1", "0.4")?;
-    let started = Instant::now();
-    thread::sleep(Duration::from_millis(1200));
-    let Some(used) = proc.cpu_time() else {
+    let measured = cpu_over(
+        &proc,
+        Duration::from_millis(300),
+        Duration::from_millis(1000),
+    );
+    let Some((used, wall)) = measured else {
         if proc.try_status().is_some() {
             return Err(fail(
-                "the client still trying 1.2 s after it started",
+                "the client still trying 1.3 s after it started",
                 "it had exited",
                 "keep trying: `keep_connected` never returns",
             ));
@@ -335,22 +345,69 @@ fn no_busy_loop(ctx: &Ctx) -> Result<(), Fail> {
         ctx.note("CPU time is not measured on this platform: the CPU check passes unmeasured");
         return Ok(());
     };
-    let wall = started.elapsed();
-    // A client asleep in `pause` uses a few milliseconds; one that retries at once, all it gets.
-    if used.as_secs_f64() <= 0.2 * wall.as_secs_f64() {
+    // A client asleep in `pause` uses a few milliseconds; one that retries at once, all it
+    // gets. (`cpu_time` counts time running or waiting to run: load does not hide a spin.)
+    if used <= 0.25 * wall {
         return Ok(());
     }
     let attempts = proc.stdout.snapshot().len();
     Err(fail(
         format!(
-            "at most {:.2} s of CPU in {:.1} s of retrying",
-            0.2 * wall.as_secs_f64(),
-            wall.as_secs_f64()
+            "at most {:.2} s on the CPU in {wall:.1} s of retrying",
+            0.25 * wall
         ),
-        format!(
-            "{:.2} s of CPU, {attempts} lines printed",
-            used.as_secs_f64()
-        ),
+        format!("{used:.2} s on the CPU, {attempts} lines printed"),
         "a refused connect returns at once: without a pause, the loop spins",
+    ))
+}
+
+fn many_failures(ctx: &Ctx) -> Result<(), Fail> {
+    let addr = closed_port()?;
+    let proc = client(ctx, addr, "0.001", "0.004")?;
+    // 100 waits of at most 4 ms: well under a second, however busy the machine. A doubling
+    // computed as `2u32.pow(failures)` or `1 << failures` overflows after 32 or 64 of them.
+    let lines = lines_until_waits(&proc, 100, Duration::from_secs(4));
+    let seen = waits(&lines);
+    let above = seen.iter().position(|&w| w > 0.004 + SLACK);
+    // From the 4th wait on the nominal wait is 0.004 s: each drawn in [0.002, 0.004], printed
+    // with 3 decimals (0.0015 leaves room for the rounding).
+    let below = seen.iter().skip(3).position(|&w| w < 0.0015).map(|i| i + 3);
+    if seen.len() >= 100 && above.is_none() && below.is_none() {
+        return Ok(());
+    }
+    if let (Some(i), None) = (below, above) {
+        return Err(fail(
+            "from the 4th wait on (nominal 0.004 s), every wait in [0.002, 0.004] s",
+            format!("wait {} was {:.3} s", i + 1, seen[i]),
+            "draw each wait between half the nominal wait and all of it \
+             (`random_range(top / 2.0..=top)`): a wait near 0 is a retry at once",
+        ));
+    }
+    let stderr = proc.stderr.snapshot();
+    let panicked = stderr
+        .iter()
+        .find(|l| l.contains("panicked") || l.contains("overflow"));
+    Err(fail(
+        "100 `waiting` lines within 4 s, none above 0.004 s (--max-wait)",
+        match (above, panicked) {
+            (Some(i), _) => format!("wait {} was {:.3} s", i + 1, seen[i]),
+            (None, Some(line)) => format!(
+                "{} waits, then the program stopped: {line:?} {:?}",
+                seen.len(),
+                stderr.iter().skip_while(|l| !l.contains("panicked")).nth(1)
+            ),
+            (None, None) => format!(
+                "{} waits: {}",
+                seen.len(),
+                seconds(&seen[seen.len().saturating_sub(5)..])
+            ),
+        },
+        if panicked.is_some() {
+            "a wait computed from the number of failures (`2u32.pow(failures)`, `1 << failures`) \
+             overflows after a long outage: keep the current wait, and double it capped, \
+             `wait = (wait * 2).min(max_wait)`"
+        } else {
+            "double the wait after each failure, but never past --max-wait: `.min(max_wait)`"
+        },
     ))
 }

@@ -20,26 +20,44 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "`PING` is answered `PONG`, `hello` is answered `echo: hello`",
-            holds: &[],
+            holds: &[1],
             run: answers,
         },
         Check {
             name: "a silent client (--interval 0.25 --timeout 1): a few `PING`s, then \
                    `BYE timeout` and the close after about 1 s",
-            holds: &[],
+            holds: &[2, 3],
             run: silent_client,
         },
         Check {
             name: "a client that sends `PONG` every 0.1 s for 1.6 s: it is pinged all the same, \
                    and never dropped",
-            holds: &[],
+            holds: &[2, 3],
             run: chatty_client,
         },
         Check {
             name: "a client that trickles a byte every 0.1 s, never a whole line: dropped after \
                    about 1 s, like a silent one",
-            holds: &[],
+            holds: &[3],
             run: trickler,
+        },
+        Check {
+            name: "a client that closes is `disconnected:` and one that resets is `lost:`, each \
+                   within 0.6 s, long before the 1 s drop deadline",
+            holds: &[4],
+            run: closed_and_reset,
+        },
+        Check {
+            name: "a client that waits quietly (--interval 0.5 --timeout 2): the server's thread \
+                   sleeps in `read`, (almost) no CPU in 1.2 s",
+            holds: &[5],
+            run: no_cpu_while_waiting,
+        },
+        Check {
+            name: "two lines in one write (--interval 1): both answered within 0.5 s, not the \
+                   second one a read later",
+            holds: &[1],
+            run: merged_lines,
         },
     ],
 };
@@ -234,4 +252,130 @@ fn trickler(ctx: &Ctx) -> Result<(), Fail> {
         "bytes are not a line: only a complete line (`next_line` returning one) moves the drop \
          deadline, never a `read` that returned something",
     )
+}
+
+fn closed_and_reset(ctx: &Ctx) -> Result<(), Fail> {
+    let (server, addr) = start(ctx)?;
+    for reset in [false, true] {
+        let mut stream = connect(addr)?;
+        let me = stream.local_addr().map_err(|e| {
+            fail(
+                "the checker's own address",
+                e.to_string(),
+                "run the check again",
+            )
+        })?;
+        let _ = stream.write_all(b"hello\n");
+        let (line, _) = read_line(&mut stream, Duration::from_millis(1000));
+        if line != b"echo: hello\n" && line != b"PING\n" {
+            return Err(fail(
+                "`echo: hello` after sending `hello`",
+                format!("{:?}", String::from_utf8_lossy(&line)),
+                "pass every complete line to `respond`",
+            ));
+        }
+        if reset {
+            // SO_LINGER 0: the close sends a reset, and the server's next `read` fails with
+            // ECONNRESET.
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        }
+        drop(stream);
+        let expected = if reset {
+            format!("lost: {me}: ")
+        } else {
+            format!("disconnected: {me}")
+        };
+        if server
+            .wait_for_line(&expected, Duration::from_millis(600))
+            .is_some()
+        {
+            continue;
+        }
+        let mine: Vec<String> = server
+            .stdout
+            .snapshot()
+            .into_iter()
+            .filter(|l| l.contains(&me.to_string()))
+            .collect();
+        let dropped = mine.iter().any(|l| l.starts_with("dropped:"));
+        return Err(fail(
+            format!(
+                "a `{expected}…` line within 0.6 s of the {}",
+                if reset { "reset" } else { "close" }
+            ),
+            format!("the server's lines about {me} so far: {mine:?}"),
+            match (reset, dropped) {
+                (false, _) => {
+                    "`read` returning `Ok(0)` is the end of the stream: return \
+                               `Ok(Ending::Closed)` at once (a loop that goes on reads 0 again \
+                               and again)"
+                }
+                (true, true) => {
+                    "only a timeout (`timed_out(&err)`) or `Interrupted` means \
+                                 \"read again\": any other error is returned, it will not get \
+                                 better"
+                }
+                (true, false) => {
+                    "return the error of a failed `read` (`Err(err) => return \
+                                  Err(err)`): the starter prints it as `lost: PEER: …`"
+                }
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
+    let (server, addr) = ctx.server(&["--interval", "0.5", "--timeout", "2"])?;
+    let stream = connect(addr)?;
+    let _ = server.wait_for_line("connected: ", Duration::from_secs(2));
+    let before = server.cpu_time();
+    let started = Instant::now();
+    thread::sleep(Duration::from_millis(1200));
+    let after = server.cpu_time();
+    let wall = started.elapsed().as_secs_f64();
+    drop(stream);
+    let Some(used) = after
+        .zip(before)
+        .map(|(a, b)| a.saturating_sub(b).as_secs_f64())
+    else {
+        ctx.note("CPU time is not measured on this platform: the CPU check passes unmeasured");
+        return Ok(());
+    };
+    // `cpu_time` counts time running or waiting to run: a thread asleep in `read` adds next to
+    // nothing however busy the machine is; a polling loop adds all of its time.
+    if used <= 0.25 * wall {
+        return Ok(());
+    }
+    Err(fail(
+        format!(
+            "at most {:.2} s on the CPU in {wall:.1} s with one quiet client",
+            0.25 * wall
+        ),
+        format!("{used:.2} s"),
+        "sleep in `read` until the nearer deadline: `set_read_timeout(Some(time left))`, never a \
+         non-blocking socket polled in a loop",
+    ))
+}
+
+fn merged_lines(ctx: &Ctx) -> Result<(), Fail> {
+    let (_server, addr) = ctx.server(&["--interval", "1", "--timeout", "3"])?;
+    let mut stream = connect(addr)?;
+    let since = Instant::now();
+    let _ = stream.write_all(b"one\ntwo\n");
+    let (heard, end) = listen(&mut stream, since, Duration::from_millis(1500));
+    let answers: Vec<&Heard> = heard.iter().filter(|h| h.line != "PING").collect();
+    let on_time = answers.len() >= 2
+        && answers[0].line == "echo: one"
+        && answers[1].line == "echo: two"
+        && answers[1].at <= Duration::from_millis(500);
+    if on_time {
+        return Ok(());
+    }
+    Err(fail(
+        "`echo: one` and `echo: two` within 0.5 s of one write holding both lines",
+        shown(&heard, &end),
+        "one read may bring several lines: answer every complete line there is \
+         (`while let Some(line) = lines.next_line()?`) before reading again",
+    ))
 }

@@ -17,29 +17,53 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "--allow 127.0.0.0/8 on [::]: a client from 127.0.0.1 (seen as \
                    ::ffff:127.0.0.1) gets `hello`",
-            holds: &[],
+            holds: &[2],
             run: v4_net_mapped_client,
         },
         Check {
             name: "--allow 127.0.0.0/8: a client from ::1 is closed without a word",
-            holds: &[],
+            holds: &[3],
             run: v4_net_v6_client,
         },
         Check {
             name: "--allow ::1/128: ::1 gets `hello`, 127.0.0.1 is closed",
-            holds: &[],
+            holds: &[1, 3, 4],
             run: v6_net,
         },
         Check {
             name: "--allow 0.0.0.0/0: 127.0.0.1 gets `hello` (a prefix of 0 bits), ::1 is closed",
-            holds: &[],
+            holds: &[3, 4],
             run: whole_v4,
         },
         Check {
             name: "--allow 127.0.0.1/32: 127.0.0.1 gets `hello`, 127.0.0.2 is closed; no \
                    --allow at all: 127.0.0.1 is closed",
-            holds: &[],
+            holds: &[1, 4, 5],
             run: one_address,
+        },
+        Check {
+            name: "--allow ::/0: ::1 gets `hello` (a prefix of 0 bits), 127.0.0.1 is closed (an \
+                   IPv6 network, however wide, holds no IPv4 client)",
+            holds: &[3, 4],
+            run: whole_v6,
+        },
+        Check {
+            name: "networks given with host bits set: --allow 127.0.0.1/8 admits 127.0.0.1 and \
+                   127.0.0.2, --allow ::ff/120 admits ::1",
+            holds: &[1],
+            run: host_bits_set,
+        },
+        Check {
+            name: "prefixes inside a byte: --allow 127.0.0.0/31 admits 127.0.0.1, not 127.0.0.2; \
+                   --allow ::2/127 does not admit ::1",
+            holds: &[1],
+            run: prefix_inside_a_byte,
+        },
+        Check {
+            name: "--allow 127.0.0.0/8 on an IPv4-only socket (127.0.0.1): 127.0.0.1, seen as \
+                   itself, gets `hello`",
+            holds: &[2],
+            run: v4_only_socket,
         },
     ],
 };
@@ -49,7 +73,12 @@ const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 
 /// Starts the server on `[::]:0` with `allow` networks, and returns it and its port.
 fn start(ctx: &Ctx, allow: &[&str]) -> Result<(Proc, u16), Fail> {
-    let mut args = vec!["--addr", "[::]:0"];
+    start_on(ctx, "[::]:0", allow)
+}
+
+/// Starts the server on `addr` with `allow` networks.
+fn start_on(ctx: &Ctx, addr: &str, allow: &[&str]) -> Result<(Proc, u16), Fail> {
+    let mut args = vec!["--addr", addr];
     for net in allow {
         args.extend(["--allow", net]);
     }
@@ -160,6 +189,9 @@ fn expect_refused(
 
 const MAPPED_HINT: &str = "on a dual-stack socket an IPv4 client is ::ffff:a.b.c.d: \
                            `peer.to_canonical()` gives back a.b.c.d";
+const V6_AS_V4_HINT: &str = "a network of one family never holds an address of the other. \
+                             `Ipv6Addr::to_ipv4()` also turns ::1 into 0.0.0.1 (an old \
+                             \"compatible\" form): `to_canonical()` unwraps only ::ffff:a.b.c.d";
 const FAMILY_HINT: &str = "a network of one family never holds an address of the other: \
                            compare IPv4 with IPv4 and IPv6 with IPv6, and nothing else";
 
@@ -172,7 +204,7 @@ fn v4_net_mapped_client(ctx: &Ctx) -> Result<(), Fail> {
 fn v4_net_v6_client(ctx: &Ctx) -> Result<(), Fail> {
     let allow = ["127.0.0.0/8"];
     let (_server, port) = start(ctx, &allow)?;
-    expect_refused(&allow, port, None, V6, FAMILY_HINT)
+    expect_refused(&allow, port, None, V6, V6_AS_V4_HINT)
 }
 
 fn v6_net(ctx: &Ctx) -> Result<(), Fail> {
@@ -199,7 +231,7 @@ fn whole_v4(ctx: &Ctx) -> Result<(), Fail> {
         "the mask of 0 bits is 0, and `u32::MAX << 32` overflows: \
          `u32::MAX.checked_shl(32 - prefix).unwrap_or(0)`",
     )?;
-    expect_refused(&allow, port, None, V6, FAMILY_HINT)
+    expect_refused(&allow, port, None, V6, V6_AS_V4_HINT)
 }
 
 fn one_address(ctx: &Ctx) -> Result<(), Fail> {
@@ -236,5 +268,91 @@ fn one_address(ctx: &Ctx) -> Result<(), Fail> {
         None,
         V4,
         "no network at all: `nets.iter().any(…)` is false",
+    )
+}
+
+/// 127.0.0.2, where it is a local address without setup (Linux); `None` elsewhere, with a note.
+fn second_loopback(ctx: &Ctx, what: &str) -> Option<IpAddr> {
+    let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    if std::net::TcpListener::bind(SocketAddr::new(other, 0)).is_ok() {
+        Some(other)
+    } else {
+        ctx.note(format!(
+            "127.0.0.2 is not a local address here: {what} was not tried"
+        ));
+        None
+    }
+}
+
+fn whole_v6(ctx: &Ctx) -> Result<(), Fail> {
+    let allow = ["::/0"];
+    let (_server, port) = start(ctx, &allow)?;
+    expect_hello(
+        &allow,
+        port,
+        None,
+        V6,
+        "the mask of 0 bits is 0, and `u128::MAX << 128` overflows: \
+         `u128::MAX.checked_shl(128 - prefix).unwrap_or(0)`",
+    )?;
+    expect_refused(
+        &allow,
+        port,
+        None,
+        V4,
+        "127.0.0.1 arrives as ::ffff:127.0.0.1, which *is* in ::/0 as bits go: turn it back \
+         into IPv4 first (`to_canonical()`), then compare only within one family",
+    )
+}
+
+const MASK_BOTH_HINT: &str = "the network may be written with host bits set: mask both \
+                              sides, `peer & mask == net & mask`, not `peer & mask == net`";
+
+fn host_bits_set(ctx: &Ctx) -> Result<(), Fail> {
+    let allow = ["127.0.0.1/8"];
+    let (server, port) = start(ctx, &allow)?;
+    expect_hello(&allow, port, None, V4, MASK_BOTH_HINT)?;
+    if let Some(other) = second_loopback(ctx, "127.0.0.2 in 127.0.0.1/8") {
+        expect_hello(&allow, port, Some(other), V4, MASK_BOTH_HINT)?;
+    }
+    drop(server);
+    let allow = ["::ff/120"];
+    let (_server, port) = start(ctx, &allow)?;
+    expect_hello(&allow, port, None, V6, MASK_BOTH_HINT)
+}
+
+fn prefix_inside_a_byte(ctx: &Ctx) -> Result<(), Fail> {
+    const BITS_HINT: &str = "compare bits, not bytes: the mask of a /31 or a /127 ends inside \
+                             the last byte (`u32::MAX << 1`), so …10 is outside a network \
+                             of …00 and …01";
+    let allow = ["127.0.0.0/31"];
+    let (server, port) = start(ctx, &allow)?;
+    expect_hello(
+        &allow,
+        port,
+        None,
+        V4,
+        "127.0.0.1 and 127.0.0.0 differ only in the last of 32 bits: a /31 holds both",
+    )?;
+    if let Some(other) = second_loopback(ctx, "127.0.0.2 outside 127.0.0.0/31") {
+        expect_refused(&allow, port, Some(other), V4, BITS_HINT)?;
+    }
+    drop(server);
+    // The same in IPv6, where ::1 is on every machine: ::2/127 holds ::2 and ::3, not ::1.
+    let allow = ["::2/127"];
+    let (_server, port) = start(ctx, &allow)?;
+    expect_refused(&allow, port, None, V6, BITS_HINT)
+}
+
+fn v4_only_socket(ctx: &Ctx) -> Result<(), Fail> {
+    let allow = ["127.0.0.0/8"];
+    let (_server, port) = start_on(ctx, "127.0.0.1:0", &allow)?;
+    expect_hello(
+        &allow,
+        port,
+        None,
+        V4,
+        "on an IPv4 socket the peer is a plain `IpAddr::V4`, not ::ffff:…: handle both forms \
+         (`to_canonical()` leaves an IPv4 address as it is)",
     )
 }
