@@ -578,8 +578,7 @@ fn write_response(
     } = response;
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     // RFC 9110, section 6.6.1: a server with a clock sends the date, in this format.
-    let now = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S GMT");
-    let _ = write!(head, "Date: {now}\r\nServer: socket-workbook\r\n");
+    let _ = write!(head, "Date: {}\r\nServer: socket-workbook\r\n", http_date());
     for (name, value) in &headers {
         let _ = write!(head, "{name}: {value}\r\n");
     }
@@ -633,6 +632,22 @@ fn write_response(
         }
     }
     Ok(keep_alive)
+}
+
+/// Now, as `Date` wants it (`Mon, 07 Dec 2026 19:13:18 GMT`). Formatted at most once a
+/// second per worker, as hyper and nginx do: the text changes only that often.
+fn http_date() -> String {
+    thread_local! {
+        static CACHE: std::cell::RefCell<(i64, String)> = Default::default();
+    }
+    let now = jiff::Timestamp::now();
+    CACHE.with_borrow_mut(|(second, text)| {
+        if *second != now.as_second() || text.is_empty() {
+            *second = now.as_second();
+            *text = now.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        }
+        text.clone()
+    })
 }
 
 /// The complete bytes of a refusal sent before any request is read (`503`).
