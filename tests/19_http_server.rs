@@ -761,3 +761,82 @@ fn a_missing_root_is_one_error_line_and_exit_1() {
         ]
     );
 }
+
+#[test]
+fn a_client_that_never_reads_its_responses_loses_its_worker() {
+    let (server, addr) =
+        server(&["--workers", "1", "--queue", "4", "--header-timeout", "1"]);
+    let stream = connect(addr);
+    let peer = stream.local_addr().unwrap();
+    // Ten 1 MiB echoes asked for, none read: the server's writes fill both socket
+    // buffers, then block, until the write timeout (the header timeout, 1 s) ends it.
+    let writer = {
+        let stream = stream.try_clone().unwrap();
+        thread::spawn(move || {
+            let body = common::pattern(1 << 20);
+            let head = format!(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            for _ in 0..10 {
+                let mut s = &stream;
+                if s.write_all(head.as_bytes())
+                    .and_then(|()| s.write_all(&body))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    // The only worker is free again: a second client is served.
+    let (reply, _) = ask(
+        addr,
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(reply.status, 200);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(6), "served only after {took:?}");
+    server.wait_for_stderr_line(&format!("cannot write to {peer}"));
+    drop(stream);
+    writer.join().unwrap();
+}
+
+#[test]
+fn a_request_cut_by_eof_or_reset_ends_only_its_own_connection() {
+    let (server, addr) = server(&[]);
+    let cuts: &[&[u8]] = &[
+        b"GET /hello HTTP/1.1\r\nHo",
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf",
+    ];
+    for cut in cuts {
+        // End of stream in the middle: nobody to answer; the connection just ends.
+        let mut stream = connect(addr);
+        let peer = stream.local_addr().unwrap();
+        stream.write_all(cut).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+        server.wait_for_line(&format!(
+            "closed: {peer} after 0 request(s) (the client closed)"
+        ));
+        // A reset in the middle (SO_LINGER 0 makes close send RST): one error line.
+        let stream = connect(addr);
+        let peer = stream.local_addr().unwrap();
+        (&stream).write_all(cut).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        socket2::SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(stream);
+        server.wait_for_line(&format!("done: {peer} after an error"));
+        server.wait_for_stderr_line(&format!(
+            "cannot read from {peer}: connection reset by peer"
+        ));
+    }
+    // Everyone else is served as before.
+    let (reply, _) = ask(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(reply.text(), "hello, world\n");
+}
