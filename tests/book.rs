@@ -118,7 +118,7 @@ fn anchor_names_are_unique_within_each_source_file() {
         for entry in fs::read_dir(root().join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                continue; // src/bin/check/: the exercise checker, shown by no chapter
+                continue;
             }
             let text = read(&path);
             let mut seen = Vec::new();
@@ -285,7 +285,7 @@ fn course_plan(teaching: &str) -> Vec<&str> {
 #[test]
 fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
     let cargo_toml = read(&root().join("Cargo.toml"));
-    let registry = read(&root().join("src/bin/check/exercises.rs"));
+    let registry = read(&root().join("grader/src/exercises.rs"));
     let student_readme = read(&root().join("exercises/README.md"));
     let teaching = read(&root().join("book/src/teaching.md"));
     let exercises = graded_exercises();
@@ -321,22 +321,21 @@ fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
         assert!(!wrong.is_empty(), "no solutions/wrong/{name}__*.rs");
         for file in &wrong {
             assert!(
-                read(file).starts_with("// WRONG: "),
-                "{} does not start with `// WRONG: the mistake`",
+                read(file).starts_with("// WRONG ("),
+                "{} does not start with `// WRONG (class) breaks N: the mistake`",
                 file.display()
             );
         }
         // Its checks, registered.
-        let checks =
-            read(&root().join(format!("src/bin/check/exercises/ex{name}.rs")));
+        let checks = read(&root().join(format!("grader/src/exercises/ex{name}.rs")));
         assert!(
             checks.contains(&format!("name: \"{name}\"")),
-            "src/bin/check/exercises/ex{name}.rs does not define exercise {name}"
+            "grader/src/exercises/ex{name}.rs does not define exercise {name}"
         );
         assert!(
             registry.contains(&format!("mod ex{name};"))
                 && registry.contains(&format!("&ex{name}::EXERCISE")),
-            "exercise {name} is not registered in src/bin/check/exercises.rs"
+            "exercise {name} is not registered in grader/src/exercises.rs"
         );
         // Its chapter links it, and the checks name that chapter.
         let number = &name[..2];
@@ -384,9 +383,15 @@ fn every_exercise_has_its_chapter_link_solution_wrong_solutions_and_checks() {
         );
         for file in &wrong {
             let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+            // Its row names the class its first line gives: `// WRONG (class) breaks N: …`.
+            let class = read(file)
+                .strip_prefix("// WRONG (")
+                .and_then(|rest| rest.split_once(')'))
+                .map(|(class, _)| class.to_string())
+                .unwrap_or_default();
             assert!(
-                teaching.contains(&stem),
-                "book/src/teaching.md's common wrong answers do not mention {stem}"
+                teaching.contains(&format!("| `{stem}` | {class} |")),
+                "book/src/teaching.md's common wrong answers have no row `{stem}` of class {class}"
             );
         }
     }

@@ -1,115 +1,4 @@
-// WRONG: half-closes first (shutdown(Write)): that FIN is the first close; TIME_WAIT stays here.
-//! # Exercise 06 · let the client close first (chapter 06)
-//!
-//! Chapter 06: the side that closes a connection first keeps it in TIME_WAIT, on its own port.
-//! A server that closes first piles up TIME_WAIT connections on its listening port, one per
-//! client. This greeting server avoids that: it sends its line, then **waits for the client to
-//! close first** (at most `--close-wait` seconds, since a client may never close), and only
-//! then closes its side. **Write `close_after_client`** below.
-//!
-//! Try it by hand (two terminals; on Linux, `ss` shows which side holds the TIME_WAIT):
-//!
-//! ```text
-//! terminal 1:  cargo run --example ex06_client_closes_first
-//! terminal 2:  nc 127.0.0.1 7878            (the greeting; then Ctrl-D: nc closes first)
-//!              ss -tan state time-wait       (the TIME_WAIT is on nc's port, not on 7878)
-//! ```
-//!
-//! Check it:
-//!
-//! ```text
-//! cargo run --bin check -- 06_client_closes_first
-//! ```
-
-use std::io::Write;
-use std::io::{self, ErrorKind, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::ExitCode;
-use std::time::{Duration, Instant};
-
-use anyhow::Context;
-use clap::Parser;
-use socket_workbook::cli;
-use socket_workbook::shutdown::Shutdown;
-
-/// Greeting server that lets each client close first.
-#[derive(Parser)]
-#[command(version)]
-struct Args {
-    /// Address to listen on. Port 0 asks the OS for any free port.
-    #[arg(long, default_value = "127.0.0.1:7878")]
-    addr: SocketAddr,
-
-    /// After its greeting, wait this many seconds at most for the client to close first.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = cli::parse_seconds)]
-    close_wait: Duration,
-}
-
-/// Who closed first, as [`close_after_client`] saw it.
-#[derive(Debug, PartialEq, Eq)]
-enum Closed {
-    /// The client closed first (its FIN arrived): the TIME_WAIT is on the client's side.
-    ClientFirst,
-    /// The client did not close within the wait: we closed first, and keep the TIME_WAIT.
-    ServerFirst,
-}
-
-fn main() -> ExitCode {
-    cli::report(run(Args::parse()))
-}
-
-fn run(args: Args) -> anyhow::Result<()> {
-    let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    let _listener_watch = shutdown
-        .watch_listener(&listener)
-        .context("cannot watch the listener for Ctrl-C")?;
-    cli::announce(&listener)?;
-
-    // One client at a time (chapter 03): each gets its line, then we wait for it to close.
-    while let Some((mut stream, peer)) = shutdown.accept(&listener) {
-        let greeted = stream
-            .set_write_timeout(Some(Duration::from_secs(5)))
-            .and_then(|()| stream.write_all(format!("hello, {peer}\n").as_bytes()));
-        if let Err(err) = greeted {
-            eprintln!("error: cannot greet {peer}: {}", cli::describe_io(&err));
-            continue;
-        }
-        match close_after_client(stream, args.close_wait) {
-            Ok(Closed::ClientFirst) => println!("closed: {peer} (the client closed first)"),
-            Ok(Closed::ServerFirst) => println!(
-                "closed: {peer} (no close from the client within {:?}; we closed first)",
-                args.close_wait
-            ),
-            Err(err) => eprintln!("error: {peer}: {}", cli::describe_io(&err)),
-        }
-    }
-    println!("shutting down");
-    Ok(())
-}
-
-// ============================== YOUR PART ==============================
-/// Waits for the client to close its side, for at most `wait`, then closes ours.
-///
-/// Given: `stream`, a client that has been sent everything it will get (no timeouts set on it);
-/// `wait`, how long the client has to close.
-///
-/// Must hold:
-/// - until the client closes, our side stays open: no FIN from us first (no `shutdown`, no drop);
-/// - the client's close is `read` returning 0: then return `ClientFirst` (dropping `stream`
-///   then closes our side, second);
-/// - bytes the client still sends are read and ignored: they are not its close;
-/// - a client that never closes is closed by us after `wait` in all (`ServerFirst`), even if
-///   it keeps sending: the server must not hang on it;
-/// - other errors are returned (a reset: the client is gone; our drop then sends nothing).
-///
-/// Hints, one at a time:
-/// 1. Read into a small buffer in a loop, and throw the bytes away.
-/// 2. The wait is a total deadline, like exercise 04's: before each read, set the read timeout
-///    to the time left; a read that times out (`WouldBlock` or `TimedOut`) is the end of the wait.
-/// 3. `stream.shutdown(Shutdown::Write)` sends a FIN: that is closing first, exactly what this
-///    exercise avoids.
+// WRONG (protocol form) breaks 0: half-closes first (shutdown(Write)): that FIN is the first close; TIME_WAIT stays here.
 fn close_after_client(stream: TcpStream, wait: Duration) -> io::Result<Closed> {
     let mut stream = stream;
     // "Tell the client we are done, then wait for it": our FIN goes first.
@@ -120,11 +9,15 @@ fn close_after_client(stream: TcpStream, wait: Duration) -> io::Result<Closed> {
         match stream.read(&mut sink) {
             Ok(0) => return Ok(Closed::ClientFirst),
             Ok(_) => {}
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(Closed::ServerFirst);
             }
             Err(err) => return Err(err),
         }
     }
 }
-// ============================ END OF YOUR PART ============================

@@ -1,0 +1,198 @@
+//! 07_partial_writes: a one-thread client that sends a payload and reads its echo at the
+//! same time, with a non-blocking socket, partial writes and `WouldBlock`.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{Check, Exercise};
+use crate::harness::{Ctx, Finished, serve_once};
+use crate::report::{Fail, fail};
+
+pub static EXERCISE: Exercise = Exercise {
+    name: "07_partial_writes",
+    chapter: "07-nonblocking-loop.md",
+    task: "send and receive at once in one thread: partial writes and `WouldBlock`",
+    write: "`step`",
+    checks: &[
+        Check {
+            name: "5 bytes: sent, echoed whole, exit code 0",
+            holds: &[],
+            run: small,
+        },
+        Check {
+            name: "24 MB to a server that echoes as it reads (more than the buffers hold): no \
+                   deadlock, the echo whole and in order",
+            holds: &[],
+            run: large,
+        },
+        Check {
+            name: "a server that reads nothing for 1.5 s: the client naps meanwhile (CPU \
+                   measured), then finishes",
+            holds: &[],
+            run: late_reader,
+        },
+        Check {
+            name: "a server that echoes half of 100 kB and closes: one `error:` line and exit \
+                   code 1 at once, not after --stall",
+            holds: &[],
+            run: hangs_up_halfway,
+        },
+    ],
+};
+
+/// Echoes everything until the client closes (or a 5 s timeout: the client is stuck).
+fn echo(stream: &mut TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the client with `--size size` against a server that behaves as `behave`, and waits up
+/// to `limit` for it to exit.
+fn client(
+    ctx: &Ctx,
+    size: usize,
+    limit: Duration,
+    behave: impl FnOnce(TcpStream) + Send + 'static,
+) -> Result<Finished, Fail> {
+    let addr = serve_once(behave)?.to_string();
+    let size = size.to_string();
+    let proc = ctx.start(&["--addr", &addr, "--size", &size])?;
+    proc.wait_exit(limit).ok_or_else(|| {
+        fail(
+            format!("the client exits within {limit:?}"),
+            format!("still running; stdout {:?}", proc.stdout.snapshot()),
+            "a loop of your own that retries a blocked `write` never reads: the server's echo \
+             fills the buffers, the server stops reading, and both wait forever. Return \
+             `Step::Idle` instead",
+        )
+    })
+}
+
+/// Exit code 0 and the success line.
+fn expect_success(done: &Finished, size: usize, hint: &str) -> Result<(), Fail> {
+    let line = format!("sent {size} bytes; the echo came back whole");
+    if done.status.code() == Some(0) && done.stdout == [line.clone()] {
+        return Ok(());
+    }
+    Err(fail(
+        format!("exit code 0 and the line {line:?}"),
+        format!(
+            "exit code {:?}, stdout {:?}, stderr {:?}",
+            done.status.code(),
+            done.stdout,
+            done.stderr
+        ),
+        hint,
+    ))
+}
+
+fn small(ctx: &Ctx) -> Result<(), Fail> {
+    let done = client(ctx, 5, Duration::from_secs(6), |mut s| echo(&mut s))?;
+    expect_success(
+        &done,
+        5,
+        "`WouldBlock` means \"not now\": the echo has not arrived yet; return `Step::Idle` and \
+         the loop tries again after a nap",
+    )
+}
+
+fn large(ctx: &Ctx) -> Result<(), Fail> {
+    let size = 24_000_000;
+    let done = client(ctx, size, Duration::from_secs(8), |mut s| echo(&mut s))?;
+    expect_success(
+        &done,
+        size,
+        "one `write` per turn, `sent += n` with the `n` it returned (not `write_all`: it fails \
+         with `WouldBlock` halfway, and you cannot tell how much it wrote); and read in every \
+         turn",
+    )
+}
+
+fn late_reader(ctx: &Ctx) -> Result<(), Fail> {
+    let size = 8_000_000;
+    let addr = serve_once(|mut s| {
+        thread::sleep(Duration::from_millis(1500));
+        echo(&mut s);
+    })?
+    .to_string();
+    let proc = ctx.start(&["--addr", &addr, "--size", &size.to_string()])?;
+    let started = Instant::now();
+    thread::sleep(Duration::from_millis(1200));
+    let cpu = proc.cpu_time();
+    let wall = started.elapsed();
+    let Some(done) = proc.wait_exit(Duration::from_secs(8)) else {
+        return Err(fail(
+            "the client exits within 8 s",
+            "still running",
+            "return `Step::Idle` when both ways say `WouldBlock`: the loop naps and tries again",
+        ));
+    };
+    expect_success(
+        &done,
+        size,
+        "keep what the OS did not take for the next turn",
+    )?;
+    let Some(used) = cpu else {
+        ctx.note("CPU time is not measured on this platform: the CPU check passes unmeasured");
+        return Ok(());
+    };
+    // A client that naps uses a few percent of a CPU; one that retries at once, all it gets.
+    if used.as_secs_f64() <= 0.2 * wall.as_secs_f64() {
+        return Ok(());
+    }
+    Err(fail(
+        format!(
+            "at most {:.2} s of CPU in the {:.1} s the server read nothing",
+            0.2 * wall.as_secs_f64(),
+            wall.as_secs_f64()
+        ),
+        format!("{:.2} s of CPU", used.as_secs_f64()),
+        "when nothing can move, return `Step::Idle` (the loop naps); never retry in a loop of \
+         your own",
+    ))
+}
+
+fn hangs_up_halfway(ctx: &Ctx) -> Result<(), Fail> {
+    let size = 100_000;
+    let done = client(ctx, size, Duration::from_secs(6), move |mut s| {
+        // Read everything (so that closing sends a FIN, not a reset), echo half, close our
+        // side, and wait for the client to close its own.
+        let mut all = vec![0u8; size];
+        if s.read_exact(&mut all).is_err() {
+            return;
+        }
+        let _ = s.write_all(&all[..size / 2]);
+        let _ = s.shutdown(Shutdown::Write);
+        let _ = s.read(&mut [0u8; 1]);
+    })?;
+    let one_error = done.stderr.len() == 1 && done.stderr[0].starts_with("error: ");
+    // --stall is 5 s: an answer well before it did not come from the stall detector.
+    let at_once = done.elapsed < Duration::from_secs(3);
+    if done.status.code() == Some(1) && one_error && at_once && done.stdout.is_empty()
+    {
+        return Ok(());
+    }
+    Err(fail(
+        "one `error: …` line and exit code 1, within 3 s",
+        format!(
+            "exit code {:?} after {:.1} s, stdout {:?}, stderr {:?}",
+            done.status.code(),
+            done.elapsed.as_secs_f64(),
+            done.stdout,
+            done.stderr
+        ),
+        "`Ok(0)` from `read` before the whole echo came back: return \
+         `Err(io::Error::from(ErrorKind::UnexpectedEof))`",
+    ))
+}
