@@ -30,6 +30,7 @@ mod ex16_reconnect;
 mod ex16_two_deadlines;
 mod ex17_allow_list;
 mod ex18_async_lifetime;
+mod ex19_request_head;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {
@@ -81,6 +82,7 @@ pub static ALL: &[&Exercise] = &[
     &ex16_reconnect::EXERCISE,
     &ex17_allow_list::EXERCISE,
     &ex18_async_lifetime::EXERCISE,
+    &ex19_request_head::EXERCISE, // chapter 19
 ];
 
 /// The exercises a name selects: a full name (`02_read_exact`), a chapter number (`02`, `2`),
