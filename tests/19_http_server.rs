@@ -659,8 +659,17 @@ fn ctrl_c_with_keep_alive_connections_open_ends_each_cleanly() {
     // And one with half a request in.
     let mut partial = connect(addr);
     partial.write_all(b"GET /hello HTTP/1.1\r\nHo").unwrap();
-    for _ in 0..4 {
-        server.wait_for_line("serving: ");
+    // All four are on workers (none still queued) before the signal.
+    let deadline = Instant::now() + TIMEOUT;
+    while server
+        .stdout()
+        .iter()
+        .filter(|l| l.starts_with("serving: "))
+        .count()
+        < 4
+    {
+        assert!(Instant::now() < deadline, "{:?}", server.stdout());
+        thread::sleep(Duration::from_millis(10));
     }
     thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
