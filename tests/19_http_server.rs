@@ -861,3 +861,27 @@ fn a_request_cut_by_eof_or_reset_ends_only_its_own_connection() {
     let (reply, _) = ask(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(reply.text(), "hello, world\n");
 }
+
+/// curl, a real client: two pages in one command share one kept-alive connection, the
+/// chunked one decoded. Skipped, saying so, where curl is not installed.
+#[test]
+fn curl_reuses_the_connection_and_decodes_the_chunks() {
+    let (server, addr) = server(&[]);
+    let output = std::process::Command::new("curl")
+        .args(["-sSv", "--max-time", "10"])
+        .arg(format!("http://{addr}/hello?name=curl"))
+        .arg(format!("http://{addr}/chunked"))
+        .output();
+    let Ok(output) = output else {
+        eprintln!("skipped: curl is not installed");
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "hello, curl\npart 1 of 3\npart 2 of 3\npart 3 of 3\n"
+    );
+    assert!(stderr.contains("Re-using existing connection"), "{stderr}");
+    server.wait_for_line("after 2 request(s)");
+}
