@@ -344,3 +344,22 @@ fn http_server_answers_hello_and_echo_with_keep_alive() {
         assert_eq!(got, body.as_bytes());
     }
 }
+
+#[test]
+fn wsgi_hello_answers_hello_and_echo_and_closes() {
+    let Some((_server, addr)) = server("python/wsgi_hello.py") else {
+        return;
+    };
+    for (request, body) in [
+        (&b"GET /hello?name=ada HTTP/1.1\r\nHost: x\r\n\r\n"[..], "hello, ada\n"),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", "hi"),
+    ] {
+        let mut stream = connect(addr);
+        stream.write_all(request).unwrap();
+        // wsgiref speaks HTTP/1.0: one request, then it closes.
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.0 200 OK\r\n"), "{reply}");
+        assert!(reply.ends_with(&format!("\r\n\r\n{body}")), "{reply}");
+    }
+}
