@@ -10,7 +10,7 @@ Run from the repository's root (Linux; needs `wrk`, e.g. `apt-get install wrk`):
 The servers: examples/19_http_server.rs (release build), hyper's smallest server
 (bench/http_yardstick, release build, its own target folder) and python/http_server.py.
 Each measurement is `wrk -t2 -c16 -dNs`; the server's CPU time is read from /proc/PID/stat
-(user + system) before and after it. The servers take turns within each round, so that a
+(user + system) before and after it, and its context switches from /proc/PID/task/*/status. The servers take turns within each round, so that a
 change in the machine's load falls on all of them alike; the figure shown is the median of
 the rounds, with the spread (the round farthest from the median).
 """
@@ -60,6 +60,19 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime, seconds
 
+    def switches(self):
+        """Context switches so far, voluntary and not, summed over the server's threads."""
+        total = 0
+        for task in os.listdir("/proc/%d/task" % self.proc.pid):
+            try:
+                with open("/proc/%d/task/%s/status" % (self.proc.pid, task)) as f:
+                    for line in f:
+                        if "ctxt_switches" in line:
+                            total += int(line.split()[1])
+            except FileNotFoundError:
+                pass  # a thread that ended meanwhile
+        return total
+
     def stop(self):
         self.proc.kill()
         self.proc.wait()
@@ -101,14 +114,17 @@ def main():
         for _ in range(args.rounds):
             for keep_alive in (True, False):
                 for server in servers:
-                    cpu0 = server.cpu()
+                    cpu0, switches0 = server.cpu(), server.switches()
                     rate, requests, bad, errors = wrk(server.addr, args.seconds, keep_alive)
                     cpu = server.cpu() - cpu0
+                    switches = server.switches() - switches0
                     if bad or errors:
                         problems.append("%s, %s: %d non-2xx, socket errors %s" % (
                             server.name, "keep-alive" if keep_alive else "close", bad, errors))
                     per_request = 1e6 * cpu / requests if requests else float("nan")
-                    results.setdefault((server.name, keep_alive), []).append((rate, per_request))
+                    per_switch = switches / requests if requests else float("nan")
+                    results.setdefault((server.name, keep_alive), []).append(
+                        (rate, per_request, per_switch))
     finally:
         for server in servers:
             server.stop()
@@ -120,13 +136,15 @@ def main():
 
     lines = [
         "| server | keep-alive (requests/s) | CPU per request, keep-alive (µs) "
+        "| context switches per request, keep-alive "
         "| new connection per request (requests/s) | CPU per request, new connection (µs) |",
-        "|---|--:|--:|--:|--:|",
+        "|---|--:|--:|--:|--:|--:|",
     ]
     for name, _ in SERVERS:
-        lines.append("| %s | %s | %s | %s | %s |" % (
-            name, cell(name, True, 0, "%.0f"),
-            cell(name, True, 1, "%.1f"), cell(name, False, 0, "%.0f"), cell(name, False, 1, "%.1f")))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            name, cell(name, True, 0, "%.0f"), cell(name, True, 1, "%.1f"),
+            cell(name, True, 2, "%.2f"), cell(name, False, 0, "%.0f"),
+            cell(name, False, 1, "%.1f")))
     ours, lib = SERVERS[0][0], SERVERS[1][0]
 
     def ratio(keep_alive, i):
@@ -139,7 +157,9 @@ def main():
             load_before.split("load average: ")[-1], load_after.split("load average: ")[-1]),
         "",
         "`wrk -t2 -c16 -d%ds`, %d rounds, the servers in turn within each round; median, ± the "
-        "round farthest from it. CPU: the server's user + system time from `/proc/PID/stat`."
+        "round farthest from it. CPU: the server's user + system time from `/proc/PID/stat`; "
+        "context switches: `voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of every "
+        "thread in `/proc/PID/task/*/status`."
         % (args.seconds, args.rounds),
         "",
         *lines,

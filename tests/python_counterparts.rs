@@ -351,8 +351,14 @@ fn wsgi_hello_answers_hello_and_echo_and_closes() {
         return;
     };
     for (request, body) in [
-        (&b"GET /hello?name=ada HTTP/1.1\r\nHost: x\r\n\r\n"[..], "hello, ada\n"),
-        (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", "hi"),
+        (
+            &b"GET /hello?name=ada HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            "hello, ada\n",
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+            "hi",
+        ),
     ] {
         let mut stream = connect(addr);
         stream.write_all(request).unwrap();
