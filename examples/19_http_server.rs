@@ -134,7 +134,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         },
     )?;
     println!(
-        "shutting down: served {} connection(s); turned away {} as busy, {} at shutdown",
+        "shutting down: served {} connection(s); \
+         turned away {} as busy, {} at shutdown",
         summary.served, summary.busy, summary.turned_away_at_shutdown
     );
     Ok(())
@@ -222,9 +223,9 @@ fn serve_connection(
 // ANCHOR_END: connection
 
 // ANCHOR: router
-/// Our WSGI: a handler is any function from a request to a response. It knows nothing
-/// of sockets, keep-alive or framing, as a WSGI application knows nothing of the server
-/// that calls it (PEP 3333); the server can change without touching it.
+/// Our WSGI: a handler is any function from a request to a response. It knows
+/// nothing of sockets, keep-alive or framing, as a WSGI application knows nothing of
+/// the server that calls it (PEP 3333); the server can change without touching it.
 type Handler = Box<dyn Fn(&Request) -> Response + Send + Sync>;
 
 /// Which handler answers which paths and methods.

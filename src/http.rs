@@ -24,8 +24,8 @@ pub struct Limits {
 }
 
 // ANCHOR: types
-/// One request, as the head and body said it. Everything is owned text: a handler needs
-/// no lifetimes, and the bytes it came from are already checked.
+/// One request, as the head and body said it. Everything is owned text: a handler
+/// needs no lifetimes, and the bytes it came from are already checked.
 pub struct Request {
     pub method: String,
     /// The path part of the target, still percent-encoded (`/a%20b`).
@@ -191,8 +191,9 @@ pub fn read_head(
 // ANCHOR_END: read_head
 
 // ANCHOR: parse_head
-/// The head, parsed by hand: `METHOD SP TARGET SP HTTP/1.1 CRLF`, then `Name: value CRLF`
-/// lines (RFC 9112, sections 3 and 5). Each rule a client may break is a `400`.
+/// The head, parsed by hand: `METHOD SP TARGET SP HTTP/1.1 CRLF`, then
+/// `Name: value CRLF` lines (RFC 9112, sections 3 and 5). Each rule a client may break
+/// is a `400`.
 pub fn parse_head(head: &[u8]) -> Result<Request, Ended> {
     let bad = |why: &str| Ended::Refused(400, why.to_string());
     let text =
