@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use jiff::fmt::strtime;
 use jiff::{Timestamp, ZonedDateTime};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -148,12 +149,18 @@ fn run(args: Args) -> anyhow::Result<()> {
         // Every datagram is a request, an empty one included (RFC 868 clients send
         // nothing). Requests are not trusted: an oversized one is ignored, with one
         // log line, and no answer — answering unchecked datagrams is how UDP servers
-        // get used to flood others. With --quiet, not even the line: a flood of them
-        // is counted in the last line.
-        if size > args.max_request {
+        // get used to flood others. So is one that could start a loop (see
+        // `loop_risk`). With --quiet, not even the line: a flood of them is counted in
+        // the last line.
+        let why = if size > args.max_request {
+            Some(format!("sent over {} bytes", args.max_request))
+        } else {
+            loop_risk(&buf[..size], peer, local).map(str::to_string)
+        };
+        if let Some(why) = why {
             ignored += 1;
             if !args.quiet {
-                println!("ignored: {peer} sent over {} bytes", args.max_request);
+                println!("ignored: {peer} {why}");
             }
             continue;
         }
@@ -165,11 +172,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         let reply = match args.format {
-            Format::Text => format!(
-                "{}\n",
-                ZonedDateTime::now().strftime("%a %b %e %H:%M:%S %Y %Z")
-            )
-            .into_bytes(),
+            Format::Text => {
+                format!("{}\n", ZonedDateTime::now().strftime(TEXT_TIME)).into_bytes()
+            }
             Format::Rfc868 => rfc868::encode(Timestamp::now()).to_vec(),
         };
         // One datagram out, to the address the request came from. No connection and no
@@ -199,3 +204,56 @@ fn run(args: Args) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The text answer: `Mon Nov 23 17:20:00 2026 UTC` (the zone is the local one).
+const TEXT_TIME: &str = "%a %b %e %H:%M:%S %Y %Z";
+
+// ANCHOR: loop_risk
+/// Why a datagram must not be answered because the answer could start a *loop*, or
+/// `None`. A UDP server answers whatever address a datagram claims to come from, and
+/// that address is easily forged. Forge a request "from" another server that answers
+/// anything, and the two answer each other for ever (the "Loop DoS" attacks,
+/// CVE-2024-2169, found in TFTP, DNS, NTP, and the old echo, chargen, daytime and RFC
+/// 868 time services); forge one "from" the server itself, and it answers itself. Real
+/// services break such loops the way this one does:
+fn loop_risk(
+    request: &[u8],
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Option<&'static str> {
+    // 1. Our own address: the answer would come straight back as a new request.
+    if peer == local || (local.ip().is_unspecified() && peer.port() == local.port()) {
+        return Some("is our own address (a forged request that would loop)");
+    }
+    // 2. A port below 1024 is a service's, not a client's: clients send from the
+    //    ephemeral ports the system picks (32768–60999 on Linux), and echo (7),
+    //    daytime (13), chargen (19) and time (37) answer every datagram. Port 0 is
+    //    never a real sender.
+    if peer.port() < 1024 {
+        return Some("sent from a service's port (below 1024): no answer, no loop");
+    }
+    // 3. Something shaped like an answer is not a request. Answering it is how two
+    //    time servers (or a time server and an echo server) keep each other busy:
+    //    every answer of ours must be something we would ignore.
+    if looks_like_an_answer(request) {
+        return Some("sent what looks like a time server's answer: no loop");
+    }
+    None
+}
+
+/// Whether `datagram` has the shape of an answer of ours: RFC 868's four bytes, or a
+/// line with the time in our text format.
+fn looks_like_an_answer(datagram: &[u8]) -> bool {
+    if datagram.len() == 4 {
+        return true;
+    }
+    let Ok(text) = std::str::from_utf8(datagram) else {
+        return false;
+    };
+    // `Mon Nov 23 17:20:00 2026` (24 characters), then the zone, then a newline.
+    let Some(time) = text.strip_suffix('\n').and_then(|line| line.get(..24)) else {
+        return false;
+    };
+    strtime::parse("%a %b %e %H:%M:%S %Y", time).is_ok()
+}
+// ANCHOR_END: loop_risk

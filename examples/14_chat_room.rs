@@ -33,7 +33,6 @@ use socket_workbook::framing::{read_line_frame, write_line_frame};
 use socket_workbook::shutdown::Shutdown;
 use socket_workbook::text::inert;
 use socket_workbook::{cli, net};
-use socket2::SockRef;
 
 /// Chat room: line-based, with a bounded outbox per client.
 #[derive(Parser)]
@@ -77,6 +76,10 @@ enum Role {
 /// Longest nickname, in characters.
 const MAX_NICK: usize = 20;
 
+/// Most nicknames a greeting or `/who` lists: the line stays about 2 KiB however large the
+/// room, well within what a client accepts (ours takes 64 KiB).
+const MAX_NAMES_SHOWN: usize = 100;
+
 /// What a client is told when the server lacks the threads or descriptors to serve it.
 const BUSY: &[u8] = b"* the server is busy: try again later";
 
@@ -117,8 +120,11 @@ fn main() -> ExitCode {
 struct Outbox {
     stream: Arc<TcpStream>,
     capacity: usize,
-    /// How long a member may take to accept one line while senders wait for room.
+    /// How long a member may take to accept one line before it is cut off.
     stall: Duration,
+    /// How long senders wait for room in a full outbox: a member that takes no line for
+    /// this long is *behind*, and nobody waits for it any more.
+    patience: Duration,
     state: Mutex<OutboxState>,
     /// Signalled on every change: a line in, a line out, closed, the writer done.
     changed: Condvar,
@@ -131,46 +137,65 @@ struct OutboxState {
     /// When the member last made progress: the writer took a line, or lines started to
     /// wait in an empty outbox (an idle member is not a slow one).
     progress: Instant,
-    /// The member stopped reading and was cut off.
-    cut_off: bool,
+    /// The member stopped reading and was cut off: why.
+    cut_off: Option<String>,
     writer_done: bool,
 }
 
 impl Outbox {
-    /// Queues `line`, waiting while the outbox is full. The policy in three rules:
-    /// - a member that keeps reading loses nothing: the sender waits for room instead;
+    /// Queues `line`, waiting while the outbox is full, but not for a member that has
+    /// stopped. The policy in four rules:
+    /// - a member that keeps reading loses nothing: while it takes lines, the sender
+    ///   waits for room instead;
     /// - the sender's reads pause meanwhile: TCP slows the sender down, not the
     ///   reader;
-    /// - a member that takes no line for `stall` while lines wait for it is cut off.
+    /// - a member that takes no line for `patience` (a tenth of `stall`) is *behind*:
+    ///   senders stop waiting for it, and its lines are kept, up to one more outbox's
+    ///   worth, in case it resumes. So a member that stops costs the room one
+    ///   `patience` at most, not `stall` — however many stop, one after another;
+    /// - a member further behind than that, or that takes no line for `stall`, is
+    ///   cut off.
     fn push(&self, line: &Arc<str>) {
         let mut state = self.lock();
         loop {
             if !state.open {
                 return; // gone, or cut off: the line is not for anyone any more
             }
+            let now = Instant::now();
             if state.lines.len() < self.capacity {
                 if state.lines.is_empty() {
-                    state.progress = Instant::now();
+                    state.progress = now; // an idle member is not a slow one
                 }
                 state.lines.push_back(Arc::clone(line));
                 self.changed.notify_all();
                 return;
             }
-            // Full. Wait for the writer to take a line, but not longer than `stall`
-            // after its last progress: lines waiting that long mean the member stopped
-            // reading.
-            let deadline = state.progress + self.stall;
-            let now = Instant::now();
-            if now >= deadline {
-                drop(state);
-                self.cut_off();
+            // Full. A member that took a line within `patience` is reading, only
+            // slower than the room: wait for it (flow control).
+            let patience_ends = state.progress + self.patience;
+            if now < patience_ends {
+                state = self
+                    .changed
+                    .wait_timeout(state, patience_ends - now)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0;
+                continue;
+            }
+            // Behind: keep the line without waiting, within limits.
+            let stalled = now >= state.progress + self.stall;
+            if !stalled && state.lines.len() < 2 * self.capacity {
+                state.lines.push_back(Arc::clone(line));
+                self.changed.notify_all();
                 return;
             }
-            state = self
-                .changed
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+            drop(state);
+            let why = if stalled {
+                format!("no line taken for {} s", self.stall.as_secs_f64())
+            } else {
+                format!("over {} lines behind", 2 * self.capacity)
+            };
+            self.cut_off(why);
+            return;
         }
     }
 
@@ -213,10 +238,10 @@ impl Outbox {
     /// The member stopped reading: forget its lines, wake whoever waits on them, and
     /// shut the socket down, which ends its writer (the write fails) and its reader
     /// (the read returns 0).
-    fn cut_off(&self) {
+    fn cut_off(&self, why: String) {
         {
             let mut state = self.lock();
-            state.cut_off = true;
+            state.cut_off.get_or_insert(why);
             state.open = false;
             state.lines.clear();
         }
@@ -240,6 +265,18 @@ struct Room {
 }
 
 impl Room {
+    /// `ada, bob, … and 12 more`: the first [`MAX_NAMES_SHOWN`] nicknames, so that the
+    /// line stays short however large the room; or `nobody yet`.
+    fn here(&self) -> String {
+        let names = self.members.keys().take(MAX_NAMES_SHOWN);
+        let shown: Vec<&str> = names.map(String::as_str).collect();
+        match self.members.len() - shown.len() {
+            _ if shown.is_empty() => "nobody yet".to_string(),
+            0 => shown.join(", "),
+            more => format!("{} and {more} more", shown.join(", ")),
+        }
+    }
+
     /// Every member's outbox but `from`'s.
     fn all_but(&self, from: Option<&str>) -> Vec<Arc<Outbox>> {
         self.members
@@ -281,9 +318,7 @@ impl SharedRoom {
 
     /// Who is here, by nickname in alphabetical order.
     fn names(&self) -> String {
-        let room = self.lock();
-        let names: Vec<&str> = room.members.keys().map(String::as_str).collect();
-        names.join(", ")
+        self.lock().here()
     }
 
     /// Removes `nick` (if it is still the member that owns `outbox`), and returns who
@@ -392,11 +427,9 @@ fn serve_member(
     // timeout fails, so no thread of ours waits for ever on a client that stopped
     // reading.
     stream.set_write_timeout(Some(rules.stall))?;
-    // A small kernel send buffer per client: with the outbox, it bounds what a client
-    // that stops reading holds. We ask for 64 KiB; Linux doubles the request (room for
-    // its bookkeeping, socket(7)) and reports 131072. Left alone, Linux would grow the
-    // buffer up to `tcp_wmem`'s maximum (4 MiB by default).
-    SockRef::from(&stream).set_send_buffer_size(64 * 1024)?;
+    // Its kernel send buffer is small already: 64 KiB asked for on the listener by
+    // `net::listen` (chapter 06), which every accepted connection inherits. With the
+    // outbox, it bounds what a client that stops reading holds.
     // One socket, shared by this thread, the writer and the room: no `try_clone`,
     // which would cost a file descriptor per copy.
     let stream = Arc::new(stream);
@@ -444,11 +477,12 @@ fn serve_member(
         stream: Arc::clone(&stream),
         capacity: rules.outbox,
         stall: rules.stall,
+        patience: rules.stall / 10,
         state: Mutex::new(OutboxState {
             lines: VecDeque::new(),
             open: true,
             progress: Instant::now(),
-            cut_off: false,
+            cut_off: None,
             writer_done: false,
         }),
         changed: Condvar::new(),
@@ -470,12 +504,7 @@ fn serve_member(
         if room.members.contains_key(&nick) {
             None
         } else {
-            let here: Vec<&str> = room.members.keys().map(String::as_str).collect();
-            let here = if here.is_empty() {
-                "nobody yet".to_string()
-            } else {
-                here.join(", ")
-            };
+            let here = room.here();
             outbox.push_now(&format!("* hello {nick}; here: {here}"));
             let others = room.all_but(None);
             room.members.insert(nick.clone(), Arc::clone(&outbox));
@@ -533,12 +562,11 @@ fn serve_member(
     };
 
     // 5. Leave: out of the room, then let the writer send what is queued (bounded).
-    let cut_off = outbox.lock().cut_off;
+    let cut_off = outbox.lock().cut_off.take();
     let others = room.remove(&nick, &outbox);
     finish_writer(&outbox, writer, rules.stall);
-    let notice = if cut_off {
-        let secs = rules.stall.as_secs_f64();
-        println!("dropped: {nick} (not reading: no line taken for {secs} s)");
+    let notice = if let Some(why) = cut_off {
+        println!("dropped: {nick} (not reading: {why})");
         format!("* {nick} was disconnected (not reading)")
     } else {
         println!("left: {nick}");
@@ -566,7 +594,8 @@ fn spawn_writer(outbox: Arc<Outbox>, nick: &str) -> io::Result<JoinHandle<()>> {
                         err.kind(),
                         ErrorKind::WouldBlock | ErrorKind::TimedOut
                     ) {
-                        outbox.cut_off();
+                        let secs = outbox.stall.as_secs_f64();
+                        outbox.cut_off(format!("no line taken for {secs} s"));
                     }
                     break; // otherwise: disconnected, or already cut off
                 }

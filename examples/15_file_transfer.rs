@@ -58,6 +58,11 @@ enum Role {
         /// slower than that is cut off.
         #[arg(long, value_name = "SECS", default_value = "30", value_parser = cli::parse_seconds)]
         frame_timeout: Duration,
+        /// Slowest average rate accepted for the contents, in bytes per second; a sender that
+        /// falls more than one frame timeout behind it is cut off.
+        #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        min_rate: u64,
     },
     /// Send one file.
     Send {
@@ -85,7 +90,15 @@ fn main() -> ExitCode {
             overwrite,
             max_size,
             frame_timeout,
-        } => receive(&dir, addr, overwrite, max_size, frame_timeout),
+            min_rate,
+        } => {
+            let limits = Limits {
+                max_size,
+                frame_timeout,
+                min_rate,
+            };
+            receive(&dir, addr, overwrite, limits)
+        }
         Role::Send { file, addr, name } => send(&file, addr, name),
     })
 }
@@ -132,12 +145,19 @@ fn valid_name(name: &str) -> Result<&str, String> {
 }
 // ANCHOR_END: valid_name
 
+/// What a sender is allowed: how big a file, how long per frame, how slow on average.
+#[derive(Clone, Copy)]
+struct Limits {
+    max_size: u64,
+    frame_timeout: Duration,
+    min_rate: u64,
+}
+
 fn receive(
     dir: &Path,
     addr: SocketAddr,
     overwrite: bool,
-    max_size: u64,
-    frame_timeout: Duration,
+    limits: Limits,
 ) -> anyhow::Result<()> {
     if !dir.is_dir() {
         bail!("{} is not a directory (create it first)", dir.display());
@@ -161,15 +181,7 @@ fn receive(
         &shutdown,
         &config,
         move |stream, peer, shutdown: &Shutdown| {
-            receive_one(
-                stream,
-                peer,
-                shutdown,
-                &dir,
-                overwrite,
-                max_size,
-                frame_timeout,
-            )
+            receive_one(stream, peer, shutdown, &dir, overwrite, limits)
         },
     )?;
     println!("shutting down: {} transfer(s)", summary.served);
@@ -188,35 +200,52 @@ fn refuse(stream: TcpStream, why: &str) {
 /// `frame_timeout` of [`restart`](Self::restart): a peer is alive if whole frames
 /// arrive, not bytes. A read timeout alone bounds each `read`, so a sender that
 /// trickles a byte now and then would hold a worker forever.
+///
+/// Alive is not enough for a transfer, though: a sender of empty (or one-byte) frames
+/// every second delivers whole frames and moves nothing. So the contents also have a
+/// deadline that only *data* moves ([`restart_by`](Self::restart_by)): progress, not
+/// activity.
 struct FrameClock {
     stream: TcpStream,
     frame_timeout: Duration,
     deadline: Instant,
+    /// What the deadline stands for, said when it passes.
+    why: String,
 }
 
 impl FrameClock {
     fn new(stream: TcpStream, frame_timeout: Duration) -> Self {
-        let deadline = Instant::now() + frame_timeout;
-        FrameClock {
+        let mut clock = FrameClock {
             stream,
             frame_timeout,
-            deadline,
-        }
+            deadline: Instant::now(),
+            why: String::new(),
+        };
+        clock.restart();
+        clock
     }
 
     /// Call before reading each frame: the next one has `frame_timeout` to arrive.
     fn restart(&mut self) {
+        let secs = self.frame_timeout.as_secs_f64();
         self.deadline = Instant::now() + self.frame_timeout;
+        self.why = format!("no complete frame within {secs} s");
+    }
+
+    /// Like `restart`, but the frame must also arrive by `progress_due`, a deadline
+    /// that frames do not move: only the bytes they carry do (see `receive_one`).
+    fn restart_by(&mut self, progress_due: Instant, why: &str) {
+        self.restart();
+        if progress_due < self.deadline {
+            self.deadline = progress_due;
+            self.why = why.to_string();
+        }
     }
 }
 
 impl Read for FrameClock {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let secs = self.frame_timeout.as_secs_f64();
-        let expired = || {
-            let why = format!("no complete frame within {secs} s");
-            io::Error::new(ErrorKind::TimedOut, why)
-        };
+        let expired = || io::Error::new(ErrorKind::TimedOut, self.why.clone());
         let left = self.deadline.checked_duration_since(Instant::now());
         let Some(left) = left.filter(|left| !left.is_zero()) else {
             return Err(expired());
@@ -297,9 +326,13 @@ fn receive_one(
     shutdown: &Shutdown,
     dir: &Path,
     overwrite: bool,
-    max_size: u64,
-    frame_timeout: Duration,
+    limits: Limits,
 ) -> anyhow::Result<()> {
+    let Limits {
+        max_size,
+        frame_timeout,
+        min_rate,
+    } = limits;
     let _watch = shutdown.watch_stream(&stream)?;
     let mut reader =
         BufReader::new(FrameClock::new(stream.try_clone()?, frame_timeout));
@@ -353,13 +386,22 @@ fn receive_one(
     write_frame(&mut writer, b"ok")?;
     println!("receiving: {name} ({size} bytes) from {peer}");
 
-    // 3. The contents, chunk by chunk: never the whole file in memory.
+    // 3. The contents, chunk by chunk: never the whole file in memory. Each chunk is
+    //    due within a frame timeout, and the transfer as a whole must keep up
+    //    `min_rate` on average: by `started + frame_timeout + received / min_rate`,
+    //    which only received bytes move. An empty or one-byte frame restarts no clock.
     let started = Instant::now();
     let progress = progress_bar(size);
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
+    let too_slow = format!(
+        "slower than the minimum of {min_rate} bytes/s for over {} s",
+        frame_timeout.as_secs_f64()
+    );
     while received < size {
-        reader.get_mut().restart();
+        let earned = Duration::from_secs_f64(received as f64 / min_rate as f64);
+        let due = started + frame_timeout + earned;
+        reader.get_mut().restart_by(due, &too_slow);
         let chunk = match read_frame(&mut reader, CHUNK) {
             Ok(Some(chunk)) if received + chunk.len() as u64 <= size => chunk,
             Ok(Some(_)) => {

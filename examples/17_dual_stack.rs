@@ -512,9 +512,10 @@ fn all_failed(failures: Vec<(SocketAddr, io::Error)>) -> anyhow::Error {
 // ANCHOR: blackhole
 /// A listener that never accepts, with its queue filled by our own connections. When
 /// the queue of a listening socket is full, Linux *drops* new SYNs without a word (the
-/// client retries after 1 s, 3 s, 7 s…), exactly what a client sees from a host that
-/// is down or a firewall that drops packets; some systems answer with a reset instead,
-/// and the demonstration stops.
+/// client retransmits its SYN at 1, 2, 3, 4 and 5 s, then at 7, 11, 19 s… on Linux 6.5
+/// and later, `tcp_syn_linear_timeouts`; at 1, 3, 7 s… on older kernels), exactly what
+/// a client sees from a host that is down or a firewall that drops packets; some
+/// systems answer with a reset instead, and the demonstration stops.
 fn blackhole(addr: SocketAddr) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
     let listener = (|| -> io::Result<TcpListener> {

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -34,10 +34,10 @@ use socket_workbook::echo::{FIRST_BUFFER, STREAM_BUFFER};
 use socket_workbook::shutdown::{DRAIN_LIMIT, DRAIN_QUIET};
 use socket_workbook::text::inert;
 use socket_workbook::{cli, net};
-use socket2::SockRef;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
@@ -312,23 +312,41 @@ async fn serve_echo(
         blocking_work(work, inline).await;
     }
     // Chapter 03's buffer policy: 4 KiB to start, so a thousand idle connections cost
-    // a thousand small buffers; the first read that fills it shows a client that
-    // streams, and it gets 256 KiB, so a stream moves in few system calls.
+    // a thousand small buffers; a read that fills it shows a client that streams, and
+    // it gets 256 KiB, so a stream moves in few system calls — but only while bytes
+    // are waiting: `try_read` takes what is there and never waits, and once nothing
+    // is, the buffer shrinks back before the task waits again.
     let mut buf = vec![0u8; FIRST_BUFFER];
     let mut echoed = 0u64;
     loop {
-        // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is first.
-        //    The losing branches are simply dropped: a `read` that has not completed
-        //    has taken no bytes (tokio documents `read` as cancel-safe), so nothing is
-        //    lost.
-        let n = tokio::select! {
-            read = timeout(idle, stream.read(&mut buf)) => match read {
-                Err(_elapsed) => return Ok((echoed, End::Idle)),
-                Ok(Ok(0)) => return Ok((echoed, End::Closed)),
-                Ok(Ok(n)) => n,
-                Ok(Err(err)) => return Err(err),
-            },
-            () = stopped(&mut shutdown) => break,
+        let streaming = buf.len() == STREAM_BUFFER;
+        let n = if streaming {
+            if *shutdown.borrow() {
+                break;
+            }
+            match stream.try_read(&mut buf) {
+                Ok(0) => return Ok((echoed, End::Closed)),
+                Ok(n) => n,
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    buf = vec![0u8; FIRST_BUFFER]; // drained: give it back
+                    continue;
+                }
+                Err(err) => return Err(err),
+            }
+        } else {
+            // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is first.
+            //    The losing branches are simply dropped: a `read` that has not completed
+            //    has taken no bytes (tokio documents `read` as cancel-safe), so nothing is
+            //    lost.
+            tokio::select! {
+                read = timeout(idle, stream.read(&mut buf)) => match read {
+                    Err(_elapsed) => return Ok((echoed, End::Idle)),
+                    Ok(Ok(0)) => return Ok((echoed, End::Closed)),
+                    Ok(Ok(n)) => n,
+                    Ok(Err(err)) => return Err(err),
+                },
+                () = stopped(&mut shutdown) => break,
+            }
         };
         // 7. Write it all back. While the client is not reading, this `.await` parks
         //    the task (not a thread) until the socket is writable again — bounded by
@@ -339,7 +357,7 @@ async fn serve_echo(
             Err(_elapsed) => return Ok((echoed, End::Idle)),
         }
         echoed += n as u64;
-        if n == buf.len() && buf.len() < STREAM_BUFFER {
+        if n == buf.len() && !streaming {
             buf.resize(STREAM_BUFFER, 0);
         }
     }
@@ -398,6 +416,80 @@ struct Room(Arc<Mutex<BTreeMap<String, Member>>>);
 struct Member {
     outbox: mpsc::Sender<Arc<str>>,
     kicked: Arc<Notify>,
+    pace: Arc<Pace>,
+}
+
+/// How a member keeps up: what its senders and its writer share.
+struct Pace {
+    /// Lines that may wait before senders wait too (`--outbox`); the channel holds
+    /// twice as many, for a member that is behind.
+    outbox: usize,
+    /// How long senders wait for a full outbox (a tenth of the stall timeout).
+    patience: Duration,
+    /// When the writer last took a line, or lines started to wait in an empty outbox.
+    progress: Mutex<Instant>,
+    /// Signalled by the writer each time it takes a line.
+    taken: Notify,
+    /// Signalled by a sender that found the member too far behind: its writer cuts it off.
+    behind: Notify,
+}
+
+impl Member {
+    /// Queues `line` if the outbox has room (below `--outbox`), without waiting.
+    fn try_deliver(&self, line: &Arc<str>) -> bool {
+        let queued = self.outbox.max_capacity() - self.outbox.capacity();
+        if queued == 0 {
+            *self.pace.lock() = Instant::now(); // an idle member is not a slow one
+        }
+        queued < self.pace.outbox && self.outbox.try_send(Arc::clone(line)).is_ok()
+    }
+
+    /// Queues `line` by chapter 14's policy: a member that keeps reading loses
+    /// nothing (while it takes lines, the sender waits for room, and TCP slows the
+    /// sender down); a member that takes no line for `patience` is *behind*: nobody
+    /// waits for it any more, and its lines are kept up to a second outbox's worth;
+    /// further behind than that, its writer cuts it off. So a member that stops
+    /// reading costs the room one `patience` at most, however many stop in turn.
+    async fn deliver(&self, line: &Arc<str>) {
+        loop {
+            // Ask to be woken by the next line taken *before* looking, so that a
+            // line taken in between is not missed.
+            let taken = self.pace.taken.notified();
+            tokio::pin!(taken);
+            taken.as_mut().enable();
+            let queued = self.outbox.max_capacity() - self.outbox.capacity();
+            let now = Instant::now();
+            let progress = {
+                let mut progress = self.pace.lock();
+                if queued == 0 {
+                    *progress = now; // an idle member is not a slow one
+                }
+                *progress
+            };
+            let patience_ends = progress + self.pace.patience;
+            if queued >= self.pace.outbox && now < patience_ends {
+                // Full, but it took a line a moment ago: it reads, slower than the
+                // room. Wait for it (or for it to leave).
+                tokio::select! {
+                    _ = tokio::time::timeout_at(patience_ends.into(), taken) => continue,
+                    () = self.outbox.closed() => return,
+                }
+            }
+            if let Err(TrySendError::Full(_)) = self.outbox.try_send(Arc::clone(line))
+            {
+                self.pace.behind.notify_one();
+            }
+            return; // (an error `Closed` means the member has left)
+        }
+    }
+}
+
+impl Pace {
+    fn lock(&self) -> MutexGuard<'_, Instant> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Room {
@@ -407,33 +499,41 @@ impl Room {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Sends `line` to every member but `from`. The flow-control policy of chapter 14:
-    /// when a member's outbox is full, `send(...).await` waits, so the *sender* is
-    /// slowed down (its reading pauses) and nobody's lines are thrown away. A member
-    /// that stops reading altogether is dropped by its own writer after
-    /// `stall_timeout` of no progress, which closes its outbox and releases whoever
-    /// waits on it.
+    /// Sends `line` to every member but `from`, each by [`Member::deliver`]'s policy.
     async fn say(&self, line: &str, from: Option<&str>) {
         let line: Arc<str> = Arc::from(format!("{line}\n"));
-        // Copy the senders out, so the lock is not held while we wait.
-        let outboxes: Vec<mpsc::Sender<Arc<str>>> = self
+        // Under the lock, queue the line for every member with room (which never
+        // waits), and copy out only those without: the lock is not held while we wait,
+        // and a line to a thousand members does not copy a thousand of them (a storm of
+        // joins would copy the room once per join: memory quadratic in members).
+        let full: Vec<Member> = self
             .lock()
             .iter()
             .filter(|(nick, _)| Some(nick.as_str()) != from)
-            .map(|(_, member)| member.outbox.clone())
+            .filter(|(_, member)| !member.try_deliver(&line))
+            .map(|(_, member)| member.clone())
             .collect();
-        for outbox in outboxes {
-            // An error means that member has left: nothing to deliver.
-            let _ = outbox.send(Arc::clone(&line)).await;
+        for member in full {
+            member.deliver(&line).await;
         }
     }
 
     /// Sends `line` to one member.
     async fn tell(&self, nick: &str, line: &str) {
-        let outbox = self.lock().get(nick).map(|m| m.outbox.clone());
-        if let Some(outbox) = outbox {
-            let _ = outbox.send(Arc::from(format!("{line}\n"))).await;
+        let member = self.lock().get(nick).cloned();
+        if let Some(member) = member {
+            member.deliver(&Arc::from(format!("{line}\n"))).await;
         }
+    }
+
+    /// Removes `nick` if it is still the member that `pace` belongs to (a member refused
+    /// for a taken nickname must not remove the one that has it).
+    fn remove(&self, nick: &str, pace: &Arc<Pace>) -> Option<Member> {
+        let mut members = self.lock();
+        let same = members
+            .get(nick)
+            .is_some_and(|member| Arc::ptr_eq(&member.pace, pace));
+        if same { members.remove(nick) } else { None }
     }
 }
 // ANCHOR_END: room
@@ -490,12 +590,10 @@ async fn serve_member(
     mut shutdown: watch::Receiver<bool>,
     rules: Rules,
 ) -> std::io::Result<()> {
-    // 1. A small kernel send buffer, as in chapter 14: with the outbox it bounds what
-    //    a member that stops reading can hold of ours (Linux would otherwise let it
-    //    grow to megabytes, `tcp_wmem`'s maximum, before a write ever waited). Then
-    //    split the socket: the read half stays here, the write half goes to the writer
-    //    task.
-    SockRef::from(&stream).set_send_buffer_size(64 * 1024)?;
+    // 1. The kernel send buffer is small already, inherited from the listener
+    //    (chapter 06's `net::listen`): with the outbox it bounds what a member that
+    //    stops reading can hold of ours. Split the socket: the read half stays here,
+    //    the write half goes to the writer task.
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     writer.write_all(b"* welcome! your nickname?\n").await?;
@@ -523,50 +621,58 @@ async fn serve_member(
         }
     };
 
-    // 3. Join: a bounded channel is the member's outbox.
-    let (outbox, queued) = mpsc::channel::<Arc<str>>(rules.outbox);
+    // 3. A bounded channel is the member's outbox, and its writer task starts
+    //    *before* the member joins, as in chapter 14: from the moment others can send
+    //    to it, something drains it.
+    let (outbox, queued) = mpsc::channel::<Arc<str>>(rules.outbox.saturating_mul(2));
     let kicked = Arc::new(Notify::new());
-    let here = {
-        let mut members = room.lock();
-        if members.contains_key(&nick) {
-            None
-        } else {
-            let here: Vec<String> = members.keys().cloned().collect();
-            let member = Member {
-                outbox: outbox.clone(),
-                kicked: Arc::clone(&kicked),
-            };
-            members.insert(nick.clone(), member);
-            Some(here)
-        }
-    };
-    let Some(here) = here else {
-        writer
-            .write_all(format!("* nickname {nick} is taken\n").as_bytes())
-            .await?;
-        println!("refused: {peer} (nickname {nick} is taken)");
-        return Ok(());
-    };
-    let here = if here.is_empty() {
-        "nobody yet".to_string()
-    } else {
-        here.join(", ")
-    };
-    let _ = outbox
-        .send(Arc::from(format!("* hello {nick}; here: {here}\n")))
-        .await;
-    drop(outbox); // the room's copy is the only one now: leaving ends the writer
+    let pace = Arc::new(Pace {
+        outbox: rules.outbox,
+        patience: rules.stall_timeout / 10,
+        progress: Mutex::new(Instant::now()),
+        taken: Notify::new(),
+        behind: Notify::new(),
+    });
     let writer = tokio::spawn(write_outbox(
         writer,
         queued,
         nick.clone(),
         room.clone(),
         rules,
+        Arc::clone(&pace),
     ));
+
+    // 4. Join: unique nicknames only. The greeting goes into the still empty outbox
+    //    (so `try_send` cannot fail) before anyone else can send to it.
+    let joined = {
+        let mut members = room.lock();
+        if members.contains_key(&nick) {
+            false
+        } else {
+            let here = who_is_here(members.keys(), members.len());
+            let _ =
+                outbox.try_send(Arc::from(format!("* hello {nick}; here: {here}\n")));
+            let member = Member {
+                outbox: outbox.clone(),
+                kicked: Arc::clone(&kicked),
+                pace: Arc::clone(&pace),
+            };
+            members.insert(nick.clone(), member);
+            true
+        }
+    };
+    if !joined {
+        let _ = outbox.try_send(Arc::from(format!("* nickname {nick} is taken\n")));
+        drop(outbox); // the writer sends it, then closes
+        let _ = writer.await;
+        println!("refused: {peer} (nickname {nick} is taken)");
+        return Ok(());
+    }
+    drop(outbox); // the room's copy is the only one now: leaving ends the writer
     println!("joined: {nick} ({peer})");
     room.say(&format!("* {nick} joined"), Some(&nick)).await;
 
-    // 4. Lines until the member leaves, is dropped, or the server stops.
+    // 5. Lines until the member leaves, is dropped, or the server stops.
     let reason = loop {
         let line = tokio::select! {
             line = read_line(&mut reader, rules.max_line) => line,
@@ -577,9 +683,11 @@ async fn serve_member(
         match line {
             Ok(Line::Text(text)) if text == "/quit" => break Some("left"),
             Ok(Line::Text(text)) if text == "/who" => {
-                let names: Vec<String> = room.lock().keys().cloned().collect();
-                room.tell(&nick, &format!("* here: {}", names.join(", ")))
-                    .await;
+                let here = {
+                    let members = room.lock();
+                    who_is_here(members.keys(), members.len())
+                };
+                room.tell(&nick, &format!("* here: {here}")).await;
             }
             Ok(Line::Text(text)) if text.starts_with('/') => {
                 room.tell(&nick, "* commands: /who, /quit").await;
@@ -610,11 +718,11 @@ async fn serve_member(
         }
     };
 
-    // 5. Leave: out of the room, which closes the outbox; the writer sends what is
+    // 6. Leave: out of the room, which closes the outbox; the writer sends what is
     //    queued. On Ctrl-C the member stays in the room until the server has queued
     //    its last notice and closed every outbox itself, so nobody misses "server
     //    shutting down".
-    let was_member = !*shutdown.borrow() && room.lock().remove(&nick).is_some();
+    let was_member = !*shutdown.borrow() && room.remove(&nick, &pace).is_some();
     let _ = writer.await;
     if let (true, Some(reason)) = (was_member, reason) {
         println!("left: {nick}");
@@ -626,41 +734,73 @@ async fn serve_member(
 
 // ANCHOR: writer
 /// The member's writer task: lines from its outbox to its socket. A write that makes
-/// no progress for `stall_timeout` means the member stopped reading: it is dropped,
-/// with a notice.
+/// no progress for `stall_timeout` means the member stopped reading, and so does a
+/// sender's word that it fell too far behind: it is dropped, with a notice.
 async fn write_outbox(
     mut socket: OwnedWriteHalf,
     mut queued: mpsc::Receiver<Arc<str>>,
     nick: String,
     room: Room,
     rules: Rules,
+    pace: Arc<Pace>,
 ) {
-    while let Some(line) = queued.recv().await {
-        match timeout(rules.stall_timeout, socket.write_all(line.as_bytes())).await {
-            Ok(Ok(())) => {}
-            // reset or closed: its reader sees the same and leaves
-            Ok(Err(_gone)) => break,
-            Err(_stalled) => {
-                let secs = rules.stall_timeout.as_secs_f64();
-                println!("dropped: {nick} (not reading: no line taken for {secs} s)");
-                if let Some(member) = room.lock().remove(&nick) {
-                    member.kicked.notify_one();
+    let secs = rules.stall_timeout.as_secs_f64();
+    let behind = format!("over {} lines behind", 2 * pace.outbox);
+    let why = loop {
+        let line = tokio::select! {
+            line = queued.recv() => match line {
+                Some(line) => line,
+                None => break None, // left, or shutting down
+            },
+            () = pace.behind.notified() => break Some(behind),
+        };
+        *pace.lock() = Instant::now();
+        pace.taken.notify_waiters();
+        tokio::select! {
+            wrote = timeout(rules.stall_timeout, socket.write_all(line.as_bytes())) => {
+                match wrote {
+                    Ok(Ok(())) => {}
+                    // reset or closed: its reader sees the same and leaves
+                    Ok(Err(_gone)) => break None,
+                    Err(_stalled) => break Some(format!("no line taken for {secs} s")),
                 }
-                // Announce from a task of its own: `say` may wait on other members.
-                let room = room.clone();
-                let notice = format!("* {nick} was disconnected (not reading)");
-                tokio::spawn(async move { room.say(&notice, None).await });
-                break;
             }
+            () = pace.behind.notified() => break Some(behind),
         }
+    };
+    if let Some(why) = why {
+        println!("dropped: {nick} (not reading: {why})");
+        if let Some(member) = room.remove(&nick, &pace) {
+            member.kicked.notify_one();
+        }
+        // Announce from a task of its own: `say` may wait on other members.
+        let room = room.clone();
+        let notice = format!("* {nick} was disconnected (not reading)");
+        tokio::spawn(async move { room.say(&notice, None).await });
     }
-    // Outbox closed (left, or shutting down) or the socket failed: send our FIN.
+    // Outbox closed (left, or shutting down) or the socket failed: close the outbox
+    // (whoever waits on it moves on), and send our FIN.
+    drop(queued);
     let _ = socket.shutdown().await;
 }
 // ANCHOR_END: writer
 
 /// Longest nickname, in bytes.
 const MAX_NICK: usize = 20;
+
+/// Most nicknames a greeting or `/who` lists: a line stays short (about 2 KiB) however
+/// large the room, and within what any client accepts (chapter 14's takes 64 KiB).
+const MAX_NAMES_SHOWN: usize = 100;
+
+/// `ada, bob, … and 12 more`: the first names of a room of `count`, or `nobody yet`.
+fn who_is_here<'a>(names: impl Iterator<Item = &'a String>, count: usize) -> String {
+    let shown: Vec<&str> = names.take(MAX_NAMES_SHOWN).map(String::as_str).collect();
+    match count - shown.len() {
+        _ if shown.is_empty() => "nobody yet".to_string(),
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
 
 /// A line as the chat's rules see it.
 enum Line {

@@ -53,9 +53,12 @@ pub fn serve_echo(
 
     // The buffer starts small and on the heap: a client that sends little (a request,
     // a line) never needs more, and a thousand idle clients cost a thousand small
-    // buffers. The first `read` that fills it shows a client that streams: from then
-    // on it gets `STREAM_BUFFER`, so each `read`/`write` pair moves up to 256 KiB
-    // (chapter 04 measures what that saves).
+    // buffers. A `read` that fills it shows a client that streams: it gets
+    // `STREAM_BUFFER`, so each `read`/`write` pair moves up to 256 KiB (chapter 04
+    // measures what that saves) — but only while bytes are waiting. The big buffer's
+    // reads never wait: once nothing is waiting, the buffer shrinks back before the
+    // next `read` blocks, so a client that sent one big message and went quiet costs
+    // a small buffer again, not 256 KiB for ever.
     let mut buf = vec![0u8; FIRST_BUFFER];
     let mut echoed: u64 = 0;
     loop {
@@ -68,7 +71,21 @@ pub fn serve_echo(
             stream.close_gracefully();
             return Ok((echoed, End::ShuttingDown));
         }
-        let n = match stream.read(&mut buf) {
+        let streaming = buf.len() == STREAM_BUFFER;
+        if streaming {
+            stream.set_nonblocking(true)?; // take what is waiting, never wait
+        }
+        let read = stream.read(&mut buf);
+        if streaming {
+            stream.set_nonblocking(false)?;
+        }
+        let n = match read {
+            // Streaming, and nothing is waiting: the client paused, or stopped. Give
+            // the big buffer back, and wait with the small one.
+            Err(err) if streaming && err.kind() == ErrorKind::WouldBlock => {
+                buf = vec![0u8; FIRST_BUFFER];
+                continue;
+            }
             // Woken by the helper: see above.
             Ok(0) if shutdown.is_triggered() => continue,
             Ok(0) => return Ok((echoed, End::Closed)),
@@ -96,8 +113,8 @@ pub fn serve_echo(
             .write_all(&buf[..n])
             .with_context(|| format!("cannot write to {peer}"))?;
         echoed += n as u64;
-        if n == buf.len() && buf.len() < STREAM_BUFFER {
-            // Once per client, and only for one that streams.
+        if n == buf.len() && !streaming {
+            // More is probably waiting: a client that streams.
             buf.resize(STREAM_BUFFER, 0);
         }
     }
@@ -140,6 +157,27 @@ mod tests {
             assert_eq!(&back, b"ping");
         });
         assert_eq!(result, (4, End::Closed));
+    }
+
+    #[test]
+    fn a_stream_in_bursts_with_pauses_echoes_intact() {
+        let result = served(Some(Duration::from_secs(5)), |mut stream| {
+            let message: Vec<u8> =
+                (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+            for _ in 0..3 {
+                let mut reader = stream.try_clone().unwrap();
+                let expected = message.clone();
+                let echo = thread::spawn(move || {
+                    let mut back = vec![0u8; expected.len()];
+                    reader.read_exact(&mut back).unwrap();
+                    assert!(back == expected, "the echo differs");
+                });
+                stream.write_all(&message).unwrap();
+                echo.join().unwrap();
+                thread::sleep(Duration::from_millis(50)); // a pause: the buffer shrinks
+            }
+        });
+        assert_eq!(result, (3_000_000, End::Closed));
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //!
 //! [`listen`] builds the socket step by step with `socket2` instead, so that each choice
 //! is visible and made on purpose. From chapter 07 on, servers listen through it.
+//!
+//! One more choice is made there for every connection at once: a bounded kernel send buffer
+//! ([`SEND_BUFFER`]). Left alone, Linux grows a connection's send buffer up to `tcp_wmem`'s
+//! maximum (4 MiB by default) while its peer does not read: memory that no `--max-pending`
+//! counts and no RSS shows.
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener};
@@ -22,6 +27,12 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// The listen backlog [`listen`] asks for: enough for a burst of thousands of connects. Linux
 /// silently caps it at `net.core.somaxconn` (4096 by default since Linux 5.4; 128 before).
 pub const BACKLOG: i32 = 4096;
+
+/// The kernel send buffer every connection accepted from a [`listen`]ing socket gets, as
+/// chapter 14 gave each member: what a client that never reads can make the server's kernel
+/// hold for it. Linux doubles the request for its bookkeeping (socket(7)) and reports
+/// 131072, and a buffer set by hand is no longer auto-tuned.
+pub const SEND_BUFFER: usize = 64 * 1024;
 
 // ANCHOR: listen
 /// Creates a TCP socket for `addr`, sets `SO_REUSEADDR` where that is right, binds,
@@ -39,7 +50,14 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
 
-    // 3. bind() and listen(), with our backlog instead of std's 128.
+    // 3. SO_SNDBUF, before listen: every connection accepted from this socket starts
+    //    as a copy of it, buffer sizes included (Linux, the BSDs and macOS copy them
+    //    into each new socket; on Windows an accepted socket "has the same properties"
+    //    as the listening one, `accept`'s documentation). So one line bounds what a
+    //    client that never reads costs in kernel memory, for every server.
+    socket.set_send_buffer_size(SEND_BUFFER)?;
+
+    // 4. bind() and listen(), with our backlog instead of std's 128.
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(socket.into())
@@ -96,6 +114,30 @@ mod tests {
         let mut got = [0u8; 2];
         server.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"hi");
+    }
+
+    /// Chapter 07's claim: an accepted connection inherits the listener's send buffer,
+    /// which Linux reports doubled, and keeps it however much waits in it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn accepted_connections_inherit_the_bounded_send_buffer() {
+        let listener = listen("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        SockRef::from(&client).set_recv_buffer_size(4096).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut taken = 0;
+        let chunk = [0u8; 65536];
+        for _ in 0..1000 {
+            match (&server).write(&chunk) {
+                Ok(n) => taken += n,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                Err(err) => panic!("write failed: {err}"),
+            }
+        }
+        let sndbuf = SockRef::from(&server).send_buffer_size().unwrap();
+        assert_eq!(sndbuf, 2 * SEND_BUFFER);
+        assert!(taken < 512 * 1024, "{taken} bytes taken by the kernel");
     }
 
     #[cfg(unix)]

@@ -227,3 +227,111 @@ fn measure_requests_per_second() {
         }
     }
 }
+
+/// Issue 24 (Loop DoS, CVE-2024-2169): what a time server answers must never be a request it
+/// answers. Its own answers, in both formats, sent back to it from an ordinary client port,
+/// are ignored with a log line; a real request right after is answered.
+#[test]
+fn answers_sent_back_are_ignored_so_two_servers_cannot_loop() {
+    let (server, addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let (_rfc, rfc_addr) =
+        Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0", "--format", "rfc868"]);
+    let mut answers = Vec::new();
+    for to in [addr, rfc_addr] {
+        let client = udp_client(to);
+        client.send(b"").unwrap();
+        let mut buf = [0u8; 512];
+        let n = client.recv(&mut buf).unwrap();
+        answers.push(buf[..n].to_vec());
+    }
+    let client = udp_client(addr);
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let me = client.local_addr().unwrap();
+    for answer in &answers {
+        client.send(answer).unwrap();
+        let mut buf = [0u8; 512];
+        let got = client.recv(&mut buf);
+        assert!(
+            got.is_err(),
+            "an answer was answered: {got:?} for {answer:?}"
+        );
+    }
+    let ignored: Vec<String> = server
+        .stdout()
+        .into_iter()
+        .filter(|line| line.starts_with(&format!("ignored: {me} ")))
+        .collect();
+    assert_eq!(
+        ignored,
+        vec![
+            format!(
+                "ignored: {me} sent what looks like a time server's answer: no loop"
+            );
+            2
+        ]
+    );
+    client.send(b"and now the time, please").unwrap();
+    client.set_read_timeout(Some(TIMEOUT)).unwrap();
+    assert!(client.recv(&mut [0u8; 512]).unwrap() > 20);
+}
+
+/// Sends a UDP datagram to `to` that claims to come from `from`'s port on 127.0.0.1, through a
+/// raw socket (the kernel adds the IP header, from 127.0.0.1): how an attacker forges a source.
+/// `None` without the privilege (CAP_NET_RAW) to open one.
+#[cfg(target_os = "linux")]
+fn forge(from_port: u16, to: std::net::SocketAddr, payload: &[u8]) -> Option<()> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP)).ok()?;
+    let mut packet = Vec::new();
+    packet.extend_from_slice(&from_port.to_be_bytes());
+    packet.extend_from_slice(&to.port().to_be_bytes());
+    packet.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+    packet.extend_from_slice(&[0, 0]); // no checksum (allowed for UDP over IPv4)
+    packet.extend_from_slice(payload);
+    raw.send_to(&packet, &to.into()).unwrap();
+    Some(())
+}
+
+/// Issue 24: forged requests. One "from" the server itself would make it answer itself for
+/// ever (100 % of a core); one "from" a second server would make the two answer each other
+/// for ever; one "from" port 37 or 7 would start a loop with a time or echo service. Each is
+/// answered at most once, and the servers are idle a second later. Needs CAP_NET_RAW (root)
+/// to forge; says so and checks nothing without it.
+#[cfg(target_os = "linux")]
+#[test]
+fn forged_requests_from_itself_another_server_or_a_service_port_start_no_loop() {
+    let (a, a_addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    let (b, b_addr) = Proc::server(EXAMPLE, &["--addr", "127.0.0.1:0"]);
+    if forge(a_addr.port(), a_addr, b"").is_none() {
+        eprintln!("skipped: forging a source address needs CAP_NET_RAW");
+        return;
+    }
+    forge(b_addr.port(), a_addr, b"").unwrap(); // a answers b, b must not answer a
+    forge(37, a_addr, b"").unwrap();
+    forge(7, b_addr, b"").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let before = (common::cpu_ticks(a.pid()), common::cpu_ticks(b.pid()));
+    std::thread::sleep(Duration::from_secs(1));
+    let after = (common::cpu_ticks(a.pid()), common::cpu_ticks(b.pid()));
+    let spent = (after.0 - before.0, after.1 - before.1);
+    let count = |server: &Proc, what: &str| {
+        server
+            .stdout()
+            .iter()
+            .filter(|l| l.starts_with(what))
+            .count()
+    };
+    let answered = (count(&a, "answered: "), count(&b, "answered: "));
+    assert!(spent.0 < 20 && spent.1 < 20, "CPU ticks in 1 s: {spent:?}");
+    assert_eq!(answered, (1, 0), "answers (a, b): {answered:?}");
+    a.wait_for_line(&format!(
+        "ignored: {a_addr} is our own address (a forged request that would loop)"
+    ));
+    a.wait_for_line("ignored: 127.0.0.1:37 sent from a service's port (below 1024)");
+    b.wait_for_line("ignored: 127.0.0.1:7 sent from a service's port (below 1024)");
+    b.wait_for_line(&format!(
+        "ignored: {a_addr} sent what looks like a time server's answer: no loop"
+    ));
+}

@@ -539,3 +539,16 @@ fn out_of_descriptors_it_stays_cheap_recovers_and_obeys_ctrl_c() {
     let took = signalled.elapsed();
     assert!(took < Duration::from_secs(3), "Ctrl-C took {took:?}");
 }
+
+/// Issue 24: kernel buffers are memory too (see chapter 07's test of the same name): frames of
+/// 64 KiB, echoed to a client that never reads.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_client_that_never_reads_holds_a_bounded_kernel_send_buffer() {
+    let (_server, addr) = Proc::server(EXAMPLE, &["server", "--addr", "127.0.0.1:0"]);
+    let mut frame = Vec::new();
+    socket_workbook::framing::write_frame(&mut frame, &[7u8; 65536]).unwrap();
+    let queued = common::server_send_queue_for_a_client_that_never_reads(addr, &frame);
+    eprintln!("{queued} bytes queued in the server's send buffer");
+    assert!(queued <= 256 * 1024, "{queued} bytes queued");
+}

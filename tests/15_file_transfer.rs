@@ -585,8 +585,8 @@ fn a_sender_that_trickles_is_cut_off() {
     assert!(started.elapsed() < Duration::from_secs(4), "{line}");
     assert!(
         line.ends_with(
-            "was interrupted after 0 of 65536 bytes: no complete frame within 1 s \
-             (is the peer alive and reading?); nothing saved"
+            "was interrupted after 0 of 65536 bytes: slower than the minimum of \
+             16384 bytes/s for over 1 s (is the peer alive and reading?); nothing saved"
         ),
         "{line}"
     );
@@ -610,6 +610,52 @@ fn a_sender_that_trickles_is_cut_off() {
         "{:?}",
         entries(inbox.path())
     );
+}
+
+/// Senders that are alive but move nothing: whole frames, on time, that carry no data (or one
+/// byte). Every frame would restart a frame timer; only data moves the deadline of the contents,
+/// so each is cut off about one frame timeout in, and an honest sender still gets through.
+#[test]
+fn senders_of_empty_or_one_byte_frames_are_cut_off_progress_not_activity() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let inbox = TempDir::new().unwrap();
+    let (server, addr) = receiver(
+        inbox.path(),
+        &["--frame-timeout", "1", "--min-rate", "10000"],
+    );
+    for (name, payload) in [("empty.bin", &b""[..]), ("byte.bin", &b"x"[..])] {
+        let (mut stream, answer) = header(addr, name, 1 << 20);
+        assert_eq!(answer, "ok");
+        let started = Instant::now();
+        // A frame every 0.2 s: five times the frame timeout's rate, for up to 5 s.
+        while started.elapsed() < Duration::from_secs(5) {
+            if server.stderr().iter().any(|l| l.contains(name)) {
+                break;
+            }
+            if write_frame(&mut stream, payload).is_err() || stream.flush().is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let line = server.wait_for_stderr_line(name);
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(3500),
+            "{name}: cut off after {took:?}: {line}"
+        );
+        assert!(
+            line.contains("slower than the minimum of 10000 bytes/s for over 1 s"),
+            "{line}"
+        );
+    }
+    // An honest sender at full speed is unaffected.
+    let source = TempDir::new().unwrap();
+    let file = source.path().join("fast.bin");
+    std::fs::write(&file, vec![7u8; 4 << 20]).unwrap();
+    let done = send_as(addr, &file, "fast.bin");
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert_eq!(entries(inbox.path()), ["fast.bin"]);
 }
 
 /// Ctrl-C with transfers in flight (their senders mid-chunk, and one that never sends a

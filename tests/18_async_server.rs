@@ -5,8 +5,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -378,4 +379,137 @@ fn ctrl_c_tells_the_room_and_exits_cleanly() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Issue 24: fresh members that never read, one a second, while a flooder keeps the room busy:
+/// an honest talker's lines still reach an honest reader, all of them, promptly. (Before: each
+/// newcomer held every sender for up to the stall timeout, again and again.)
+#[test]
+fn a_stream_of_fresh_non_readers_does_not_freeze_the_room() {
+    let (_server, addr) = chat_server(&["--stall-timeout", "4"]);
+    let (gap, prompt, complete) = common::fresh_non_readers_against_the_room(addr);
+    eprintln!(
+        "largest gap {gap:?}; {:.0}% of lines within 1 s",
+        prompt * 100.0
+    );
+    assert!(complete, "the honest reader lost or reordered lines");
+    assert!(gap < Duration::from_secs(2), "a gap of {gap:?}");
+    assert!(
+        prompt > 0.8,
+        "only {:.0}% of lines within 1 s",
+        prompt * 100.0
+    );
+}
+
+/// Issue 22: the member's writer starts before the member joins (chapter 14's rule). When the
+/// greeting was queued only after joining, with no writer yet, a one-line outbox filled by a
+/// busy room left the newcomer waiting for ever on its own greeting, and every sender waiting
+/// on the newcomer: the room froze. Newcomers join a flooded room with `--outbox 1`.
+#[test]
+fn newcomers_to_a_busy_room_with_a_one_line_outbox_are_greeted_and_the_room_goes_on() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (_server, addr) = chat_server(&["--outbox", "1"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut flooding = Vec::new();
+    for f in 0..4 {
+        let (mut flooder, _) = Member::join(addr, &format!("flooder{f}"));
+        let mut out = flooder.stream.try_clone().unwrap();
+        let stop = Arc::clone(&stop);
+        flooding.push(thread::spawn(move || {
+            let batch = "hello, room\n".repeat(50);
+            while !stop.load(Ordering::Relaxed)
+                && out.write_all(batch.as_bytes()).is_ok()
+            {}
+        }));
+        thread::spawn(move || {
+            let mut line = String::new();
+            while flooder.lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                line.clear();
+            }
+        });
+    }
+    let started = Instant::now();
+    for n in 0..40 {
+        let (mut member, hello) = Member::join(addr, &format!("newcomer{n}"));
+        assert!(
+            hello.starts_with(&format!("* hello newcomer{n}; here: ")),
+            "{hello}"
+        );
+        // and the room still flows to it
+        while !member.line().starts_with("flooder") {}
+    }
+    stop.store(true, Ordering::Relaxed);
+    for flooder in flooding {
+        let _ = flooder.join();
+    }
+    // A member that leaves holds nobody up: no sender waits on a closed outbox.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(12), "{took:?}");
+}
+
+/// Issue 24: kernel buffers are memory too (see chapter 07's test of the same name).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_client_that_never_reads_holds_a_bounded_kernel_send_buffer() {
+    let (_server, addr) = echo_server(&[]);
+    let queued =
+        common::server_send_queue_for_a_client_that_never_reads(addr, &[7u8; 65536]);
+    eprintln!("{queued} bytes queued in the server's send buffer");
+    assert!(queued <= 256 * 1024, "{queued} bytes queued");
+}
+
+/// Issue 24: buffers that grow must shrink (see chapter 04's test of the same name).
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_connection_gives_the_big_buffer_back_after_a_big_message() {
+    let (server, addr) = echo_server(&[]);
+    for size in [4096, 100_000] {
+        let kib = common::rss_kib_per_idle_connection_after_a_message(
+            server.pid(),
+            addr,
+            200,
+            size,
+        );
+        eprintln!("{size}-byte message: {kib} KiB per idle connection");
+        assert!(
+            kib < 100,
+            "{kib} KiB per idle connection after {size} bytes"
+        );
+    }
+}
+
+/// Issue 24: rooms that grow. 500 members with 20-byte nicknames join (each reads its
+/// greeting, then nothing more): the server's memory grows modestly, and the greeting of the
+/// next one lists 100 names and how many more, far below the 64 KiB line that chapter 14's
+/// client accepts (3,050 such members made a 67,150-byte greeting before).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_large_room_costs_little_memory_and_its_greeting_stays_short() {
+    common::raise_fd_limit(4096);
+    let (server, addr) = chat_server(&[]);
+    let start = common::rss_kib(server.pid());
+    let mut members = Vec::new();
+    for n in 0..500 {
+        let (member, hello) = Member::join(addr, &format!("member-{n:013}"));
+        assert!(hello.starts_with("* hello "), "{hello}");
+        members.push(member);
+    }
+    let (mut last, hello) = Member::join(addr, "last");
+    last.say("/who");
+    let who = last.line();
+    thread::sleep(Duration::from_millis(500));
+    let grown = common::rss_kib(server.pid()) - start;
+    eprintln!(
+        "500 members: {grown} KiB ({} KiB each); a greeting of {} bytes",
+        grown / 500,
+        hello.len()
+    );
+    assert!(hello.len() < 4096, "a greeting of {} bytes", hello.len());
+    assert!(hello.ends_with(" and 400 more"), "{hello}");
+    assert!(
+        who.starts_with("* here: last, member-0000000000000,"),
+        "{who}"
+    );
+    assert!(who.ends_with(" and 401 more"), "{who}");
+    assert!(grown < 20 * 1024, "500 members cost {grown} KiB");
 }

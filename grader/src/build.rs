@@ -211,9 +211,30 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
             .stdin(Stdio::null());
         command
     };
-    let output = cargo(&["--keep-going", "--bins"])
+    let output = cargo(&["--keep-going", "--bins", "--message-format=json"])
         .output()
         .context("cannot run cargo")?;
+    // The compiler's warnings, by binary: often the bug itself (an unused `MAX_LINE` is a cap
+    // never applied), so the student sees them with the checks.
+    let mut warnings: HashMap<String, String> = HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] == "compiler-message"
+            && message["message"]["level"] == "warning"
+        {
+            if let (Some(target), Some(text)) = (
+                message["target"]["name"].as_str(),
+                message["message"]["rendered"].as_str(),
+            ) {
+                warnings
+                    .entry(target.to_string())
+                    .or_default()
+                    .push_str(text);
+            }
+        }
+    }
 
     let mut results = HashMap::new();
     for (name, source) in &bins {
@@ -223,7 +244,7 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
                 source.clone(),
                 Built::Exe {
                     program: exe,
-                    warnings: String::new(),
+                    warnings: warnings.remove(name).unwrap_or_default(),
                 },
             );
             continue;

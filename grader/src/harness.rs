@@ -128,12 +128,14 @@ impl Ctx {
         );
         let child = Arc::new(Mutex::new(child));
         lock(&self.children).push(Arc::clone(&child));
+        let pid = lock(&child).id();
         Ok(Proc {
             child,
             stdout,
             stderr,
             started: Instant::now(),
             spins: Arc::clone(&self.spins),
+            usage: Usage::watch(pid),
         })
     }
 
@@ -194,8 +196,10 @@ impl Lines {
                     if *previous_panicked && text.starts_with("not yet implemented") {
                         flag.store(true, Ordering::SeqCst);
                     }
-                    *previous_panicked = text.starts_with("thread '")
-                        && text.contains("' panicked at ");
+                    // `thread 'main' panicked at …:`, or, in newer Rust, with the thread's id:
+                    // `thread 'main' (1234) panicked at …:`.
+                    *previous_panicked =
+                        text.starts_with("thread '") && text.contains(" panicked at ");
                 }
                 kept += 1;
                 if kept <= KEEP_LINES {
@@ -284,6 +288,53 @@ pub struct Proc {
     pub stderr: Arc<Lines>,
     started: Instant,
     spins: Arc<Mutex<Vec<String>>>,
+    usage: Arc<Usage>,
+}
+
+/// The time each thread of a program (and of its children) wanted the CPU, as last seen.
+/// Sampled every 100 ms while the program lives, because the kernel forgets a thread's
+/// figures when it exits: a per-client thread that spun until its client left would
+/// otherwise vanish from the sum just before a check reads it.
+#[derive(Default)]
+struct Usage {
+    seen: Mutex<std::collections::HashMap<u32, Duration>>,
+    stop: AtomicBool,
+}
+
+impl Usage {
+    /// Starts sampling `pid` on a thread of its own, until [`Usage::stop`] is set or the
+    /// process is gone.
+    fn watch(pid: u32) -> Arc<Usage> {
+        let usage = Arc::new(Usage::default());
+        if cfg!(target_os = "linux") {
+            let sampler = Arc::clone(&usage);
+            thread::spawn(move || {
+                while !sampler.stop.load(Ordering::SeqCst) && sampler.sample(pid) {
+                    thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+        usage
+    }
+
+    /// Reads every thread's figure now; false when the process is gone.
+    fn sample(&self, pid: u32) -> bool {
+        let tasks = task_times(pid);
+        let alive = !tasks.is_empty();
+        let mut seen = lock(&self.seen);
+        for (tid, time) in tasks {
+            let entry = seen.entry(tid).or_default();
+            *entry = (*entry).max(time);
+        }
+        alive
+    }
+
+    /// The total so far (after a fresh sample), or `None` where nothing could be measured.
+    fn total(&self, pid: u32) -> Option<Duration> {
+        self.sample(pid);
+        let seen = lock(&self.seen);
+        (!seen.is_empty()).then(|| seen.values().sum())
+    }
 }
 
 /// How a program ended, and what it printed.
@@ -363,7 +414,11 @@ impl Proc {
     /// time running plus time waiting to run, so that load does not hide a busy loop (see
     /// [`cpu_time`]); CPU time elsewhere; `None` where it is not measured.
     pub fn cpu_time(&self) -> Option<Duration> {
-        cpu_time(self.pid())
+        if cfg!(target_os = "linux") {
+            self.usage.total(self.pid())
+        } else {
+            cpu_time(self.pid())
+        }
     }
 
     /// Sends SIGINT, as Ctrl-C does (Unix; elsewhere it returns false and does nothing).
@@ -389,10 +444,12 @@ impl Drop for Proc {
         // A program still running after ≥ 1 s that wanted the CPU for more than SPIN_SHARE of
         // that time was spinning (see `cpu_time`: load does not hide it).
         let wall = self.started.elapsed();
-        let cpu = match self.try_status() {
-            None if wall >= SPIN_MIN_WALL => self.cpu_time(),
-            _ => None,
+        let cpu = if wall >= SPIN_MIN_WALL {
+            self.cpu_time()
+        } else {
+            None
         };
+        self.usage.stop.store(true, Ordering::SeqCst);
         if let Some(cpu) = cpu {
             let share = cpu.as_secs_f64() / wall.as_secs_f64();
             if share > SPIN_SHARE {
@@ -429,15 +486,28 @@ impl Drop for Proc {
 /// `/proc/PID/stat`.
 #[cfg(target_os = "linux")]
 pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let tasks = task_times(pid);
+    (!tasks.is_empty()).then(|| tasks.iter().map(|(_, t)| *t).sum())
+}
+
+/// (thread id, time it wanted the CPU) for every thread of `pid` and of its descendants.
+#[cfg(target_os = "linux")]
+fn task_times(pid: u32) -> Vec<(u32, Duration)> {
     let mut family = vec![pid];
     descendants(&mut family);
-    let mut total = Duration::ZERO;
-    let mut measured = false;
+    let mut out = Vec::new();
     for p in family {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
             continue;
         };
         for task in tasks.flatten() {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
             let path = task.path();
             if let Some(ns) = std::fs::read_to_string(path.join("schedstat"))
                 .ok()
@@ -447,18 +517,21 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
                     Some(fields.next()?? + fields.next()??)
                 })
             {
-                total += Duration::from_nanos(ns);
-                measured = true;
+                out.push((tid, Duration::from_nanos(ns)));
             } else if let Some(ticks) = std::fs::read_to_string(path.join("stat"))
                 .ok()
                 .and_then(|stat| stat_ticks(&stat))
             {
-                total += Duration::from_millis(ticks * 10);
-                measured = true;
+                out.push((tid, Duration::from_millis(ticks * 10)));
             }
         }
     }
-    measured.then_some(total)
+    out
+}
+
+#[cfg(not(target_os = "linux"))]
+fn task_times(_pid: u32) -> Vec<(u32, Duration)> {
+    Vec::new()
 }
 
 /// utime + stime of a `/proc/…/stat` line, in USER_HZ ticks (100 per second everywhere common).

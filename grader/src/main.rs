@@ -19,12 +19,14 @@
 
 mod answers;
 mod build;
+mod classroom;
 mod exercises;
 mod grade;
 mod harness;
 mod report;
 mod run;
 mod sandbox;
+mod selftest;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 
 use build::{build_all, root};
 use exercises::{ALL, Exercise, select};
-use report::{ExerciseResult, Verdict, json_result, json_str, print_check};
+use report::{ExerciseResult, Verdict, json_result, print_check};
 use run::{Job, run_parallel};
 use socket_workbook::cli;
 
@@ -69,12 +71,22 @@ struct Cli {
     #[arg(long, conflicts_with = "file")]
     self_test: bool,
 
+    /// Check again every time you save the exercise's file (as `rustlings watch` does);
+    /// Ctrl-C stops.
+    #[arg(long, conflicts_with_all = ["all", "self_test", "file"])]
+    watch: bool,
+
+    /// Print the GitHub Classroom workflow that grades each student's repository on a
+    /// runner of its own (grader/classroom/autograding.yml).
+    #[arg(long, conflicts_with_all = ["exercises", "file", "self_test", "all"])]
+    classroom_workflow: bool,
+
     #[command(flatten)]
     common: Common,
 }
 
 #[derive(ClapArgs)]
-struct Common {
+pub struct Common {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE", global = true)]
     json: Option<PathBuf>,
@@ -174,13 +186,17 @@ fn main() -> ExitCode {
             build_limit: std::time::Duration::from_secs(*build_limit),
             jobs: cli.common.jobs,
         }),
-        None if cli.self_test => {
-            selected(&cli.exercises).and_then(|chosen| self_test(&chosen, &cli.common))
+        None if cli.classroom_workflow => {
+            print!("{}", classroom::workflow());
+            Ok(true)
         }
+        None if cli.self_test => selected(&cli.exercises)
+            .and_then(|chosen| selftest::self_test(&chosen, &cli.common)),
         None if cli.all => check_all(&cli.common),
         None => match (&cli.file, &cli.exercise) {
             (Some(file), Some(name)) => one_exercise(name)
                 .and_then(|ex| check_files(&[(ex, file.clone())], &cli.common)),
+            _ if cli.watch => watch(&cli.exercises, &cli.common),
             _ => check_named(&cli.exercises, &cli.common),
         },
     };
@@ -214,7 +230,7 @@ pub fn starter(exercise: &Exercise) -> PathBuf {
 }
 
 /// Builds the files and runs the jobs; prints nothing.
-fn build_and_run(
+pub fn build_and_run(
     pairs: &[(&'static Exercise, PathBuf)],
     common: &Common,
 ) -> anyhow::Result<Vec<ExerciseResult>> {
@@ -246,7 +262,7 @@ fn build_and_run(
 }
 
 /// Prints one exercise's result in full.
-fn print_result(result: &ExerciseResult, exercise: &Exercise) {
+pub fn print_result(result: &ExerciseResult, exercise: &Exercise) {
     println!();
     println!(
         "{} — {} (chapter: book/src/{})",
@@ -273,6 +289,13 @@ fn print_result(result: &ExerciseResult, exercise: &Exercise) {
         }
         _ => {}
     }
+    if !result.warnings.trim().is_empty() {
+        // Shown first: a warning often names the bug (an unused constant, a value never read).
+        println!("  the compiler's warnings (often the bug itself):");
+        for line in result.warnings.trim_end().lines() {
+            println!("    {line}");
+        }
+    }
     for check in &result.checks {
         print_check(check);
     }
@@ -291,7 +314,7 @@ fn print_result(result: &ExerciseResult, exercise: &Exercise) {
     );
 }
 
-fn write_json(path: &Path, body: &str) -> anyhow::Result<()> {
+pub fn write_json(path: &Path, body: &str) -> anyhow::Result<()> {
     fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -322,6 +345,68 @@ fn check_named(names: &[String], common: &Common) -> anyhow::Result<bool> {
         .map(|e| (e, starter(e)))
         .collect();
     check_files(&pairs, common)
+}
+
+/// `check --watch 02`: checks, then checks again whenever one of the exercise files is saved.
+/// The `notify` crate asks the OS to say when a file changes (inotify, FSEvents,
+/// ReadDirectoryChangesW): nothing is polled.
+fn watch(names: &[String], common: &Common) -> anyhow::Result<bool> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let files: Vec<PathBuf> =
+        selected_named(names)?.into_iter().map(starter).collect();
+    let (tx, rx) = mpsc::channel();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let _ = tx.send(event);
+        })
+        .context("cannot watch files")?;
+    // Editors save by writing a new file and renaming it over the old one: watch the folder,
+    // and keep the events about our files.
+    let folder = root().join("exercises");
+    watcher
+        .watch(&folder, RecursiveMode::NonRecursive)
+        .with_context(|| format!("cannot watch {}", folder.display()))?;
+    loop {
+        let _ = check_named(names, common)?;
+        println!();
+        println!(
+            "watching {} for changes (Ctrl-C to stop)…",
+            files
+                .iter()
+                .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // Wait for a change to one of our files, then for the editor to finish (a save is
+        // often several events within a few milliseconds).
+        loop {
+            let event = rx.recv().context("the file watcher stopped")?;
+            let ours = event.as_ref().is_ok_and(|e| {
+                matches!(e.kind, EventKind::Modify(_) | EventKind::Create(_))
+                    && e.paths.iter().any(|p| {
+                        files
+                            .iter()
+                            .any(|f| p.ends_with(f.file_name().unwrap_or_default()))
+                    })
+            });
+            if ours {
+                break;
+            }
+        }
+        while rx.recv_timeout(Duration::from_millis(300)).is_ok() {}
+        println!("\n──── changed: checking again ────");
+    }
+}
+
+/// [`selected`], but an empty list is an error: say which exercise.
+fn selected_named(names: &[String]) -> anyhow::Result<Vec<&'static Exercise>> {
+    if names.is_empty() {
+        bail!("say which exercise to watch: `cargo run --bin check -- --watch 01`");
+    }
+    selected(names)
 }
 
 /// The exercises `names` select (chapter numbers, names, file names), in the order given;
@@ -423,236 +508,10 @@ fn check_all(common: &Common) -> anyhow::Result<bool> {
     Ok(passed == results.len())
 }
 
-/// The role of a file in the self-test, and what it must do.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Starter,
-    Solution,
-    Wrong,
-}
-
-impl Role {
-    fn word(self) -> &'static str {
-        match self {
-            Role::Starter => "starter",
-            Role::Solution => "solution",
-            Role::Wrong => "wrong",
-        }
-    }
-
-    /// Does `result` show what a file of this role must show? A wrong answer must compile,
-    /// run, and fail a check of a bullet it claims to break (not just be unfinished, and not
-    /// fail by accident somewhere else).
-    fn as_expected(
-        self,
-        result: &ExerciseResult,
-        wrong: Option<&answers::Wrong>,
-    ) -> bool {
-        match self {
-            Role::Starter => result.verdict == Verdict::NotDone,
-            Role::Solution => result.verdict == Verdict::Pass,
-            Role::Wrong => {
-                let breaks = wrong.map(|w| w.header.breaks.as_slice()).unwrap_or(&[]);
-                matches!(result.verdict, Verdict::Fail | Verdict::Timeout)
-                    && result.checks.iter().any(|c| {
-                        !c.passed() && c.holds.iter().any(|h| breaks.contains(h))
-                    })
-            }
-        }
-    }
-}
-
-/// The wrong answers of `exercise`: `solutions/wrong/<name>__<mistake>.rs`.
-pub fn wrong_solutions(exercise: &Exercise) -> Vec<PathBuf> {
-    let prefix = format!("{}__", exercise.name);
-    let mut found: Vec<PathBuf> = fs::read_dir(root().join("solutions/wrong"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "rs")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(&prefix))
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-/// `check --self-test`: every starter, solution and wrong solution of `exercises`, and
-/// whether each behaves.
-fn self_test(
-    exercises: &[&'static Exercise],
-    common: &Common,
-) -> anyhow::Result<bool> {
-    let started = Instant::now();
-    let mut pairs = Vec::new();
-    let mut roles = Vec::new();
-    // For each file of `pairs`, the wrong answer it was spliced from (None: a whole file).
-    let mut wrongs: Vec<Option<answers::Wrong>> = Vec::new();
-    for &exercise in exercises {
-        let solution = root()
-            .join("solutions")
-            .join(format!("{}.rs", exercise.name));
-        if !solution.is_file() {
-            bail!(
-                "{} is missing: the self-test needs the solutions (this copy had them removed?)",
-                solution.display()
-            );
-        }
-        pairs.push((exercise, starter(exercise)));
-        roles.push(Role::Starter);
-        pairs.push((exercise, solution));
-        roles.push(Role::Solution);
-        wrongs.extend([None, None]);
-        // A wrong answer is stored as its YOUR PART region: spliced into the starter here.
-        let spliced = build::scratch_root()?.join("spliced");
-        for path in wrong_solutions(exercise) {
-            let wrong = answers::materialise(&path, &starter(exercise), &spliced)?;
-            pairs.push((exercise, wrong.program.clone()));
-            roles.push(Role::Wrong);
-            wrongs.push(Some(wrong));
-        }
-    }
-    let mut results = build_and_run(&pairs, common)?;
-    // Results name the stored answer, not the spliced program.
-    for (result, wrong) in results.iter_mut().zip(&wrongs) {
-        if let Some(wrong) = wrong {
-            result.source = wrong.path.clone();
-        }
-    }
-    println!();
-    let mut all_good = true;
-    for ((result, role), wrong) in results.iter().zip(&roles).zip(&wrongs) {
-        let good = role.as_expected(result, wrong.as_ref());
-        all_good &= good;
-        let file = result
-            .source
-            .strip_prefix(root())
-            .unwrap_or(&result.source)
-            .display()
-            .to_string();
-        println!(
-            "{} {:9} {:62} {:13} {}/{} checks pass  {:.1} s",
-            if good { "✔" } else { "✘" },
-            role.word(),
-            file,
-            result.verdict.word(),
-            result.passed_count(),
-            result.checks.len(),
-            result.elapsed.as_secs_f64()
-        );
-        if let (false, Some(wrong)) = (good, wrong) {
-            println!(
-                "    claims ({}) to break \"Must hold\" {:?}: no check of {} failed",
-                wrong.header.class,
-                wrong.header.breaks,
-                if wrong.header.breaks.len() == 1 {
-                    "it"
-                } else {
-                    "them"
-                }
-            );
-        }
-        if !good {
-            let exercise = ALL
-                .iter()
-                .find(|e| e.name == result.exercise)
-                .expect("known");
-            print_result(result, exercise);
-        }
-    }
-    // Every numbered "Must hold" bullet has a check that proves it.
-    let mut bullets_json = Vec::new();
-    for &exercise in exercises {
-        let text = fs::read_to_string(starter(exercise)).unwrap_or_default();
-        let bullets = answers::must_hold(&text);
-        for (n, what) in &bullets {
-            if !exercise.checks.iter().any(|c| c.holds.contains(n)) {
-                all_good = false;
-                println!(
-                    "✘ {}: \"Must hold\" {n} has no check ({what})",
-                    exercise.name
-                );
-            }
-        }
-        if bullets.is_empty() {
-            all_good = false;
-            println!(
-                "✘ {}: the starter has no numbered \"Must hold\" bullets",
-                exercise.name
-            );
-        }
-        bullets_json.push(format!(
-            "{{\"exercise\":{},\"bullets\":[{}]}}",
-            json_str(exercise.name),
-            bullets
-                .iter()
-                .map(|(n, what)| format!("{{\"n\":{n},\"text\":{}}}", json_str(what)))
-                .collect::<Vec<_>>()
-                .join(",")
-        ));
-    }
-    println!();
-    println!(
-        "{} of {} files behave as they must ({:.1} s in all)",
-        results
-            .iter()
-            .zip(&roles)
-            .zip(&wrongs)
-            .filter(|((r, role), w)| role.as_expected(r, w.as_ref()))
-            .count(),
-        results.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if let Some(path) = &common.json {
-        // The same results, each with its role, for grader/tests/exercises.rs.
-        let items: Vec<String> = results
-            .iter()
-            .zip(&roles)
-            .zip(&wrongs)
-            .map(|((r, role), wrong)| {
-                let body = json_result(r);
-                let claim = match wrong {
-                    Some(w) => format!(
-                        "\"class\":{},\"breaks\":{:?},",
-                        json_str(&w.header.class),
-                        w.header.breaks
-                    ),
-                    None => String::new(),
-                };
-                format!("{{\"role\":{},{claim}{}", json_str(role.word()), &body[1..])
-            })
-            .collect();
-        let registry: Vec<String> = exercises
-            .iter()
-            .map(|e| {
-                format!(
-                    "{{\"exercise\":{},\"chapter\":{},\"checks\":{}}}",
-                    json_str(e.name),
-                    json_str(e.chapter),
-                    e.checks.len()
-                )
-            })
-            .collect();
-        let body = format!(
-            "{{\"seconds\":{:.2},\"exercises\":[{}],\"bullets\":[{}],\"results\":[\n{}\n]}}\n",
-            started.elapsed().as_secs_f64(),
-            registry.join(","),
-            bullets_json.join(","),
-            items.join(",\n")
-        );
-        write_json(path, &body)?;
-    }
-    Ok(all_good)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use report::csv_field;
+    use report::{csv_field, json_str};
 
     #[test]
     fn a_number_a_name_or_a_file_name_selects_exercises() {

@@ -53,27 +53,31 @@ pub const RUN_OPEN_FILES: u64 = 1024;
 /// CPU seconds per process (a check lasts a few seconds; a spinning program is caught earlier).
 pub const RUN_CPU_SECONDS: u64 = 60;
 
-/// One protection the sandbox needs, and whether this machine has it.
+/// One protection the sandbox uses, and whether this machine has it.
 pub struct Protection {
     pub name: &'static str,
     pub stops: &'static str,
+    /// Without it, `grade` refuses (unless `--no-sandbox`); without the others it warns.
+    pub required: bool,
     pub available: Result<(), String>,
 }
 
-/// What this machine offers: bubblewrap with unprivileged user namespaces, and Landlock with
-/// the signal scope (ABI 6, Linux 6.12).
+/// What this machine offers: bubblewrap with unprivileged user namespaces (required), and
+/// Landlock with the signal scope (ABI 6, Linux 6.12; used where present).
 pub fn probe() -> Vec<Protection> {
     vec![
         Protection {
             name: "bubblewrap (user, PID, network and IPC namespaces; a private file system view)",
             stops: "reading or changing other files, reaching other programs over the network, \
-                    processes that outlive grading",
+                    signalling classmates, processes that outlive grading",
+            required: true,
             available: probe_bwrap(),
         },
         Protection {
             name: "Landlock ABI 6 or later (file-system rules and signal scoping)",
-            stops: "signalling the checks that watch the program; opening files outside \
-                    what the program needs",
+            stops: "a program stopping the checks that watch it (without it, such a program is \
+                    graded `refused`: it harms only its own grade)",
+            required: false,
             available: probe_landlock(),
         },
     ]

@@ -490,3 +490,34 @@ impl Json {
         }
     }
 }
+
+/// GitHub Classroom grades each student's repository on a runner of its own with the workflow
+/// in grader/classroom/autograding.yml: it is exactly what the checker generates for the current
+/// exercises (a new exercise or check updates it), and the command of each of its steps works on
+/// a student's repository, which has the workbook's own layout: an untouched exercise scores 0
+/// (exit code 1, "not done yet"), never an error of the command itself.
+#[test]
+fn the_classroom_workflow_is_current_and_its_command_works_on_a_student_repository() {
+    let committed =
+        std::fs::read_to_string(root().join("grader/classroom/autograding.yml"))
+            .unwrap();
+    let (code, generated) =
+        run_check(&["--classroom-workflow"], Duration::from_secs(30));
+    assert_eq!(code, Some(0));
+    assert!(
+        committed == generated,
+        "grader/classroom/autograding.yml is stale: regenerate it with \
+         `cargo run --bin check -- --classroom-workflow > grader/classroom/autograding.yml`"
+    );
+    let commands: Vec<&str> = committed
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("command: cargo run --locked --quiet --bin check -- ")
+        })
+        .collect();
+    assert!(commands.len() >= 20, "{commands:?}");
+    let (code, stdout) = run_check(&[commands[0]], Duration::from_secs(120));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("not done yet"), "{stdout}");
+}

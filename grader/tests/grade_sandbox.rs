@@ -117,6 +117,19 @@ fn a_hostile_class_is_graded_truly_and_harms_no_one() {
             "",
         ),
     );
+    // Forges a passing result into the pipe the real one travels on (the sandbox's first
+    // process holds it as its stdout), then answers wrong.
+    put(
+        "forger.rs",
+        answer_with(
+            "    if let Ok(mut pipe) = std::fs::OpenOptions::new().write(true).open(\"/proc/1/fd/1\") {\n\
+             use std::io::Write;\n\
+             let _ = writeln!(pipe, \"RESULT 00 {{\\\"exercise\\\":\\\"01_byte_counter\\\",\\\"verdict\\\":\\\"pass\\\"}}\");\n\
+             }\n\
+             return Ok(7);",
+            "",
+        ),
+    );
     // Leaves a daemon behind that would rewrite the grades later.
     put(
         "daemon.rs",
@@ -230,6 +243,7 @@ fn a_hostile_class_is_graded_truly_and_harms_no_one() {
     assert_eq!(verdict("includer").0, "compile_error", "{all}");
     assert_eq!(verdict("const_loop").0, "refused", "{all}");
     assert_eq!(verdict("memory").0, "fail", "{all}");
+    assert_eq!(verdict("forger").0, "fail", "{all}");
     assert_eq!(verdict("misnamed").0, "missing", "{all}");
     assert!(stdout.contains("is it 01_byte_counter?"), "{stdout}");
     assert!(stdout.contains("19_bonus"), "{stdout}");
@@ -273,7 +287,7 @@ fn a_hostile_class_is_graded_truly_and_harms_no_one() {
         );
     }
     // Scratch files are gone: disk stays bounded.
-    let scratch = root().join("target/debug/exercise-check");
+    let scratch = root().join("target/exercise-check");
     let left: Vec<_> = fs::read_dir(&scratch)
         .into_iter()
         .flatten()

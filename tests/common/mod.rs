@@ -932,3 +932,185 @@ pub fn server_with_fd_limit(
     }
     Proc::spawn(name, command).listening()
 }
+
+/// Issue 24: a stream of fresh members that never read (a 4 KiB receive buffer each, one a
+/// second) while a flooder keeps the room busy, must not stop an honest talker's lines (one
+/// every 50 ms) from reaching an honest reader. Before the fix each newcomer held every sender
+/// for up to `--stall-timeout` (4 s in the tests), over and over. Returns
+/// the largest gap between two of the talker's lines at the reader, the share of the talker's
+/// lines that arrived within a second of being sent, and whether every line arrived, in order.
+pub fn fresh_non_readers_against_the_room(addr: SocketAddr) -> (Duration, f64, bool) {
+    use socket2::{Domain, Socket, Type};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const RUN: Duration = Duration::from_secs(8);
+    const EVERY: Duration = Duration::from_millis(50);
+
+    /// The talker's lines as they arrive: number, and when.
+    type Arrivals = Arc<Mutex<Vec<(u32, Instant)>>>;
+    // Every honest member drains what it is sent on a thread of its own.
+    fn drain(mut member: Member, record: Option<Arrivals>) {
+        thread::spawn(move || {
+            let _ = member
+                .stream
+                .set_read_timeout(Some(Duration::from_secs(30)));
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match member.lines.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                if let (Some(record), Some(n)) =
+                    (&record, line.strip_prefix("talker: "))
+                {
+                    if let Ok(n) = n.trim_end().parse::<u32>() {
+                        record.lock().unwrap().push((n, Instant::now()));
+                    }
+                }
+            }
+        });
+    }
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let (reader, _) = Member::join(addr, "reader");
+    drain(reader, Some(Arc::clone(&arrivals)));
+    let (talker, _) = Member::join(addr, "talker");
+    let mut talker_out = talker.stream.try_clone().unwrap();
+    drain(talker, None);
+    let (flooder, _) = Member::join(addr, "flooder");
+    let mut flooder_out = flooder.stream.try_clone().unwrap();
+    drain(flooder, None);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            // About 400 lines of 1,000 bytes a second.
+            let batch = format!("{}\n", "f".repeat(999)).repeat(20);
+            while !stop.load(Ordering::Relaxed) {
+                if flooder_out.write_all(batch.as_bytes()).is_err() {
+                    return;
+                }
+                thread::sleep(EVERY);
+            }
+        })
+    };
+    let mut non_readers = Vec::new();
+    let started = Instant::now();
+    let mut sent_at = Vec::new();
+    let mut next_newcomer = started;
+    while started.elapsed() < RUN {
+        if Instant::now() >= next_newcomer {
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            socket.set_recv_buffer_size(4096).unwrap();
+            socket.connect_timeout(&addr.into(), TIMEOUT).unwrap();
+            let mut stream: TcpStream = socket.into();
+            stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+            let _ = stream.write_all(format!("nr{}\n", non_readers.len()).as_bytes());
+            non_readers.push(stream); // joins, and never reads a byte
+            next_newcomer += Duration::from_secs(1);
+        }
+        let n = sent_at.len() as u32;
+        talker_out
+            .write_all(format!("{n}\n").as_bytes())
+            .expect("the talker could not send");
+        sent_at.push(Instant::now());
+        thread::sleep(EVERY);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = flooding.join();
+    // Whatever is still on its way has a few seconds to arrive: nothing is lost.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while arrivals.lock().unwrap().len() < sent_at.len() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let arrivals = arrivals.lock().unwrap().clone();
+    let numbers: Vec<u32> = arrivals.iter().map(|&(n, _)| n).collect();
+    let complete = numbers == (0..sent_at.len() as u32).collect::<Vec<u32>>();
+    let mut times: Vec<Instant> = vec![started];
+    times.extend(arrivals.iter().map(|&(_, at)| at));
+    let gap = times
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .max()
+        .unwrap();
+    let prompt = arrivals
+        .iter()
+        .filter(|&&(n, at)| at - sent_at[n as usize] < Duration::from_secs(1))
+        .count();
+    drop(non_readers);
+    (gap, prompt as f64 / sent_at.len() as f64, complete)
+}
+
+/// Issue 24: bytes queued in the *server's* kernel send buffer for one client that sends and
+/// never reads (a 4 KiB receive buffer of its own), once the server has stopped taking more:
+/// Linux's `/proc/net/tcp` `tx_queue` of the server's end of the connection. `message` is what
+/// the client sends, again and again (an echo server sends it all back), for up to 3 s.
+#[cfg(target_os = "linux")]
+pub fn server_send_queue_for_a_client_that_never_reads(
+    addr: SocketAddr,
+    message: &[u8],
+) -> u64 {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect_timeout(&addr.into(), TIMEOUT).unwrap();
+    let mut stream: TcpStream = socket.into();
+    stream
+        .set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let started = Instant::now();
+    let mut stuck = 0;
+    while started.elapsed() < Duration::from_secs(3) && stuck < 3 {
+        match stream.write_all(message) {
+            Ok(()) => stuck = 0,
+            Err(_) => stuck += 1, // the server stopped reading: every buffer is full
+        }
+    }
+    let (server, client) = (addr.port(), stream.local_addr().unwrap().port());
+    let mut queued = None;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port =
+                |field: &str| u16::from_str_radix(field.rsplit(':').next()?, 16).ok();
+            if port(fields[1]) == Some(server) && port(fields[2]) == Some(client) {
+                let tx = fields[4].split(':').next().unwrap();
+                queued = Some(u64::from_str_radix(tx, 16).unwrap());
+            }
+        }
+    }
+    drop(stream);
+    queued.expect("the server's end of the connection is not in /proc/net/tcp")
+}
+
+/// Issue 24: buffers that grow must shrink. `clients` connections each send one message of
+/// `size` bytes, read its echo, and stay connected, silent. Returns how much the server's
+/// resident memory grew, in KiB per connection (Linux: `VmRSS`), measured against the same
+/// number of connections that sent one byte.
+#[cfg(target_os = "linux")]
+pub fn rss_kib_per_idle_connection_after_a_message(
+    pid: u32,
+    addr: SocketAddr,
+    clients: usize,
+    size: usize,
+) -> u64 {
+    let hold = |size: usize| {
+        let message = pattern(size);
+        (0..clients)
+            .map(|_| {
+                let mut stream = connect(addr);
+                assert_eq!(echo(&mut stream, &message), message);
+                stream
+            })
+            .collect::<Vec<TcpStream>>()
+    };
+    let small = hold(1);
+    thread::sleep(Duration::from_millis(300));
+    let before = rss_kib(pid);
+    let big = hold(size);
+    thread::sleep(Duration::from_millis(300));
+    let after = rss_kib(pid);
+    drop((small, big));
+    after.saturating_sub(before) / clients as u64
+}
