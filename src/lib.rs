@@ -26,10 +26,13 @@
 //!   (chapter 14; chapter 18's chat room and the clients of 02, 12, 15 and 17 reuse it).
 //! - [`framing`]: length-prefixed frames (4-byte big-endian length) and capped line framing,
 //!   blocking and incremental, with a maximum size checked before allocating (chapter 12).
+//! - [`http`]: HTTP/1.1 requests parsed by hand with a cap and a deadline, responses framed by
+//!   the server (`Content-Length`, chunked, `HEAD`), the status of every refusal (chapter 19).
 
 pub mod cli;
 pub mod echo;
 pub mod framing;
+pub mod http;
 pub mod net;
 pub mod pool;
 pub mod rfc868;

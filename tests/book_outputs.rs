@@ -77,6 +77,10 @@ const OUTPUTS: &[&str] = &[
     "18-echo-client.txt",
     "18-chat-server.txt",
     "18-chat-ada.txt",
+    "19-server.txt",
+    "19-hello.txt",
+    "19-pipelined.txt",
+    "19-refused.txt",
     "20-server.txt",
     "20-bob.txt",
 ];
@@ -1393,6 +1397,64 @@ fn chapter_18_echo_and_chat_on_tokio() {
         "cargo run --example 14_chat_room -- client --nick ada",
         &shown,
     );
+    t.check();
+}
+
+#[cfg(unix)]
+#[test]
+fn chapter_19_requests_by_hand_then_ctrl_c() {
+    use std::io::{Read, Write};
+    let (server, addr) = Proc::server("19_http_server", &["--addr", "127.0.0.1:0"]);
+    // What `printf '…' | nc -N 127.0.0.1 7878` shows: the request goes out, nc half-closes,
+    // and the server's bytes come back until it closes too.
+    let by_hand = |request: &str| -> Vec<String> {
+        let mut stream = common::connect(addr);
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply
+            .lines()
+            .map(|l| match l.strip_prefix("Date: ") {
+                Some(_) => "Date: Mon, 07 Dec 2026 19:13:18 GMT".to_string(),
+                None => l.to_string(),
+            })
+            .collect()
+    };
+    let command = |request: &str| {
+        format!(
+            "printf '{}' | nc -N 127.0.0.1 7878",
+            request.replace('\r', "\\r").replace('\n', "\\n")
+        )
+    };
+    let hello = "GET /hello?name=ada HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let pipelined = "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n\
+                     GET /chunked HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let refused = "GET /hello HTTP/1.1\r\nHost : 127.0.0.1\r\n\r\n";
+    let transcripts = [
+        ("19-hello.txt", hello),
+        ("19-pipelined.txt", pipelined),
+        ("19-refused.txt", refused),
+    ]
+    .map(|(file, request)| (file, command(request), request));
+    let mut shown = Vec::new();
+    for (n, (file, command, request)) in transcripts.into_iter().enumerate() {
+        shown.push((file, command, by_hand(request)));
+        // One connection's lines at a time, as a reader typing the commands sees them.
+        wait_for_count(&server, "done: ", n + 1);
+    }
+    let before_signal = server.stdout();
+    server.sigint();
+    let server = server.wait(TIMEOUT);
+    let mut t = Transcripts::new(addr.port());
+    t.add(
+        "19-server.txt",
+        "cargo run --example 19_http_server",
+        &with_ctrl_c(&before_signal, &server.stdout),
+    );
+    for (file, command, lines) in &shown {
+        t.add(file, command, lines);
+    }
     t.check();
 }
 

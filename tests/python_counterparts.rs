@@ -310,3 +310,62 @@ fn platform_checks_print_what_the_portability_appendix_says_of_linux() {
         );
     }
 }
+
+#[test]
+fn http_server_answers_hello_and_echo_with_keep_alive() {
+    let Some((_server, addr)) = server("python/http_server.py") else {
+        return;
+    };
+    let mut stream = connect(addr);
+    // Two requests on one connection: keep-alive, as chapter 19's server.
+    stream
+        .write_all(
+            b"GET /hello?name=ada HTTP/1.1\r\nHost: x\r\n\r\n\
+              POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+        )
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    for body in ["hello, ada\n", "hi"] {
+        let mut head = String::new();
+        loop {
+            let line = read_line(&mut reader);
+            if line.trim_end().is_empty() {
+                break;
+            }
+            head.push_str(&line);
+        }
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert!(
+            head.contains(&format!("Content-Length: {}\r\n", body.len())),
+            "{head}"
+        );
+        let mut got = vec![0; body.len()];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(got, body.as_bytes());
+    }
+}
+
+#[test]
+fn wsgi_hello_answers_hello_and_echo_and_closes() {
+    let Some((_server, addr)) = server("python/wsgi_hello.py") else {
+        return;
+    };
+    for (request, body) in [
+        (
+            &b"GET /hello?name=ada HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            "hello, ada\n",
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+            "hi",
+        ),
+    ] {
+        let mut stream = connect(addr);
+        stream.write_all(request).unwrap();
+        // wsgiref speaks HTTP/1.0: one request, then it closes.
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.0 200 OK\r\n"), "{reply}");
+        assert!(reply.ends_with(&format!("\r\n\r\n{body}")), "{reply}");
+    }
+}

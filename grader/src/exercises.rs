@@ -30,6 +30,7 @@ mod ex16_reconnect;
 mod ex16_two_deadlines;
 mod ex17_allow_list;
 mod ex18_async_lifetime;
+mod ex19_request_head;
 mod ex20_frame_decoder;
 
 /// One check: a name that says what must hold, and the code that looks.
@@ -82,6 +83,7 @@ pub static ALL: &[&Exercise] = &[
     &ex16_reconnect::EXERCISE,
     &ex17_allow_list::EXERCISE,
     &ex18_async_lifetime::EXERCISE,
+    &ex19_request_head::EXERCISE, // chapter 19
     &ex20_frame_decoder::EXERCISE,
 ];
 
