@@ -189,14 +189,11 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
 
     let scratch = write_scratch(&target_dir, &bins)?;
 
-    let exe_of = |name: &str| {
-        profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-    };
-    // A binary left from an earlier build could hide a failure to rebuild it: remove it first
-    // (cargo puts a fresh one back without recompiling when nothing changed).
-    for name in bins.keys() {
-        let _ = fs::remove_file(exe_of(name));
-    }
+    // Which programs this build produced is what cargo says (an artifact message per binary,
+    // fresh or rebuilt), not whether a file of that name exists: a binary left from an earlier
+    // build must not hide a failure to rebuild it. (Deleting the old binaries first did that,
+    // but it pulled programs from under another checker running in the same folder: `--watch`
+    // and a second terminal, say.)
 
     let cargo = |extra: &[&str]| {
         let mut command =
@@ -217,10 +214,19 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
     // The compiler's warnings, by binary: often the bug itself (an unused `MAX_LINE` is a cap
     // never applied), so the student sees them with the checks.
     let mut warnings: HashMap<String, String> = HashMap::new();
+    let mut produced: HashMap<String, PathBuf> = HashMap::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
+        if message["reason"] == "compiler-artifact" {
+            if let (Some(target), Some(exe)) = (
+                message["target"]["name"].as_str(),
+                message["executable"].as_str(),
+            ) {
+                produced.insert(target.to_string(), PathBuf::from(exe));
+            }
+        }
         if message["reason"] == "compiler-message"
             && message["message"]["level"] == "warning"
         {
@@ -238,8 +244,7 @@ pub fn build_all(sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Built>>
 
     let mut results = HashMap::new();
     for (name, source) in &bins {
-        let exe = exe_of(name);
-        if exe.is_file() {
+        if let Some(exe) = produced.remove(name).filter(|e| e.is_file()) {
             results.insert(
                 source.clone(),
                 Built::Exe {

@@ -298,6 +298,8 @@ pub struct Proc {
 #[derive(Default)]
 struct Usage {
     seen: Mutex<std::collections::HashMap<u32, Duration>>,
+    /// (when, total) after each sample: what the program did in its last moments.
+    history: Mutex<Vec<(Instant, Duration)>>,
     stop: AtomicBool,
 }
 
@@ -326,7 +328,31 @@ impl Usage {
             let entry = seen.entry(tid).or_default();
             *entry = (*entry).max(time);
         }
+        if alive {
+            let total = seen.values().sum();
+            let mut history = lock(&self.history);
+            history.push((Instant::now(), total));
+            if history.len() > 600 {
+                history.drain(..300); // a minute of samples is plenty
+            }
+        }
         alive
+    }
+
+    /// The share of the last `window` in which the program was running or waiting to run;
+    /// `None` when it has not lived that long (or is not measured).
+    fn recent_share(&self, pid: u32, window: Duration) -> Option<f64> {
+        if !self.sample(pid) {
+            return None;
+        }
+        let history = lock(&self.history);
+        let &(now, total) = history.last()?;
+        let &(then, before) = history
+            .iter()
+            .rev()
+            .find(|(t, _)| now.duration_since(*t) >= window)?;
+        let wall = now.duration_since(then).as_secs_f64();
+        Some(total.saturating_sub(before).as_secs_f64() / wall)
     }
 
     /// The total so far (after a fresh sample), or `None` where nothing could be measured.
@@ -441,25 +467,28 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        // A program still running after ≥ 1 s that wanted the CPU for more than SPIN_SHARE of
-        // that time was spinning (see `cpu_time`: load does not hide it).
-        let wall = self.started.elapsed();
-        let cpu = if wall >= SPIN_MIN_WALL {
-            self.cpu_time()
-        } else {
-            None
+        // A program still running that wanted the CPU for more than SPIN_SHARE of its last
+        // SPIN_MIN_WALL was spinning (see `cpu_time`: load does not hide it). Its last moments,
+        // not its whole life: a program that just moved 24 MB was busy for good reason (and on
+        // a loaded machine "running or waiting to run" the whole time), but once its work is
+        // done a program that waits for the network uses nothing.
+        let share = match self.try_status() {
+            None if cfg!(target_os = "linux") => {
+                self.usage.recent_share(self.pid(), SPIN_MIN_WALL)
+            }
+            None if self.started.elapsed() >= SPIN_MIN_WALL => self
+                .cpu_time()
+                .map(|cpu| cpu.as_secs_f64() / self.started.elapsed().as_secs_f64()),
+            _ => None,
         };
         self.usage.stop.store(true, Ordering::SeqCst);
-        if let Some(cpu) = cpu {
-            let share = cpu.as_secs_f64() / wall.as_secs_f64();
-            if share > SPIN_SHARE {
-                lock(&self.spins).push(format!(
-                    "the program was running or waiting to run {:.0} % of {:.1} s (a program that \
-                     waits for the network is neither)",
-                    share * 100.0,
-                    wall.as_secs_f64()
-                ));
-            }
+        if let Some(share) = share.filter(|s| *s > SPIN_SHARE) {
+            lock(&self.spins).push(format!(
+                "the program was running or waiting to run {:.0} % of its last {:.1} s (a \
+                 program that waits for the network is neither)",
+                share * 100.0,
+                SPIN_MIN_WALL.as_secs_f64()
+            ));
         }
         let mut child = lock(&self.child);
         let _ = child.kill();
