@@ -281,7 +281,7 @@ fn grading_a_class_reports_right_wrong_and_not_compiling() {
             (
                 s.get("student").str().to_string(),
                 exercise.get("verdict").str().to_string(),
-                s.get("passed").num(),
+                s.get("points").num(),
             )
         })
         .collect();
@@ -303,7 +303,7 @@ fn grading_a_class_reports_right_wrong_and_not_compiling() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(
         rows[0],
-        "student,exercise,verdict,passed,total,passed_checks,failed_checks"
+        "student,exercise,verdict,passed,total,points,points_total,passed_checks,failed_checks"
     );
     assert!(
         rows[1].starts_with("alice,01_byte_counter,pass,5,5,"),

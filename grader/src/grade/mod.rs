@@ -285,7 +285,11 @@ pub fn grade(args: &GradeArgs) -> anyhow::Result<bool> {
                         let built = toolkit.build(
                             &file,
                             &work,
-                            &format!("{}.rs", exercise.name),
+                            // Compiler messages name the file as the student named it.
+                            &file
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_else(|| format!("{}.rs", exercise.name)),
                             args.build_limit,
                         );
                         let mut result = match &built {
