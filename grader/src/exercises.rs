@@ -30,6 +30,8 @@ mod ex16_reconnect;
 mod ex16_two_deadlines;
 mod ex17_allow_list;
 mod ex18_async_lifetime;
+/// "Waiting costs no CPU", judged alike at any load (the CPU checks of chapters 04–08).
+mod idle;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {

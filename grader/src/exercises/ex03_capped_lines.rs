@@ -219,6 +219,9 @@ fn one_past_max_with_newline(ctx: &Ctx) -> Result<(), Fail> {
 
 fn empty_lines(ctx: &Ctx) -> Result<(), Fail> {
     let (server, mut stream) = start(ctx)?;
+    let addr = stream
+        .peer_addr()
+        .map_err(|e| fail("the server's address", e.to_string(), ""))?;
     send(&mut stream, b"\n\n")?;
     let _ = stream.shutdown(Shutdown::Write);
     let (got, end) = read_to_end(&mut stream, WAIT);
@@ -230,9 +233,7 @@ fn empty_lines(ctx: &Ctx) -> Result<(), Fail> {
              of the stream, with no byte, is End",
         ));
     }
-    let addr = stream
-        .peer_addr()
-        .map_err(|e| fail("the address", e.to_string(), ""))?;
+
     drop(stream);
     // A client that connects and closes without a byte: `End` at once, 0 lines.
     let quiet = connect(addr)?;
