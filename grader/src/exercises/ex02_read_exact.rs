@@ -48,7 +48,7 @@ pub static EXERCISE: Exercise = Exercise {
         },
         Check {
             name: "a server that never answers, with `--timeout 1`: one `error:` line and exit \
-                   code 1 within 2.5 s",
+                   code 1 within 3.2 s",
             holds: &[4],
             run: never_answers,
         },
@@ -258,7 +258,7 @@ fn never_answers(ctx: &Ctx) -> Result<(), Fail> {
         thread::sleep(Duration::from_secs(4));
         false
     })?;
-    expect_one_error(&done, Some(Duration::from_millis(2500)))
+    expect_one_error(&done, Some(Duration::from_millis(3200)))
 }
 
 fn empty_message(ctx: &Ctx) -> Result<(), Fail> {
