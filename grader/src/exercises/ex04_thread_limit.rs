@@ -59,6 +59,8 @@ fn echo(stream: &mut TcpStream, message: &[u8]) -> Result<Option<Vec<u8>>, Fail>
     stream
         .write_all(message)
         .map_err(|e| fail("the server reads", format!("sending failed: {e}"), ""))?;
+    // A served client's echo comes within milliseconds: 2 s is room for a busy machine.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let mut back = vec![0u8; message.len()];
     let mut got = 0;
     while got < back.len() {
