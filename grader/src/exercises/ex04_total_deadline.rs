@@ -173,9 +173,10 @@ fn trickling_client(ctx: &Ctx) -> Result<(), Fail> {
 }
 
 fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
-    let (server, _stream, _) = start(ctx)?;
-    // Judged while the client's thread still waits (its deadline is 1.5 s away): a thread
-    // that has ended no longer shows its time.
+    // A time limit of 4 s: the client's thread is judged while it waits, long before its
+    // deadline ends it.
+    let (server, addr) = ctx.server(&["--max-connection", "4"])?;
+    let _stream = connect(addr)?;
     super::idle::expect_asleep(
         ctx,
         &server,

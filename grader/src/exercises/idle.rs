@@ -24,7 +24,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Ctx, Proc, cpu_time};
+use crate::harness::{Ctx, Proc};
 use crate::report::{Fail, fail};
 
 /// Runnable for at most this share of a window: asleep.
@@ -63,11 +63,14 @@ impl Usage {
     }
 }
 
-/// Voluntary context switches of process `pid`, its threads and its children (Linux).
+/// Per thread (keyed by process and thread id): the nanoseconds it was runnable, and how
+/// many times it blocked, for process `pid`, its threads and its children (Linux).
 #[cfg(target_os = "linux")]
-fn blocks(pid: u32) -> Option<u64> {
-    let mut total = 0;
-    let mut measured = false;
+type Snapshot = std::collections::HashMap<(u32, String), (u64, u64)>;
+
+#[cfg(target_os = "linux")]
+fn snapshot(pid: u32) -> Option<Snapshot> {
+    let mut out = Snapshot::new();
     let mut family = vec![pid];
     children(&mut family);
     for p in family {
@@ -75,21 +78,31 @@ fn blocks(pid: u32) -> Option<u64> {
             continue;
         };
         for task in tasks.flatten() {
-            let Ok(status) = std::fs::read_to_string(task.path().join("status"))
-            else {
-                continue;
-            };
-            if let Some(n) = status
-                .lines()
-                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                .and_then(|n| n.trim().parse::<u64>().ok())
-            {
-                total += n;
-                measured = true;
+            let path = task.path();
+            // schedstat: time on a CPU and time waiting for one, in nanoseconds.
+            let runnable = std::fs::read_to_string(path.join("schedstat"))
+                .ok()
+                .and_then(|text| {
+                    let mut fields =
+                        text.split_whitespace().map(|f| f.parse::<u64>().ok());
+                    Some(fields.next()?? + fields.next()??)
+                });
+            let blocked =
+                std::fs::read_to_string(path.join("status"))
+                    .ok()
+                    .and_then(|status| {
+                        status
+                            .lines()
+                            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                            .and_then(|n| n.trim().parse::<u64>().ok())
+                    });
+            if let (Some(runnable), Some(blocked)) = (runnable, blocked) {
+                let tid = task.file_name().to_string_lossy().into_owned();
+                out.insert((p, tid), (runnable, blocked));
             }
         }
     }
-    measured.then_some(total)
+    (!out.is_empty()).then_some(out)
 }
 
 /// Appends the living children (and theirs) of the processes in `out`.
@@ -118,22 +131,44 @@ fn children(out: &mut Vec<u32>) {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn blocks(_pid: u32) -> Option<u64> {
-    // Elsewhere, CPU time alone (`harness::cpu_time`) judges: no count of blocks.
-    Some(0)
-}
-
 /// Measures `proc` over `window`; `None` where the runnable time is not measured.
+///
+/// Thread by thread: a thread that ends within the window takes its time with it (its
+/// `/proc` entry is gone), and a sum over the process would then lose that thread's whole
+/// past, hiding the others' time too. Threads that end count for nothing here; threads that
+/// start count from zero.
+#[cfg(target_os = "linux")]
 pub fn usage(proc: &Proc, window: Duration) -> Option<Usage> {
     let pid = proc.pid();
-    let (runnable, blocked) = (cpu_time(pid)?, blocks(pid)?);
+    let before = snapshot(pid)?;
+    let started = Instant::now();
+    thread::sleep(window);
+    let after = snapshot(pid).unwrap_or_default();
+    let wall = started.elapsed();
+    let (mut runnable, mut blocks) = (0u64, 0u64);
+    for (key, (r, b)) in &after {
+        let (r0, b0) = before.get(key).copied().unwrap_or((0, 0));
+        runnable += r.saturating_sub(r0);
+        blocks += b.saturating_sub(b0);
+    }
+    Some(Usage {
+        wall,
+        runnable: Duration::from_nanos(runnable),
+        blocks,
+    })
+}
+
+/// Elsewhere, CPU time alone (`harness::cpu_time`, where it is measured) judges: no count of
+/// blocks.
+#[cfg(not(target_os = "linux"))]
+pub fn usage(proc: &Proc, window: Duration) -> Option<Usage> {
+    let before = crate::harness::cpu_time(proc.pid())?;
     let started = Instant::now();
     thread::sleep(window);
     Some(Usage {
         wall: started.elapsed(),
-        runnable: cpu_time(pid)?.saturating_sub(runnable),
-        blocks: blocks(pid)?.saturating_sub(blocked),
+        runnable: crate::harness::cpu_time(proc.pid())?.saturating_sub(before),
+        blocks: 0,
     })
 }
 
