@@ -72,15 +72,18 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// arrived in all.
 ///
 /// Given: `stream`, connected to the client, with a read timeout of 10 s.
+/// `ErrorKind::Interrupted` from `read` means "nothing was read, try again".
 ///
 /// Must hold:
-/// - every byte counts, however the bytes arrive: in one piece, or in many pieces with pauses
-///   between them. One `read` returns what has arrived *so far* (1 byte or 4096), never "all of
-///   it", and a read that returns less than the buffer's size is not the end;
-/// - `Ok(0)` from `read` is the end: the client closed its side (it sent a FIN);
-/// - `ErrorKind::Interrupted` means "nothing was read, try again";
-/// - any other error (the timeout included) is returned with `?`: the caller reports it;
-/// - count, do not keep: a client may send gigabytes, and this server's memory must not grow.
+/// 1. every byte counts, however the bytes arrive: in one piece, or in many pieces with pauses
+///    between them. One `read` returns what has arrived *so far* (1 byte or 4096), never "all
+///    of it", and a read that returns less than the buffer's size is not the end;
+/// 2. `Ok(0)` from `read` is the end: the client closed its side (it sent a FIN). A client that
+///    sends nothing and closes gets `0 bytes`;
+/// 3. any other error (the timeout, a reset) is returned with `?`: the caller reports it
+///    (`error: cannot read from …`, exit 1), and no count is sent;
+/// 4. count, do not keep: a client may send gigabytes, and this server's memory must not grow
+///    with what it sends (50 MB sent leave the server under 16 MB).
 ///
 /// Hints, one at a time:
 /// 1. A `[0u8; 4096]` buffer on the stack and a `loop` around `stream.read(&mut buf)`.

@@ -73,15 +73,21 @@ fn run(args: Args) -> anyhow::Result<()> {
 // ============================== YOUR PART ==============================
 /// Fills `buf` completely with bytes read from `stream`, however they arrive.
 ///
-/// Given: `stream`, connected, with a read timeout; `buf`, as long as the expected echo.
+/// Given: `stream`, connected, with a read timeout (`--timeout`); `buf`, as long as the
+/// expected echo. `ErrorKind::Interrupted` from `read` means "nothing was read, try again".
 ///
 /// Must hold:
-/// - on `Ok(())`, every byte of `buf` holds the next byte of the stream, in order: a read that
-///   returns 1 byte when 5 are expected is normal, and the next read continues *after* it;
-/// - if the stream ends (`read` returns `Ok(0)`) before `buf` is full, return an error of kind
-///   `ErrorKind::UnexpectedEof` (`io::Error::from(ErrorKind::UnexpectedEof)`): the caller then
-///   prints one error line and exits 1. Never print half a message, never loop forever;
-/// - `ErrorKind::Interrupted` means "nothing was read, try again"; return any other error.
+/// 1. on `Ok(())`, every byte of `buf` holds the next byte of the stream, in order, however the
+///    bytes arrive: a read that returns 1 byte when 5 are expected is normal, and the next read
+///    continues *after* it;
+/// 2. an empty `buf` (an empty message) is already full: `Ok(())` at once, without waiting;
+/// 3. if the stream ends (`read` returns `Ok(0)`) before `buf` is full, even before its first
+///    byte, return an error of kind `ErrorKind::UnexpectedEof`
+///    (`io::Error::from(ErrorKind::UnexpectedEof)`): the caller then prints one error line and
+///    exits 1. Never print half a message, never loop forever;
+/// 4. any other error is returned at once, the read timeout included (`WouldBlock` on Unix,
+///    `TimedOut` on Windows): with `--timeout 1`, a server that never answers ends the client
+///    with an error after about 1 s, not a retry.
 ///
 /// Hints, one at a time:
 /// 1. Keep a count `filled` of the bytes already in `buf`; loop while `filled < buf.len()`.

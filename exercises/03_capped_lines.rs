@@ -128,14 +128,17 @@ fn serve_lines(
 /// lines); `max`, the longest line accepted, not counting its `\n`; `line`, an empty buffer.
 ///
 /// Must hold:
-/// - `Line::Complete` with `line` holding the line **without** its `\n`, for a line of up to
-///   `max` bytes; a line of exactly `max` bytes is accepted;
-/// - `Line::TooLong` as soon as `max + 1` bytes have arrived without a `\n`: without waiting for
-///   the rest of the line, which may never end (the client may be sending gigabytes);
-/// - at the end of the stream: `Line::Complete` for a last line that has no `\n`, then
-///   `Line::End`; `Line::End` at once when no byte of a new line came;
-/// - the bytes after a `\n` stay in `reader` for the next call;
-/// - errors (a timeout, a reset) are returned with `?`.
+/// 1. `Line::Complete` with `line` holding the line **without** its `\n`, for a line of up to
+///    `max` bytes: a line of exactly `max` bytes is accepted, and so is an empty line (`\n`
+///    alone: `line` stays empty);
+/// 2. `Line::TooLong` as soon as `max + 1` bytes have arrived without a `\n`: without waiting for
+///    the rest of the line, which may never end (the client may be sending gigabytes); a line of
+///    `max + 1` bytes is refused even when its `\n` comes in the same write;
+/// 3. at the end of the stream: `Line::Complete` for a last line that has no `\n` (up to `max`
+///    bytes, exactly `max` included), then `Line::End`; `Line::End` at once when no byte of a
+///    new line came;
+/// 4. the bytes after a `\n` stay in `reader` for the next call;
+/// 5. errors (a timeout, a reset) are returned with `?`: the caller reports them.
 ///
 /// Hints, one at a time:
 /// 1. `(&mut *reader).take(n)` is a reader that stops after `n` bytes; `read_until(b'\n', line)`

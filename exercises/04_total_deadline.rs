@@ -137,17 +137,20 @@ fn serve_client(
 /// first.
 ///
 /// Given: `stream`, the client's socket, with a write timeout (and no read timeout: that is
-/// yours to set); `deadline`, the instant the client's time is up.
+/// yours to set); `deadline`, the instant the client's time is up. `ErrorKind::Interrupted`
+/// from `read` means "nothing was read, try again".
 ///
 /// Must hold:
-/// - everything the client sends comes back, in order (`write_all` what you read);
-/// - `Ok(Ending::Closed)` when `read` returns 0;
-/// - `Ok(Ending::DeadlineReached)` at the deadline (within a fraction of a second), whether
-///   the client is silent **or** keeps sending a byte now and then: no wait for a read may last
-///   beyond the deadline;
-/// - waiting costs no CPU: block in `read`, never loop around a non-blocking socket or a zero
-///   timeout;
-/// - other errors are returned; `ErrorKind::Interrupted` means "try again".
+/// 1. everything the client sends comes back, in order (`write_all` what you read);
+/// 2. `Ok(Ending::Closed)` when `read` returns 0, at once: a client that closes is not kept
+///    until its deadline;
+/// 3. `Ok(Ending::DeadlineReached)` at the deadline (within a fraction of a second), whether
+///    the client is silent **or** keeps sending a byte now and then: no wait for a read may
+///    last beyond the deadline. A read that times out fails with `WouldBlock` on Unix and
+///    `TimedOut` on Windows: both mean the deadline is here;
+/// 4. waiting costs no CPU: block in `read`, never loop around a non-blocking socket or a zero
+///    timeout;
+/// 5. other errors (a reset) are returned: the caller reports them.
 ///
 /// Hints, one at a time:
 /// 1. A read timeout set once (`set_read_timeout(Some(limit))`) restarts with every read: a

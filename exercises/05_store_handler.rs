@@ -95,9 +95,14 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// Runs one request line (without its `\n`) against the store and returns the answer line
 /// (without its `\n`).
 ///
-/// Must hold: `SET key value` stores `value` (the rest of the line, spaces included) under
-/// `key` and answers `OK`; `GET key` answers `VALUE value`, or `NOT FOUND`; anything else
-/// answers `ERROR unknown command`.
+/// Must hold:
+/// 1. `SET key value` stores `value`, the whole rest of the line after the key and its space,
+///    byte for byte (`SET g hello   big  world` stores `hello   big  world`, every space kept),
+///    and answers `OK`; a second `SET` of a key replaces its value;
+/// 2. `GET key` answers `VALUE value`, or `NOT FOUND` for a key never set;
+/// 3. anything else answers `ERROR unknown command`: an unknown command, a command in lower
+///    case (`set`), `SET` without a value, `GET` without a key or with more after its key, an
+///    empty line.
 ///
 /// Hints, one at a time:
 /// 1. `request.splitn(3, ' ')` gives the command, the key and the rest.
@@ -114,17 +119,21 @@ fn execute(store: &Store, request: &str) -> String {
 /// closes, stays silent too long, or the server shuts down.
 ///
 /// Given (by `server::serve`): `stream`, with read and write timeouts of 60 s set; `peer`;
-/// `shutdown`, the server's shutdown handle; `store`, the shared map.
+/// `shutdown`, the server's shutdown handle; `store`, the shared map. A silent client's
+/// timeout (`WouldBlock` or `TimedOut` after 60 s) ends it without an error: `return Ok(())`.
 ///
 /// Must hold:
-/// - every request line gets its answer line (`execute`, then `\n`), in order, even when a
-///   client sends several lines in one write;
-/// - while one client is connected (even silent), other clients are answered at once: never
-///   hold the store's lock while waiting for the network;
-/// - Ctrl-C ends a silent client at once: the server exits within a second or so, not after the
-///   60 s idle timeout (watch the stream: chapter 03's `shutdown.watch_stream`);
-/// - a line longer than `MAX_LINE` bytes ends the client with an error; so does a read error.
-///   A silent client's timeout ends it without one (`return Ok(())`).
+/// 4. every request line gets its answer line (`execute`, then `\n`), in order, even when a
+///    client sends several lines in one write, or one line in several writes;
+/// 5. while one client is connected (even silent), other clients are answered at once: never
+///    hold the store's lock while waiting for the network;
+/// 6. Ctrl-C ends a silent client at once: the server exits within a second or so, not after
+///    the 60 s idle timeout (watch the stream: chapter 03's `shutdown.watch_stream`);
+/// 7. a line of exactly `MAX_LINE` bytes (not counting its `\n`) is answered; a line of
+///    `MAX_LINE + 1` bytes ends the client with an error as soon as those bytes have arrived,
+///    without waiting for a `\n` that may never come, and without an answer;
+/// 8. the client's close (`read` returns 0) ends it without an error; a read error (a reset)
+///    ends it with the error (`Err`: the server reports it).
 ///
 /// Hints, one at a time:
 /// 1. `let _watch = shutdown.watch_stream(&stream)?;` first: while `_watch` lives, Ctrl-C makes

@@ -101,13 +101,15 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// `wait`, how long the client has to close.
 ///
 /// Must hold:
-/// - until the client closes, our side stays open: no FIN from us first (no `shutdown`, no drop);
-/// - the client's close is `read` returning 0: then return `ClientFirst` (dropping `stream`
-///   then closes our side, second);
-/// - bytes the client still sends are read and ignored: they are not its close;
-/// - a client that never closes is closed by us after `wait` in all (`ServerFirst`), even if
-///   it keeps sending: the server must not hang on it;
-/// - other errors are returned (a reset: the client is gone; our drop then sends nothing).
+/// 1. until the client closes, our side stays open: no FIN from us first (no `shutdown`, no
+///    drop);
+/// 2. the client's close is `read` returning 0: then return `ClientFirst` at once (dropping
+///    `stream` then closes our side, second, and the TIME_WAIT stays on the client's side);
+/// 3. bytes the client still sends are read and ignored: they are not its close;
+/// 4. a client that never closes is closed by us after `wait` in all (`ServerFirst`), even if
+///    it keeps sending a byte now and then: the wait is a total deadline;
+/// 5. other errors are returned (a reset: the client is gone; our drop then sends nothing);
+/// 6. waiting costs no CPU: block in `read` with a timeout.
 ///
 /// Hints, one at a time:
 /// 1. Read into a small buffer in a loop, and throw the bytes away.

@@ -147,16 +147,20 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// buffer for reading.
 ///
 /// Must hold:
-/// - never wait: every `read` and `write` on a non-blocking socket returns at once, and
-///   `ErrorKind::WouldBlock` means "not now", not an error (so does `Interrupted`);
-/// - a `write` may take fewer bytes than offered: add what it returned to `transfer.sent`, and
-///   offer the rest (`&payload[sent..]`) next turn, never a byte twice, never one skipped;
-/// - read in the same turn, before everything is sent: the server echoes as it reads, and
-///   stops reading when nobody takes its echo;
-/// - `Ok(0)` from `read` before the whole echo came back is an error: return
-///   `Err(io::Error::from(ErrorKind::UnexpectedEof))`; other errors are returned as they are;
-/// - return `Step::Done` once `echo` is as long as `payload`; `Step::Progress` if bytes moved
-///   this turn; otherwise `Step::Idle` (the loop naps), never a loop of your own that retries.
+/// 1. never wait: every `read` and `write` on a non-blocking socket returns at once, and
+///    `ErrorKind::WouldBlock` means "not now", not an error (so does `Interrupted`);
+/// 2. a `write` may take fewer bytes than offered: add what it returned to `transfer.sent`, and
+///    offer the rest (`&payload[sent..]`) next turn, never a byte twice, never one skipped;
+/// 3. read in the same turn, before everything is sent: the server echoes as it reads, and
+///    stops reading when nobody takes its echo;
+/// 4. `echo` gets exactly the bytes `read` returned, in order, and at most the bytes still
+///    missing: what the server sends after the echo is not read (the given code compares
+///    `echo` with `payload` and says where they differ);
+/// 5. `Ok(0)` from `read` before the whole echo came back is an error: return
+///    `Err(io::Error::from(ErrorKind::UnexpectedEof))`; other errors are returned as they are;
+/// 6. return `Step::Done` once `echo` is as long as `payload` (an empty payload: at the first
+///    turn); `Step::Progress` if bytes moved this turn; otherwise `Step::Idle` (the loop naps),
+///    never a loop of your own that retries.
 ///
 /// Hints, one at a time:
 /// 1. Two parts, each a `match`: first the write (if `sent < payload.len()`), then the read.

@@ -285,15 +285,21 @@ fn serve(conn: &mut Conn, event: Event, buf: &mut [u8]) -> io::Result<bool> {
 /// writable)`.
 ///
 /// Must hold:
-/// - write at once, without waiting for a "writable" event: most replies fit in the send
-///   buffer and leave in this call;
-/// - a `write` may take part of `pending`, and `WouldBlock` means the send buffer is full:
-///   remove exactly what was written from the front of `pending`; keep the rest; never wait or
-///   retry in a loop until it is all gone (other clients are waiting for this thread);
-/// - interest: readable while `conn.wants_input()`; **writable only while `pending` is not
-///   empty**. A socket with room in its send buffer is always writable: asking for "writable"
-///   with nothing to write wakes `wait` at once, again and again, and the server spins;
-/// - errors other than `WouldBlock` and `Interrupted` are returned.
+/// 1. write at once, without waiting for a "writable" event: most replies fit in the send
+///    buffer and leave in this call;
+/// 2. a `write` may take part of `pending`, and `WouldBlock` means the send buffer is full:
+///    remove exactly what was written from the front of `pending`; keep the rest;
+/// 3. never wait or retry in a loop until it is all gone: other clients are waiting for this
+///    thread (a client that never reads its reply stops no one);
+/// 4. interest in "writable" exactly while `pending` is not empty: without it, the rest of a
+///    large reply never leaves; with nothing to write, a socket with room in its send buffer is
+///    always writable, and asking for it wakes `wait` at once, again and again: the server
+///    spins;
+/// 5. interest in "readable" exactly while `conn.wants_input()`: a client that has closed its
+///    side, or whose replies are piling up while it sends more, has a socket that is always
+///    readable, and asking for it spins the server just the same;
+/// 6. errors other than `WouldBlock` and `Interrupted` are returned (a client that reset the
+///    connection): the loop then drops the client.
 ///
 /// Hints, one at a time:
 /// 1. A loop while `pending` is not empty: `write`, then `pending.drain(..n)`; on `WouldBlock`,

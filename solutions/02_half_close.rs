@@ -76,12 +76,15 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// Given: `stream`, connected, with read and write timeouts; `request`, the bytes to send.
 ///
 /// Must hold:
-/// - every byte of `request` is sent (a single `write` may take only part of it);
-/// - then the server learns that nothing more is coming: it waits for that before it answers.
-///   The connection must stay open for reading: the reply is still to come;
-/// - the reply is everything the server sends until it closes (`read` returns `Ok(0)`),
-///   however many pieces it comes in, with pauses between them;
-/// - errors (a timeout: the server never answered) are returned with `?`.
+/// 1. every byte of `request` is sent (a single `write` may take only part of it), an empty
+///    request included;
+/// 2. then the server learns that nothing more is coming: it waits for that before it answers.
+///    The connection must stay open for reading: the reply is still to come;
+/// 3. the reply is everything the server sends until it closes (`read` returns `Ok(0)`),
+///    however many pieces and lines it comes in, with pauses between them; a server that
+///    closes without a word sends an empty reply, which is no error;
+/// 4. errors are returned with `?`, the read timeout included (the server never answered): the
+///    client then prints one `error:` line and exits 1, within about its `--timeout`.
 ///
 /// Hints, one at a time:
 /// 1. `write_all`, then `stream.shutdown(Shutdown::Write)`: a FIN goes out, reading goes on.
@@ -89,7 +92,10 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// 2. `read_to_end` reads until `Ok(0)`; or write that loop yourself, into a `Vec<u8>`.
 /// 3. Without the half-close, the server waits for more of the request, and you wait for its
 ///    reply: both wait until your read times out.
-fn send_then_read_reply(stream: &mut TcpStream, request: &[u8]) -> io::Result<Vec<u8>> {
+fn send_then_read_reply(
+    stream: &mut TcpStream,
+    request: &[u8],
+) -> io::Result<Vec<u8>> {
     stream.write_all(request)?;
     // "My request is complete": a FIN after the last byte; we can still read.
     stream.shutdown(Shutdown::Write)?;

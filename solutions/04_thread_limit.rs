@@ -54,8 +54,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
@@ -115,11 +115,16 @@ fn refuse(stream: TcpStream, peer: SocketAddr) {
 /// above: `serve_client(stream, peer, &shutdown)` (run it on the client's thread) and
 /// `refuse(stream, peer)`.
 ///
+/// Returns the served client's thread (`None` if refused, or if the OS would not start a
+/// thread: then say so on stderr, and give the place back).
+///
 /// Must hold:
-/// - at most `max` clients are served at once; client `max + 1` gets the busy line (`refuse`);
-/// - when a served client leaves, its place is free again for the next client;
-/// - a refused client costs no thread; returns the served client's thread (`None` if refused,
-///   or if the OS would not start a thread: then say so on stderr, and give the place back).
+/// 1. at most `max` clients are served at once, and `max` are: with `max` served, client
+///    `max + 1` gets the busy line (`refuse`), and the `max` served go on being served;
+/// 2. when a served client leaves, its place is free again for the next client, every time
+///    (after ten clients came and went, `max` are still served at once);
+/// 3. a refused client takes no place and costs no thread: it is refused on this thread, and
+///    after any number of refusals, a place that comes back goes to the next client.
 ///
 /// Hints, one at a time:
 /// 1. `active.fetch_add(1, Ordering::SeqCst)` returns the count *before* adding: compare that
@@ -153,12 +158,13 @@ fn admit_or_refuse(
     }
     let place = Place(Arc::clone(active));
     let shutdown = shutdown.clone();
-    let spawned = thread::Builder::new()
-        .name(format!("client {peer}"))
-        .spawn(move || {
-            let _place = place;
-            serve_client(stream, peer, &shutdown);
-        });
+    let spawned =
+        thread::Builder::new()
+            .name(format!("client {peer}"))
+            .spawn(move || {
+                let _place = place;
+                serve_client(stream, peer, &shutdown);
+            });
     match spawned {
         Ok(thread) => Some(thread),
         Err(err) => {

@@ -63,8 +63,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
@@ -93,16 +93,28 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// One client's thread: echo until the deadline, then say why and close.
-fn serve_client(mut stream: TcpStream, peer: SocketAddr, deadline: Instant, shutdown: &Shutdown) {
+fn serve_client(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+    shutdown: &Shutdown,
+) {
     // While this `Watch` lives, Ctrl-C makes a blocked `read` return 0 (chapter 03).
     let _watch = match shutdown.watch_stream(&stream) {
         Ok(watch) => watch,
-        Err(err) => return eprintln!("error: cannot watch {peer}: {}", cli::describe_io(&err)),
+        Err(err) => {
+            return eprintln!(
+                "error: cannot watch {peer}: {}",
+                cli::describe_io(&err)
+            );
+        }
     };
     // A client that does not read our echoes must not block us past the deadline either: no
     // single write may wait longer than the whole time the client has.
     let total = deadline.saturating_duration_since(Instant::now());
-    if let Err(err) = stream.set_write_timeout(Some(total.max(Duration::from_millis(1)))) {
+    if let Err(err) =
+        stream.set_write_timeout(Some(total.max(Duration::from_millis(1))))
+    {
         return eprintln!(
             "error: cannot set a timeout for {peer}: {}",
             cli::describe_io(&err)
@@ -123,17 +135,20 @@ fn serve_client(mut stream: TcpStream, peer: SocketAddr, deadline: Instant, shut
 /// first.
 ///
 /// Given: `stream`, the client's socket, with a write timeout (and no read timeout: that is
-/// yours to set); `deadline`, the instant the client's time is up.
+/// yours to set); `deadline`, the instant the client's time is up. `ErrorKind::Interrupted`
+/// from `read` means "nothing was read, try again".
 ///
 /// Must hold:
-/// - everything the client sends comes back, in order (`write_all` what you read);
-/// - `Ok(Ending::Closed)` when `read` returns 0;
-/// - `Ok(Ending::DeadlineReached)` at the deadline (within a fraction of a second), whether
-///   the client is silent **or** keeps sending a byte now and then: no wait for a read may last
-///   beyond the deadline;
-/// - waiting costs no CPU: block in `read`, never loop around a non-blocking socket or a zero
-///   timeout;
-/// - other errors are returned; `ErrorKind::Interrupted` means "try again".
+/// 1. everything the client sends comes back, in order (`write_all` what you read);
+/// 2. `Ok(Ending::Closed)` when `read` returns 0, at once: a client that closes is not kept
+///    until its deadline;
+/// 3. `Ok(Ending::DeadlineReached)` at the deadline (within a fraction of a second), whether
+///    the client is silent **or** keeps sending a byte now and then: no wait for a read may
+///    last beyond the deadline. A read that times out fails with `WouldBlock` on Unix and
+///    `TimedOut` on Windows: both mean the deadline is here;
+/// 4. waiting costs no CPU: block in `read`, never loop around a non-blocking socket or a zero
+///    timeout;
+/// 5. other errors (a reset) are returned: the caller reports them.
 ///
 /// Hints, one at a time:
 /// 1. A read timeout set once (`set_read_timeout(Some(limit))`) restarts with every read: a
@@ -142,7 +157,10 @@ fn serve_client(mut stream: TcpStream, peer: SocketAddr, deadline: Instant, shut
 /// 3. std refuses a zero timeout (`set_read_timeout(Some(Duration::ZERO))` is an error): when no
 ///    time is left, return `DeadlineReached` before setting it. A read that times out fails with
 ///    `WouldBlock` on Unix and `TimedOut` on Windows: both mean the deadline is here.
-fn echo_until_deadline(stream: &mut TcpStream, deadline: Instant) -> io::Result<Ending> {
+fn echo_until_deadline(
+    stream: &mut TcpStream,
+    deadline: Instant,
+) -> io::Result<Ending> {
     let mut buf = [0u8; 4096];
     loop {
         // The time left, as this read's timeout: a client that keeps sending cannot push the
@@ -157,7 +175,12 @@ fn echo_until_deadline(stream: &mut TcpStream, deadline: Instant) -> io::Result<
             Ok(n) => n,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             // The timeout expired: `WouldBlock` on Unix, `TimedOut` on Windows.
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(Ending::DeadlineReached);
             }
             Err(err) => return Err(err),

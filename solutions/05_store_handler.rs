@@ -64,8 +64,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     cli::announce(&listener)?;
 
     let config = Config {
@@ -81,7 +81,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         &listener,
         &shutdown,
         &config,
-        move |stream, peer, shutdown: &Shutdown| handle_client(stream, peer, shutdown, &store),
+        move |stream, peer, shutdown: &Shutdown| {
+            handle_client(stream, peer, shutdown, &store)
+        },
     )?;
     println!("shutting down: served {} client(s)", summary.served);
     Ok(())
@@ -91,9 +93,14 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// Runs one request line (without its `\n`) against the store and returns the answer line
 /// (without its `\n`).
 ///
-/// Must hold: `SET key value` stores `value` (the rest of the line, spaces included) under
-/// `key` and answers `OK`; `GET key` answers `VALUE value`, or `NOT FOUND`; anything else
-/// answers `ERROR unknown command`.
+/// Must hold:
+/// 1. `SET key value` stores `value`, the whole rest of the line after the key and its space,
+///    byte for byte (`SET g hello   big  world` stores `hello   big  world`, every space kept),
+///    and answers `OK`; a second `SET` of a key replaces its value;
+/// 2. `GET key` answers `VALUE value`, or `NOT FOUND` for a key never set;
+/// 3. anything else answers `ERROR unknown command`: an unknown command, a command in lower
+///    case (`set`), `SET` without a value, `GET` without a key or with more after its key, an
+///    empty line.
 ///
 /// Hints, one at a time:
 /// 1. `request.splitn(3, ' ')` gives the command, the key and the rest.
@@ -129,17 +136,21 @@ fn execute(store: &Store, request: &str) -> String {
 /// closes, stays silent too long, or the server shuts down.
 ///
 /// Given (by `server::serve`): `stream`, with read and write timeouts of 60 s set; `peer`;
-/// `shutdown`, the server's shutdown handle; `store`, the shared map.
+/// `shutdown`, the server's shutdown handle; `store`, the shared map. A silent client's
+/// timeout (`WouldBlock` or `TimedOut` after 60 s) ends it without an error: `return Ok(())`.
 ///
 /// Must hold:
-/// - every request line gets its answer line (`execute`, then `\n`), in order, even when a
-///   client sends several lines in one write;
-/// - while one client is connected (even silent), other clients are answered at once: never
-///   hold the store's lock while waiting for the network;
-/// - Ctrl-C ends a silent client at once: the server exits within a second or so, not after the
-///   60 s idle timeout (watch the stream: chapter 03's `shutdown.watch_stream`);
-/// - a line longer than `MAX_LINE` bytes ends the client with an error; so does a read error.
-///   A silent client's timeout ends it without one (`return Ok(())`).
+/// 4. every request line gets its answer line (`execute`, then `\n`), in order, even when a
+///    client sends several lines in one write, or one line in several writes;
+/// 5. while one client is connected (even silent), other clients are answered at once: never
+///    hold the store's lock while waiting for the network;
+/// 6. Ctrl-C ends a silent client at once: the server exits within a second or so, not after
+///    the 60 s idle timeout (watch the stream: chapter 03's `shutdown.watch_stream`);
+/// 7. a line of exactly `MAX_LINE` bytes (not counting its `\n`) is answered; a line of
+///    `MAX_LINE + 1` bytes ends the client with an error as soon as those bytes have arrived,
+///    without waiting for a `\n` that may never come, and without an answer;
+/// 8. the client's close (`read` returns 0) ends it without an error; a read error (a reset)
+///    ends it with the error (`Err`: the server reports it).
 ///
 /// Hints, one at a time:
 /// 1. `let _watch = shutdown.watch_stream(&stream)?;` first: while `_watch` lives, Ctrl-C makes
@@ -171,11 +182,18 @@ fn handle_client(
             Ok(0) => return Ok(()), // the client closed, or Ctrl-C stopped the reading
             Ok(_) => {}
             // The idle timeout (60 s of silence): not an error of ours.
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 println!("idle: closed {peer}");
                 return Ok(());
             }
-            Err(err) => return Err(err).with_context(|| format!("cannot read from {peer}")),
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot read from {peer}"));
+            }
         }
         let Some(request) = line.strip_suffix(b"\n") else {
             if line.len() > MAX_LINE {
@@ -183,7 +201,8 @@ fn handle_client(
             }
             return Ok(()); // a last line without `\n`, cut short by the end of the stream
         };
-        let request = String::from_utf8_lossy(request.strip_suffix(b"\r").unwrap_or(request));
+        let request =
+            String::from_utf8_lossy(request.strip_suffix(b"\r").unwrap_or(request));
         let answer = execute(store, &request);
         writer
             .write_all(format!("{answer}\n").as_bytes())

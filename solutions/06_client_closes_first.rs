@@ -59,8 +59,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let _listener_watch = shutdown
         .watch_listener(&listener)
         .context("cannot watch the listener for Ctrl-C")?;
@@ -76,7 +76,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         match close_after_client(stream, args.close_wait) {
-            Ok(Closed::ClientFirst) => println!("closed: {peer} (the client closed first)"),
+            Ok(Closed::ClientFirst) => {
+                println!("closed: {peer} (the client closed first)")
+            }
             Ok(Closed::ServerFirst) => println!(
                 "closed: {peer} (no close from the client within {:?}; we closed first)",
                 args.close_wait
@@ -95,13 +97,15 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// `wait`, how long the client has to close.
 ///
 /// Must hold:
-/// - until the client closes, our side stays open: no FIN from us first (no `shutdown`, no drop);
-/// - the client's close is `read` returning 0: then return `ClientFirst` (dropping `stream`
-///   then closes our side, second);
-/// - bytes the client still sends are read and ignored: they are not its close;
-/// - a client that never closes is closed by us after `wait` in all (`ServerFirst`), even if
-///   it keeps sending: the server must not hang on it;
-/// - other errors are returned (a reset: the client is gone; our drop then sends nothing).
+/// 1. until the client closes, our side stays open: no FIN from us first (no `shutdown`, no
+///    drop);
+/// 2. the client's close is `read` returning 0: then return `ClientFirst` at once (dropping
+///    `stream` then closes our side, second, and the TIME_WAIT stays on the client's side);
+/// 3. bytes the client still sends are read and ignored: they are not its close;
+/// 4. a client that never closes is closed by us after `wait` in all (`ServerFirst`), even if
+///    it keeps sending a byte now and then: the wait is a total deadline;
+/// 5. other errors are returned (a reset: the client is gone; our drop then sends nothing);
+/// 6. waiting costs no CPU: block in `read` with a timeout.
 ///
 /// Hints, one at a time:
 /// 1. Read into a small buffer in a loop, and throw the bytes away.
@@ -125,7 +129,12 @@ fn close_after_client(stream: TcpStream, wait: Duration) -> io::Result<Closed> {
             // More bytes: not a close. Ignore them and keep waiting.
             Ok(_) => {}
             Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(Closed::ServerFirst);
             }
             Err(err) => return Err(err),

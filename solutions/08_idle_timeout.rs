@@ -247,14 +247,14 @@ fn log_idle(conn: &Conn, now: Instant) {
 /// result: `None` sleeps until an event, `Some(d)` at most `d`.
 ///
 /// Must hold:
-/// - a client's deadline is `idle` after it was last heard from, so a client that keeps
-///   talking is never closed;
-/// - with clients: the time from `now` to the **nearest** deadline (the earliest one), or zero
-///   if it has passed. Later than that, a silent client is closed late; sooner, `wait` returns
-///   for nothing;
-/// - with no clients: no deadline, `None` (sleep until someone connects). Never a fixed
-///   `Some(Duration::ZERO)`: `wait` would return at once, again and again, and the server
-///   spins at 100% CPU.
+/// 1. a client's deadline is `idle` after it was last heard from, so a client that keeps
+///    talking is never closed;
+/// 2. with clients: the time from `now` to the **nearest** deadline (the earliest one), or zero
+///    if it has passed. Later than that, a silent client is closed late; sooner, `wait` returns
+///    for nothing and costs CPU;
+/// 3. with no clients: no deadline, `None` (sleep until someone connects). Never
+///    `Some(Duration::ZERO)`: `wait` would return at once, again and again, and the server
+///    spins at 100% CPU.
 ///
 /// Hints, one at a time:
 /// 1. `conns.values().map(|c| c.last_heard + idle)` gives every deadline; `.min()` the nearest
@@ -279,9 +279,9 @@ fn poll_timeout(
 /// the line for one closed client. Removing a client from `conns` closes it.
 ///
 /// Must hold:
-/// - every client with `last_heard + idle <= now` is removed (and logged); the others stay;
-/// - the deadline is the same as in `poll_timeout`: counted from `last_heard`, not from when
-///   the client connected.
+/// 4. every client with `last_heard + idle <= now` is removed (and logged); the others stay;
+/// 5. the deadline is the same as in `poll_timeout`: counted from `last_heard`, not from when
+///    the client connected.
 ///
 /// Hints, one at a time:
 /// 1. `conns.retain(|_, conn| …)` keeps the clients for which the closure returns `true`.

@@ -80,7 +80,9 @@ where
     /// system call only when it changes.
     fn set_interest(&mut self, readable: bool, writable: bool) -> io::Result<()> {
         let wanted = Event::new(self.interest.key, readable, writable);
-        if (wanted.readable, wanted.writable) != (self.interest.readable, self.interest.writable) {
+        if (wanted.readable, wanted.writable)
+            != (self.interest.readable, self.interest.writable)
+        {
             self.poller
                 .modify_with_mode(&self.socket, wanted, PollMode::Level)?;
             self.interest = wanted;
@@ -136,7 +138,8 @@ impl Conn<'_> {
                     self.pending.extend((0..n).map(|i| b'a' + (i % 26) as u8));
                 }
                 _ => self.pending.extend_from_slice(
-                    format!("error: expected a number of bytes up to {MAX_REPLY}\n").as_bytes(),
+                    format!("error: expected a number of bytes up to {MAX_REPLY}\n")
+                        .as_bytes(),
                 ),
             }
             self.line.clear();
@@ -154,8 +157,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_ctrl_c()?;
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
@@ -220,7 +223,9 @@ fn accept_all<'p>(
             Ok(accepted) => accepted,
             Err(err) if err.kind() == ErrorKind::WouldBlock => return,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => return eprintln!("error: accept failed: {}", cli::describe_io(&err)),
+            Err(err) => {
+                return eprintln!("error: accept failed: {}", cli::describe_io(&err));
+            }
         };
         let key = *next_key;
         *next_key += 1;
@@ -239,7 +244,9 @@ fn accept_all<'p>(
                 };
                 conns.insert(key, conn);
             }
-            Err(err) => eprintln!("error: cannot register {peer}: {}", cli::describe_io(&err)),
+            Err(err) => {
+                eprintln!("error: cannot register {peer}: {}", cli::describe_io(&err))
+            }
         }
     }
 }
@@ -251,7 +258,11 @@ fn serve(conn: &mut Conn, event: Event, buf: &mut [u8]) -> io::Result<bool> {
         match (&conn.socket.socket).read(buf) {
             Ok(0) => conn.finished_reading = true,
             Ok(n) => conn.take_requests(&buf[..n])?,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::Interrupted
+                ) => {}
             Err(err) => return Err(err),
         }
     }
@@ -271,15 +282,21 @@ fn serve(conn: &mut Conn, event: Event, buf: &mut [u8]) -> io::Result<bool> {
 /// writable)`.
 ///
 /// Must hold:
-/// - write at once, without waiting for a "writable" event: most replies fit in the send
-///   buffer and leave in this call;
-/// - a `write` may take part of `pending`, and `WouldBlock` means the send buffer is full:
-///   remove exactly what was written from the front of `pending`; keep the rest; never wait or
-///   retry in a loop until it is all gone (other clients are waiting for this thread);
-/// - interest: readable while `conn.wants_input()`; **writable only while `pending` is not
-///   empty**. A socket with room in its send buffer is always writable: asking for "writable"
-///   with nothing to write wakes `wait` at once, again and again, and the server spins;
-/// - errors other than `WouldBlock` and `Interrupted` are returned.
+/// 1. write at once, without waiting for a "writable" event: most replies fit in the send
+///    buffer and leave in this call;
+/// 2. a `write` may take part of `pending`, and `WouldBlock` means the send buffer is full:
+///    remove exactly what was written from the front of `pending`; keep the rest;
+/// 3. never wait or retry in a loop until it is all gone: other clients are waiting for this
+///    thread (a client that never reads its reply stops no one);
+/// 4. interest in "writable" exactly while `pending` is not empty: without it, the rest of a
+///    large reply never leaves; with nothing to write, a socket with room in its send buffer is
+///    always writable, and asking for it wakes `wait` at once, again and again: the server
+///    spins;
+/// 5. interest in "readable" exactly while `conn.wants_input()`: a client that has closed its
+///    side, or whose replies are piling up while it sends more, has a socket that is always
+///    readable, and asking for it spins the server just the same;
+/// 6. errors other than `WouldBlock` and `Interrupted` are returned (a client that reset the
+///    connection): the loop then drops the client.
 ///
 /// Hints, one at a time:
 /// 1. A loop while `pending` is not empty: `write`, then `pending.drain(..n)`; on `WouldBlock`,

@@ -32,6 +32,8 @@ mod ex17_allow_list;
 mod ex18_async_lifetime;
 mod ex19_request_head;
 mod ex20_frame_decoder;
+/// "Waiting costs no CPU", judged alike at any load (the CPU checks of chapters 04–08).
+mod idle;
 
 /// One check: a name that says what must hold, and the code that looks.
 pub struct Check {

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: adds the buffer size for each read instead of the number of bytes read.
+// WRONG (protocol form) breaks 1: adds the buffer size for each read instead of the number of bytes read.
 fn count_until_closed(stream: &mut TcpStream) -> io::Result<u64> {
     let mut buf = [0u8; 4096];
     let mut total: u64 = 0;

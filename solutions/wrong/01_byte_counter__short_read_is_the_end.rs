@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: takes a read shorter than the buffer for the end of the stream (short reads are normal).
+// WRONG (protocol form) breaks 1: takes a read shorter than the buffer for the end of the stream (short reads are normal).
 fn count_until_closed(stream: &mut TcpStream) -> io::Result<u64> {
     let mut buf = [0u8; 4096];
     let mut total: u64 = 0;

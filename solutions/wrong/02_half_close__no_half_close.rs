@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: never tells the server the request is complete (no shutdown(Write)): both sides wait.
+// WRONG (protocol form) breaks 2: never tells the server the request is complete (no shutdown(Write)): both sides wait.
 fn send_then_read_reply(
     stream: &mut TcpStream,
     request: &[u8],

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: one read of the reply, taken for all of it (ignores a reply that comes in pieces).
+// WRONG (protocol form) breaks 3: one read of the reply, taken for all of it (ignores a reply that comes in pieces).
 fn send_then_read_reply(
     stream: &mut TcpStream,
     request: &[u8],

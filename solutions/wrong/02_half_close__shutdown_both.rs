@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: shuts down both directions, so the reply can no longer be read.
+// WRONG (protocol form) breaks 2: shuts down both directions, so the reply can no longer be read.
 fn send_then_read_reply(
     stream: &mut TcpStream,
     request: &[u8],

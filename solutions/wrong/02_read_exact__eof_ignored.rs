@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: does not treat Ok(0) as the end of the stream: loops forever when the server hangs up.
+// WRONG (protocol form) breaks 3: does not treat Ok(0) as the end of the stream: loops forever when the server hangs up.
 fn read_exactly(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {

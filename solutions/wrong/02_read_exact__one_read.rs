@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: one read, taken for the whole echo (ignores short reads).
+// WRONG (protocol form) breaks 1: one read, taken for the whole echo (ignores short reads).
 fn read_exactly(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
     let n = stream.read(buf)?;
     if n == 0 {

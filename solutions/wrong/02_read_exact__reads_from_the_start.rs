@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: every read writes at the start of the buffer, over the bytes already read.
+// WRONG (protocol form) breaks 1: every read writes at the start of the buffer, over the bytes already read.
 fn read_exactly(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {

@@ -1,4 +1,4 @@
-// WRONG (resource) breaks 0: reads the whole line first and checks its length after: no cap while it arrives.
+// WRONG (resource) breaks 2: reads the whole line first and checks its length after: no cap while it arrives.
 fn read_line_capped(
     reader: &mut BufReader<TcpStream>,
     max: usize,

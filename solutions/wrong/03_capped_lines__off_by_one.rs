@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: an off-by-one in the cap: take(max) leaves no room for the newline of a max-byte line.
+// WRONG (boundary) breaks 1: an off-by-one in the cap: take(max) leaves no room for the newline of a max-byte line.
 fn read_line_capped(
     reader: &mut BufReader<TcpStream>,
     max: usize,

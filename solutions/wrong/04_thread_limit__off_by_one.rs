@@ -1,4 +1,4 @@
-// WRONG (boundary) breaks 0: an off-by-one in the limit (`>` instead of `>=`): serves max + 1 clients at once.
+// WRONG (boundary) breaks 1: an off-by-one in the limit (`>` instead of `>=`): serves max + 1 clients at once.
 fn admit_or_refuse(
     stream: TcpStream,
     peer: SocketAddr,

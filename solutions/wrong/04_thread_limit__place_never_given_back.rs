@@ -1,4 +1,4 @@
-// WRONG (resource) breaks 0: counts clients in but never out: once `max` clients have come and gone, everyone is refused.
+// WRONG (resource) breaks 2: counts clients in but never out: once `max` clients have come and gone, everyone is refused.
 fn admit_or_refuse(
     stream: TcpStream,
     peer: SocketAddr,

@@ -1,4 +1,4 @@
-// WRONG (resource) breaks 0: busy-waits: a non-blocking socket polled in a loop against the clock spins the CPU.
+// WRONG (resource) breaks 4: busy-waits: a non-blocking socket polled in a loop against the clock spins the CPU.
 fn echo_until_deadline(
     stream: &mut TcpStream,
     deadline: Instant,

@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: sets the read timeout once: it restarts with every read, so a trickling client stays forever.
+// WRONG (timing) breaks 3: sets the read timeout once: it restarts with every read, so a trickling client stays forever.
 fn echo_until_deadline(
     stream: &mut TcpStream,
     deadline: Instant,

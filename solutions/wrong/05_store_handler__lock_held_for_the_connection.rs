@@ -1,4 +1,4 @@
-// WRONG (lock scope) breaks 0: locks the store once for the whole connection, across blocking reads: other clients wait.
+// WRONG (lock scope) breaks 5: locks the store once for the whole connection, across blocking reads: other clients wait.
 fn execute(store: &Store, request: &str) -> String {
     let mut parts = request.splitn(3, ' ');
     let answer = match (parts.next(), parts.next(), parts.next()) {

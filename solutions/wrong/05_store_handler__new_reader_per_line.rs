@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: makes a new BufReader for each line: bytes it buffered past the line are thrown away.
+// WRONG (protocol form) breaks 4: makes a new BufReader for each line: bytes it buffered past the line are thrown away.
 fn execute(store: &Store, request: &str) -> String {
     let mut parts = request.splitn(3, ' ');
     match (parts.next(), parts.next(), parts.next()) {

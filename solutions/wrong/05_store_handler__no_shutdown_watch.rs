@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: does not watch the stream: Ctrl-C waits for a silent client until its idle timeout.
+// WRONG (timing) breaks 6: does not watch the stream: Ctrl-C waits for a silent client until its idle timeout.
 fn execute(store: &Store, request: &str) -> String {
     let mut parts = request.splitn(3, ' ');
     match (parts.next(), parts.next(), parts.next()) {

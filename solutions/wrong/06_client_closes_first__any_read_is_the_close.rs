@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: takes any read for the close: a client that sends one more byte is closed on first.
+// WRONG (protocol form) breaks 3: takes any read for the close: a client that sends one more byte is closed on first.
 fn close_after_client(stream: TcpStream, wait: Duration) -> io::Result<Closed> {
     let mut stream = stream;
     stream.set_read_timeout(Some(wait))?;

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: half-closes first (shutdown(Write)): that FIN is the first close; TIME_WAIT stays here.
+// WRONG (protocol form) breaks 1: half-closes first (shutdown(Write)): that FIN is the first close; TIME_WAIT stays here.
 fn close_after_client(stream: TcpStream, wait: Duration) -> io::Result<Closed> {
     let mut stream = stream;
     // "Tell the client we are done, then wait for it": our FIN goes first.

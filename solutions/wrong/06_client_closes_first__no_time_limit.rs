@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: waits for the client with no time limit: a client that never closes holds the server.
+// WRONG (timing) breaks 4: waits for the client with no time limit: a client that never closes holds the server.
 fn close_after_client(stream: TcpStream, wait: Duration) -> io::Result<Closed> {
     let mut stream = stream;
     let mut sink = [0u8; 1024];

@@ -1,4 +1,4 @@
-// WRONG (resource) breaks 0: retries a blocked write in a loop of its own: it spins, never reads, and deadlocks with the server.
+// WRONG (resource) breaks 3, 6: retries a blocked write in a loop of its own: it spins, never reads, and deadlocks with the server.
 fn step(
     stream: &mut TcpStream,
     transfer: &mut Transfer,

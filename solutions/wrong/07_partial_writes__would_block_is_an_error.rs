@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: takes `WouldBlock` from `read` for an error: the client fails as soon as the echo is not there yet.
+// WRONG (protocol form) breaks 1: takes `WouldBlock` from `read` for an error: the client fails as soon as the echo is not there yet.
 fn step(
     stream: &mut TcpStream,
     transfer: &mut Transfer,

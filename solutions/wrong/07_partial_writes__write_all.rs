@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: uses `write_all` on a non-blocking socket: it fails with `WouldBlock` halfway, and the part it wrote is sent again.
+// WRONG (protocol form) breaks 2: uses `write_all` on a non-blocking socket: it fails with `WouldBlock` halfway, and the part it wrote is sent again.
 fn step(
     stream: &mut TcpStream,
     transfer: &mut Transfer,

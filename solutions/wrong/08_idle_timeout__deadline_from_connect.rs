@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: counts the deadline from the connection, not from the last bytes heard: a client that keeps talking is closed.
+// WRONG (timing) breaks 1, 5: counts the deadline from the connection, not from the last bytes heard: a client that keeps talking is closed.
 fn poll_timeout(
     conns: &HashMap<usize, Conn>,
     idle: Duration,

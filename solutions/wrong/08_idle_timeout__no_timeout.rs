@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: no poll timeout: `wait` sleeps until an event, so a silent client is never closed.
+// WRONG (timing) breaks 2: no poll timeout: `wait` sleeps until an event, so a silent client is never closed.
 fn poll_timeout(
     conns: &HashMap<usize, Conn>,
     idle: Duration,

@@ -1,4 +1,4 @@
-// WRONG (resource) breaks 0: a fixed poll timeout of zero: `wait` returns at once, forever, and the server spins.
+// WRONG (resource) breaks 2, 3: a fixed poll timeout of zero: `wait` returns at once, forever, and the server spins.
 fn poll_timeout(
     conns: &HashMap<usize, Conn>,
     idle: Duration,

@@ -1,4 +1,4 @@
-// WRONG (protocol form) breaks 0: never asks for "writable": a reply larger than the send buffer stops halfway, until the client sends something else.
+// WRONG (protocol form) breaks 4: never asks for "writable": a reply larger than the send buffer stops halfway, until the client sends something else.
 fn flush_and_rearm(conn: &mut Conn) -> io::Result<()> {
     // Send now: no need to wait for "writable" when the send buffer probably has room.
     while !conn.pending.is_empty() {

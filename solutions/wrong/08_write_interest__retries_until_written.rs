@@ -1,4 +1,4 @@
-// WRONG (timing) breaks 0: retries a blocked write until the whole reply is gone: one client that does not read stops every other client, and spins.
+// WRONG (timing) breaks 3: retries a blocked write until the whole reply is gone: one client that does not read stops every other client, and spins.
 fn flush_and_rearm(conn: &mut Conn) -> io::Result<()> {
     // Send now: no need to wait for "writable" when the send buffer probably has room.
     while !conn.pending.is_empty() {

@@ -1,4 +1,4 @@
-// WRONG (resource) breaks 0: asks for "writable" all the time: an idle socket is always writable, so `wait` returns at once, forever, and the server spins.
+// WRONG (resource) breaks 4: asks for "writable" all the time: an idle socket is always writable, so `wait` returns at once, forever, and the server spins.
 fn flush_and_rearm(conn: &mut Conn) -> io::Result<()> {
     // Send now: no need to wait for "writable" when the send buffer probably has room.
     while !conn.pending.is_empty() {

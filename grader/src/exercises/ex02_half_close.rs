@@ -17,23 +17,34 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "a server that answers after the client's FIN: its reply `11 bytes` is printed",
-            holds: &[],
+            holds: &[1, 2],
             run: counted,
         },
         Check {
-            name: "a reply in three pieces, 150 ms apart, is printed whole",
-            holds: &[],
+            name: "a reply of two lines in three pieces, 150 ms apart, is printed whole",
+            holds: &[3],
             run: reply_in_pieces,
         },
         Check {
             name: "a 20 000-byte request arrives whole before the FIN",
-            holds: &[],
+            holds: &[1, 2],
             run: big_request,
         },
         Check {
             name: "a server that never answers: one `error:` line and exit code 1 within the timeout",
-            holds: &[],
+            holds: &[4],
             run: never_answers,
+        },
+        Check {
+            name: "an empty request (the word `\"\"`): the server still learns it is complete \
+                   and answers `0 bytes`",
+            holds: &[1, 2],
+            run: empty_request,
+        },
+        Check {
+            name: "a server that closes without a word: an empty reply, exit code 0",
+            holds: &[3],
+            run: empty_reply,
         },
     ],
 };
@@ -106,7 +117,7 @@ fn counted(ctx: &Ctx) -> Result<(), Fail> {
 
 fn reply_in_pieces(ctx: &Ctx) -> Result<(), Fail> {
     let done = client(ctx, &["tell", "me"], |stream, _| {
-        for piece in ["first piece, ", "second piece, ", "third piece\n"] {
+        for piece in ["first piece,\n", "second piece, ", "third piece\n"] {
             if stream.write_all(piece.as_bytes()).is_err() {
                 return;
             }
@@ -115,8 +126,9 @@ fn reply_in_pieces(ctx: &Ctx) -> Result<(), Fail> {
     })?;
     expect_stdout(
         &done,
-        "first piece, second piece, third piece",
-        "one `read` returns what has arrived so far: keep reading until `Ok(0)`",
+        "first piece,\nsecond piece, third piece",
+        "one `read` returns what has arrived so far, and a reply may hold many lines: keep \
+         reading until `Ok(0)`",
     )
 }
 
@@ -164,4 +176,26 @@ fn never_answers(ctx: &Ctx) -> Result<(), Fail> {
         ),
         "return the read's timeout error with `?`: the caller prints it and exits 1",
     ))
+}
+
+fn empty_request(ctx: &Ctx) -> Result<(), Fail> {
+    let done = client(ctx, &[""], |stream, request| {
+        let _ = stream.write_all(format!("{} bytes\n", request.len()).as_bytes());
+    })?;
+    expect_stdout(
+        &done,
+        "0 bytes",
+        "an empty request is still a request: send it (nothing), then half-close",
+    )
+}
+
+fn empty_reply(ctx: &Ctx) -> Result<(), Fail> {
+    let done = client(ctx, &["quiet", "please"], |_, _| {
+        // Closes at once, without a word: the reply is empty, and that is not an error.
+    })?;
+    expect_stdout(
+        &done,
+        "",
+        "a server may answer nothing: `Ok(0)` at once ends an empty reply, which is no error",
+    )
 }

@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Check, Exercise};
-use crate::harness::{Ctx, End, WAIT, connect, read_to_end, show};
+use crate::harness::{Ctx, End, WAIT, connect, pattern, read_to_end, show};
 use crate::report::{Fail, fail};
 
 pub static EXERCISE: Exercise = Exercise {
@@ -16,24 +16,36 @@ pub static EXERCISE: Exercise = Exercise {
     write: "`echo_until_deadline`",
     checks: &[
         Check {
-            name: "a client is echoed while its time lasts",
-            holds: &[],
+            name: "a client is echoed while its time lasts, 100 kB included",
+            holds: &[1],
             run: echoes,
         },
         Check {
             name: "a silent client gets the time-limit line and is closed at the deadline (1.5 s)",
-            holds: &[],
+            holds: &[3],
             run: silent_client,
         },
         Check {
             name: "a client that sends a byte every 0.3 s is closed at the deadline too",
-            holds: &[],
+            holds: &[3],
             run: trickling_client,
         },
         Check {
             name: "waiting for a silent client costs (almost) no CPU",
-            holds: &[],
+            holds: &[4],
             run: no_cpu_while_waiting,
+        },
+        Check {
+            name: "a client that sends `bye` and closes is echoed and closed at once, without \
+                   the time-limit line",
+            holds: &[2],
+            run: client_closes,
+        },
+        Check {
+            name: "a client that resets: the server reports the error (`error: PEER: …`), not a \
+                   disconnect",
+            holds: &[5],
+            run: reset,
         },
     ],
 };
@@ -62,6 +74,16 @@ fn expect_time_up(
     if got.ends_with(line) && end == End::Closed && in_window {
         return Ok(());
     }
+    let hint = if end == End::Closed && !got.ends_with(line) && closed_after <= LATEST
+    {
+        "the connection closed without the time-limit line: a read that times out fails with \
+         `WouldBlock` (Unix) or `TimedOut` (Windows); both mean the deadline is here: return \
+         `Ok(Ending::DeadlineReached)`"
+    } else if end == End::Closed && closed_after < EARLIEST {
+        "closed before the deadline: the time left is `deadline - now`, not less"
+    } else {
+        hint
+    };
     Err(fail(
         format!(
             "the line {:?} and the close, between {:.1} s and {:.1} s after connecting",
@@ -85,7 +107,8 @@ fn expect_time_up(
 
 fn echoes(ctx: &Ctx) -> Result<(), Fail> {
     let (_server, mut stream, _) = start(ctx)?;
-    for message in [&b"hello"[..], b"deadline"] {
+    let big = pattern(100_000);
+    for message in [&b"hello"[..], b"deadline", &big] {
         let _ = stream.write_all(message);
         let mut back = vec![0u8; message.len()];
         if let Err(e) = stream.read_exact(&mut back) {
@@ -150,26 +173,86 @@ fn trickling_client(ctx: &Ctx) -> Result<(), Fail> {
 }
 
 fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
-    let (server, mut stream, _) = start(ctx)?;
-    let Some(before) = server.cpu_time() else {
-        ctx.note("CPU time is not measured on this platform: the CPU check passes unmeasured");
-        return Ok(());
-    };
-    let started = Instant::now();
-    let _ = read_to_end(&mut stream, WAIT);
-    let wall = started.elapsed();
-    let used = server.cpu_time().unwrap_or(before).saturating_sub(before);
-    // A blocked server uses a few milliseconds; a busy loop, all the CPU it is given.
-    if used <= Duration::from_millis(150) {
+    // A time limit of 4 s: the client's thread is judged while it waits, long before its
+    // deadline ends it.
+    let (server, addr) = ctx.server(&["--max-connection", "4"])?;
+    let _stream = connect(addr)?;
+    super::idle::expect_asleep(
+        ctx,
+        &server,
+        Duration::ZERO,
+        Duration::from_millis(900),
+        "while its client is silent",
+        "block in `read` with a timeout; a loop that retries a non-blocking read at once spins",
+    )
+}
+
+fn client_closes(ctx: &Ctx) -> Result<(), Fail> {
+    let (server, mut stream, connected) = start(ctx)?;
+    let _ = stream.write_all(b"bye");
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let (got, end) = read_to_end(&mut stream, WAIT);
+    let after = connected.elapsed();
+    // The deadline is 1.5 s away: a close that waited for it came too late.
+    if got == b"bye" && end == End::Closed && after < EARLIEST {
         return Ok(());
     }
+    let hint = if got.ends_with(b"time limit reached\n") {
+        "`read` returning `Ok(0)` is the client's close: return `Ok(Ending::Closed)` at once"
+    } else {
+        "echo what you read, and return `Ok(Ending::Closed)` when `read` returns 0"
+    };
+    let _ = server;
     Err(fail(
-        "at most 0.15 s of CPU time while the client is silent",
         format!(
-            "{:.2} s of CPU in {:.1} s",
-            used.as_secs_f64(),
-            wall.as_secs_f64()
+            "\"bye\" and the close, within {:.1} s (before the deadline)",
+            EARLIEST.as_secs_f64()
         ),
-        "block in `read` with a timeout; a loop that retries a non-blocking read at once spins",
+        format!(
+            "{} and the connection {} after {:.1} s",
+            show(&got),
+            match end {
+                End::Closed => "closed",
+                End::Reset => "reset",
+                End::Open => "still open",
+            },
+            after.as_secs_f64()
+        ),
+        hint,
+    ))
+}
+
+fn reset(ctx: &Ctx) -> Result<(), Fail> {
+    let (server, stream, _) = start(ctx)?;
+    let mut writer: &TcpStream = &stream;
+    let _ = writer.write_all(b"x");
+    thread::sleep(Duration::from_millis(200));
+    // A linger time of zero makes the close a reset (RST): the server's read fails.
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    drop(stream);
+    if server
+        .stderr
+        .wait_for(WAIT, |l| l.starts_with("error: "))
+        .is_some()
+    {
+        return Ok(());
+    }
+    let disconnected = server
+        .stdout
+        .snapshot()
+        .iter()
+        .any(|l| l.starts_with("disconnected"));
+    Err(fail(
+        "a line `error: PEER: …` on the server's stderr",
+        format!(
+            "stdout {:?}, stderr {:?}",
+            server.stdout.snapshot(),
+            server.stderr.snapshot()
+        ),
+        if disconnected {
+            "a reset is not the client's close: only `Ok(0)` is; return other errors"
+        } else {
+            "return errors other than `Interrupted` and the timeout: the caller reports them"
+        },
     ))
 }

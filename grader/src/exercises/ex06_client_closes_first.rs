@@ -18,23 +18,39 @@ pub static EXERCISE: Exercise = Exercise {
         Check {
             name: "after the greeting, the server keeps the connection open until the client \
                    closes, then closes too",
-            holds: &[],
+            holds: &[1, 2],
             run: waits_for_the_client,
         },
         Check {
             name: "the TIME_WAIT is on the client's port, none on the server's (Linux)",
-            holds: &[],
+            holds: &[1, 2],
             run: time_wait_on_the_client,
         },
         Check {
             name: "bytes the client sends after the greeting are not its close",
-            holds: &[],
+            holds: &[3],
             run: more_bytes_are_not_a_close,
         },
         Check {
             name: "a client that never closes is closed by the server after --close-wait (1 s)",
-            holds: &[],
+            holds: &[4],
             run: silent_client_closed_after_the_wait,
+        },
+        Check {
+            name: "a client that sends a byte every 0.3 s and never closes is closed after \
+                   --close-wait (1 s) too",
+            holds: &[4],
+            run: trickling_client_closed_after_the_wait,
+        },
+        Check {
+            name: "a client that resets: the server reports the error, not a close",
+            holds: &[5],
+            run: reset,
+        },
+        Check {
+            name: "waiting for a silent client to close costs (almost) no CPU",
+            holds: &[6],
+            run: no_cpu_while_waiting,
         },
     ],
 };
@@ -98,14 +114,25 @@ fn expect_server_closes(stream: &mut TcpStream) -> Result<(), Fail> {
 }
 
 fn waits_for_the_client(ctx: &Ctx) -> Result<(), Fail> {
-    let (_server, addr) = start(ctx)?;
+    let (server, addr) = start(ctx)?;
     let mut stream = greeted(addr)?;
     expect_still_open(
         &mut stream,
         Duration::from_millis(500),
         "no `shutdown`, no drop before the client's close: wait in `read` until it returns 0",
     )?;
-    expect_server_closes(&mut stream)
+    expect_server_closes(&mut stream)?;
+    if server
+        .wait_for_line("the client closed first", Duration::from_secs(2))
+        .is_some()
+    {
+        return Ok(());
+    }
+    Err(fail(
+        "the server's line `closed: PEER (the client closed first)`",
+        format!("{:?}", server.stdout.snapshot()),
+        "return `Closed::ClientFirst` when `read` returns 0",
+    ))
 }
 
 /// Is the connection from local port `local` to remote port `remote` in TIME_WAIT on this side?
@@ -196,4 +223,81 @@ fn silent_client_closed_after_the_wait(ctx: &Ctx) -> Result<(), Fail> {
 
 fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
+}
+
+fn trickling_client_closed_after_the_wait(ctx: &Ctx) -> Result<(), Fail> {
+    let (_server, addr) = start(ctx)?;
+    let stream = greeted(addr)?;
+    let started = Instant::now();
+    let mut writer = stream
+        .try_clone()
+        .map_err(|e| fail("a socket", e.to_string(), ""))?;
+    let trickler = std::thread::spawn(move || {
+        for _ in 0..12 {
+            if writer.write_all(b".").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let mut reader = stream;
+    let (_, end) = read_to_end(&mut reader, Duration::from_secs(3));
+    let after = started.elapsed();
+    drop(reader);
+    let _ = trickler.join();
+    if end != End::Open
+        && (Duration::from_millis(700)..Duration::from_millis(2900)).contains(&after)
+    {
+        return Ok(());
+    }
+    Err(fail(
+        "the server closes about 1 s after the greeting (--close-wait 1), though the client \
+         keeps sending",
+        format!("the connection {end:?} after {:.1} s", after.as_secs_f64()),
+        if end == End::Open {
+            "a read timeout restarts with every read: the wait is a total deadline; before each \
+             read, set the timeout to the time *left*"
+        } else {
+            "close when the whole wait has passed, not before"
+        },
+    ))
+}
+
+fn reset(ctx: &Ctx) -> Result<(), Fail> {
+    let (server, addr) = start(ctx)?;
+    let stream = greeted(addr)?;
+    std::thread::sleep(Duration::from_millis(100));
+    // A linger time of zero makes the close a reset (RST), not a FIN.
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    drop(stream);
+    if server
+        .stderr
+        .wait_for(Duration::from_secs(3), |l| l.starts_with("error: "))
+        .is_some()
+    {
+        return Ok(());
+    }
+    Err(fail(
+        "a line `error: PEER: …` on the server's stderr",
+        format!(
+            "stdout {:?}, stderr {:?}",
+            server.stdout.snapshot(),
+            server.stderr.snapshot()
+        ),
+        "a reset is not a close: only `Ok(0)` is; return other errors",
+    ))
+}
+
+fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {
+    // `--close-wait 3`: the wait is judged long before it ends.
+    let (server, addr) = ctx.server(&["--close-wait", "3"])?;
+    let _stream = greeted(addr)?;
+    super::idle::expect_asleep(
+        ctx,
+        &server,
+        Duration::ZERO,
+        Duration::from_millis(1000),
+        "while it waits for a silent client to close",
+        "block in `read` with a timeout; a loop around a non-blocking read spins",
+    )
 }

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Check, Exercise};
 use crate::harness::{Ctx, Finished, serve_once};
@@ -18,26 +18,43 @@ pub static EXERCISE: Exercise = Exercise {
     checks: &[
         Check {
             name: "5 bytes: sent, echoed whole, exit code 0",
-            holds: &[],
+            holds: &[1, 6],
             run: small,
         },
         Check {
             name: "24 MB to a server that echoes as it reads (more than the buffers hold): no \
                    deadlock, the echo whole and in order",
-            holds: &[],
+            holds: &[2, 3],
             run: large,
         },
         Check {
-            name: "a server that reads nothing for 1.5 s: the client naps meanwhile (CPU \
+            name: "a server that reads nothing for 2.5 s: the client naps meanwhile (CPU \
                    measured), then finishes",
-            holds: &[],
+            holds: &[1, 6],
             run: late_reader,
         },
         Check {
             name: "a server that echoes half of 100 kB and closes: one `error:` line and exit \
                    code 1 at once, not after --stall",
-            holds: &[],
+            holds: &[5],
             run: hangs_up_halfway,
+        },
+        Check {
+            name: "a server whose echo of 200 kB has one byte changed: the client says where it \
+                   differs (its echo is what it read, not what it sent)",
+            holds: &[4],
+            run: changed_byte,
+        },
+        Check {
+            name: "a server that sends 5 bytes more after the echo: the client reads only the \
+                   echo, and succeeds",
+            holds: &[4],
+            run: bytes_after_the_echo,
+        },
+        Check {
+            name: "`--size 0`: done at once, exit code 0",
+            holds: &[6],
+            run: nothing_to_send,
         },
     ],
 };
@@ -122,15 +139,22 @@ fn large(ctx: &Ctx) -> Result<(), Fail> {
 fn late_reader(ctx: &Ctx) -> Result<(), Fail> {
     let size = 8_000_000;
     let addr = serve_once(|mut s| {
-        thread::sleep(Duration::from_millis(1500));
+        thread::sleep(Duration::from_millis(2500));
         echo(&mut s);
     })?
     .to_string();
     let proc = ctx.start(&["--addr", &addr, "--size", &size.to_string()])?;
-    let started = Instant::now();
-    thread::sleep(Duration::from_millis(1200));
-    let cpu = proc.cpu_time();
-    let wall = started.elapsed();
+    // While the server reads nothing, the client has filled the buffers and can only wait:
+    // napping between turns, it blocks hundreds of times a second (see `idle`).
+    let asleep = super::idle::expect_asleep(
+        ctx,
+        &proc,
+        Duration::from_millis(600),
+        Duration::from_millis(1000),
+        "while the server reads nothing",
+        "when nothing can move, return `Step::Idle` (the loop naps); never retry in a loop of \
+         your own, and never return `Progress` when no byte moved",
+    );
     let Some(done) = proc.wait_exit(Duration::from_secs(8)) else {
         return Err(fail(
             "the client exits within 8 s",
@@ -143,24 +167,7 @@ fn late_reader(ctx: &Ctx) -> Result<(), Fail> {
         size,
         "keep what the OS did not take for the next turn",
     )?;
-    let Some(used) = cpu else {
-        ctx.note("CPU time is not measured on this platform: the CPU check passes unmeasured");
-        return Ok(());
-    };
-    // A client that naps uses a few percent of a CPU; one that retries at once, all it gets.
-    if used.as_secs_f64() <= 0.2 * wall.as_secs_f64() {
-        return Ok(());
-    }
-    Err(fail(
-        format!(
-            "at most {:.2} s of CPU in the {:.1} s the server read nothing",
-            0.2 * wall.as_secs_f64(),
-            wall.as_secs_f64()
-        ),
-        format!("{:.2} s of CPU", used.as_secs_f64()),
-        "when nothing can move, return `Step::Idle` (the loop naps); never retry in a loop of \
-         your own",
-    ))
+    asleep
 }
 
 fn hangs_up_halfway(ctx: &Ctx) -> Result<(), Fail> {
@@ -195,4 +202,80 @@ fn hangs_up_halfway(ctx: &Ctx) -> Result<(), Fail> {
         "`Ok(0)` from `read` before the whole echo came back: return \
          `Err(io::Error::from(ErrorKind::UnexpectedEof))`",
     ))
+}
+
+fn changed_byte(ctx: &Ctx) -> Result<(), Fail> {
+    let size = 200_000;
+    const AT: usize = 123_457;
+    let done = client(ctx, size, Duration::from_secs(6), move |mut s| {
+        let mut all = vec![0u8; size];
+        if s.read_exact(&mut all).is_err() {
+            return;
+        }
+        all[AT] ^= 0x55;
+        let _ = s.write_all(&all);
+        let _ = s.read(&mut [0u8; 1]);
+    })?;
+    let expected = format!("from byte {AT} on");
+    let one_error = done.stderr.len() == 1 && done.stderr[0].contains(&expected);
+    if done.status.code() == Some(1) && one_error {
+        return Ok(());
+    }
+    let hint = if done.status.code() == Some(0) {
+        "the echo the program checked is not what the server sent: append `&buf[..n]`, the \
+         bytes `read` put in the buffer, to `echo`"
+    } else {
+        "append exactly the bytes read, in order: the given code then finds the changed byte"
+    };
+    Err(fail(
+        format!(
+            "exit code 1 and one `error: …` line that says the echo differs {expected}"
+        ),
+        format!(
+            "exit code {:?}, stdout {:?}, stderr {:?}",
+            done.status.code(),
+            done.stdout,
+            done.stderr
+        ),
+        hint,
+    ))
+}
+
+fn bytes_after_the_echo(ctx: &Ctx) -> Result<(), Fail> {
+    let done = client(ctx, 5, Duration::from_secs(6), |mut s| {
+        let mut all = [0u8; 5];
+        if s.read_exact(&mut all).is_err() {
+            return;
+        }
+        // The echo and 5 bytes more, in one write: they arrive together.
+        let mut reply = all.to_vec();
+        reply.extend_from_slice(b"extra");
+        let _ = s.write_all(&reply);
+        let _ = s.read(&mut [0u8; 1]);
+    })?;
+    expect_success(
+        &done,
+        5,
+        "read at most the bytes still missing (`&mut buf[..missing.min(buf.len())]`): what comes \
+         after the echo is not part of it",
+    )
+}
+
+fn nothing_to_send(ctx: &Ctx) -> Result<(), Fail> {
+    let done = client(ctx, 0, Duration::from_secs(4), |mut s| {
+        let _ = s.read(&mut [0u8; 1]);
+    })?;
+    if done.elapsed > Duration::from_secs(2) {
+        return Err(fail(
+            "exit code 0 within 2 s",
+            format!("exit after {:.1} s", done.elapsed.as_secs_f64()),
+            "with nothing to send, the echo is complete before the first turn: `Step::Done`",
+        ));
+    }
+    expect_success(
+        &done,
+        0,
+        "an echo as long as the payload is done, even when both are empty: decide `Done` after \
+         both parts of the turn, whatever moved",
+    )
 }
