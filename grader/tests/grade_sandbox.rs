@@ -112,8 +112,8 @@ fn a_hostile_class_is_graded_truly_and_harms_no_one() {
         answer_with(
             "    let stat = std::fs::read_to_string(\"/proc/self/stat\").unwrap_or_default();\n\
              let ppid = stat.rsplit(')').next().unwrap_or(\"\").split_whitespace().nth(1).unwrap_or(\"1\").to_string();\n\
-             let _ = std::process::Command::new(\"kill\").args([\"-9\", &ppid]).status();\n\
-             let _ = std::process::Command::new(\"kill\").args([\"-9\", \"1\"]).status();",
+             let _ = std::process::Command::new(\"kill\").args([\"-9\", &ppid]).stderr(std::process::Stdio::null()).status();\n\
+             let _ = std::process::Command::new(\"kill\").args([\"-9\", \"1\"]).stderr(std::process::Stdio::null()).status();",
             "",
         ),
     );
@@ -217,7 +217,7 @@ fn a_hostile_class_is_graded_truly_and_harms_no_one() {
 
     let grades: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
-    let verdict = |student: &str| -> (String, f64) {
+    let verdict = |student: &str| -> (String, f64, f64) {
         let s = grades["students"]
             .as_array()
             .unwrap()
@@ -227,6 +227,7 @@ fn a_hostile_class_is_graded_truly_and_harms_no_one() {
         (
             s["exercises"][0]["verdict"].as_str().unwrap().to_string(),
             s["points"].as_f64().unwrap(),
+            s["points_total"].as_f64().unwrap(),
         )
     };
     let all = stdout.clone();
@@ -238,7 +239,8 @@ fn a_hostile_class_is_graded_truly_and_harms_no_one() {
         "killer",
         "daemon",
     ] {
-        assert_eq!(verdict(honest), ("pass".into(), 5.0), "{honest}:\n{all}");
+        let (v, points, total) = verdict(honest);
+        assert_eq!((v.as_str(), points), ("pass", total), "{honest}:\n{all}");
     }
     assert_eq!(verdict("includer").0, "compile_error", "{all}");
     assert_eq!(verdict("const_loop").0, "refused", "{all}");
@@ -280,9 +282,10 @@ fn a_hostile_class_is_graded_truly_and_harms_no_one() {
         }
         let student = line.split("  ").next().unwrap().trim();
         let points = line.rsplit(' ').next().unwrap();
+        let (_, earned, total) = verdict(student);
         assert_eq!(
             points,
-            format!("{:.1}/5.0", verdict(student).1),
+            format!("{earned:.1}/{total:.1}"),
             "{student}: table and JSON disagree"
         );
     }
