@@ -488,8 +488,14 @@ fn stream_spends_no_more_cpu_per_byte_than_the_ceiling_client() {
         cpu / (field(&json, "bytes").parse::<f64>().unwrap() / 1e9)
     };
     let args = ["stream", "--addr", &addr, "--secs", "1", "--json"];
-    let ours = per_gb(run_measuring_cpu(EXAMPLE, &args));
-    let ceiling = per_gb(run_measuring_cpu("ceiling", &args[..5]));
+    // Three runs of each, taken in turn, and the least of each: the other tests of this file
+    // run beside this one and load the machine in bursts, which raise a run's CPU per byte
+    // (cache misses, context switches) but never lower it.
+    let (mut ours, mut ceiling) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        ours = ours.min(per_gb(run_measuring_cpu(EXAMPLE, &args)));
+        ceiling = ceiling.min(per_gb(run_measuring_cpu("ceiling", &args[..5])));
+    }
     assert!(
         ours <= 2.0 * ceiling,
         "13 stream used {ours:.2} CPU-seconds per GB, the ceiling client {ceiling:.2}"
