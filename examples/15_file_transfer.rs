@@ -563,7 +563,17 @@ fn send(
     let sum = hasher.finalize();
     write_frame_within(&writer, &sum, timeout)
         .with_context(|| format!("cannot send to {addr}"))?;
-    let verdict = expect_ok(&mut reader, addr)?;
+    // Every byte may fit in the socket buffers before a receiver whose disk filled up says so:
+    // its `error: …` then comes as the verdict, and it is still where the receiver stopped.
+    let verdict = expect_ok(&mut reader, addr).map_err(|err| {
+        let why = format!("{err:#}");
+        match why.strip_prefix("the receiver refused: ") {
+            Some(why) => anyhow::anyhow!(
+                "the receiver stopped after {sent} of {size} bytes: {why}"
+            ),
+            None => err,
+        }
+    })?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "sent: {name} ({size} bytes) in {secs:.2} s ({:.1} MB/s); \
