@@ -114,7 +114,8 @@ fn echo_one(
         .read_exact(&mut echo)
         .with_context(|| format!("cannot read the echo from {addr}"))?;
 
-    // 4. An echo client checks the echo: a server that answers something else is broken
+    // 4. An echo client checks the echo: a server that answers something else is
+    // broken
     //    (or not an echo server), and printing its answer as "the echo" would hide it.
     //    What it sent is shown inert and bounded (`src/text.rs`, chapter 14): bytes
     //    from the network never reach the terminal as commands.

@@ -152,8 +152,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let _wake_on_ctrl_c = shutdown.on_trigger(move || {
         let _ = notifier.notify();
     });
-    // The first line on stdout: `listening on ADDR`, with the real address (chapter 01).
-    // Printed once everything the server needs is in place.
+    // The first line on stdout: `listening on ADDR`, with the real address (chapter
+    // 01). Printed once everything the server needs is in place.
     cli::announce(&listener)?;
     let mut listener = Some(
         Registered::new(&poller, listener, Event::readable(LISTENER))

@@ -132,8 +132,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     bail!(
-        "no answer from {} after {attempts} attempts in {} (is the server running? are \
-         datagrams being lost?)",
+        "no answer from {} after {attempts} attempts in {} (is the server running? \
+         are datagrams being lost?)",
         args.addr,
         seconds(waited)
     )

@@ -200,7 +200,8 @@ fn client(
             let echo = read_frame(&mut stream, DEFAULT_MAX_FRAME)
                 .with_context(|| format!("cannot read the echo from {addr}"))?
                 .with_context(|| format!("{addr} closed the connection"))?;
-            // What the server sent is untrusted: shown inert and bounded (src/text.rs).
+            // What the server sent is untrusted: shown inert and bounded
+            // (src/text.rs).
             if echo != message.as_bytes() {
                 let shown = shown(&echo, SHOWN);
                 if echo.starts_with(b"error: ") {

@@ -187,8 +187,8 @@ impl Watchdog {
         lock(&self.done).take();
         if self.fired() {
             bail!(
-                "{addr} was still sending {} s after the end of the run (echoing more than \
-                 it was sent, or too slowly); no figures are reported",
+                "{addr} was still sending {} s after the end of the run (echoing \
+                 more than it was sent, or too slowly); no figures are reported",
                 DRAIN.as_secs()
             );
         }

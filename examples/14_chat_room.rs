@@ -123,8 +123,8 @@ struct Outbox {
     capacity: usize,
     /// How long a member may take to accept one line before it is cut off.
     stall: Duration,
-    /// How long senders wait for room in a full outbox: a member that takes no line for
-    /// this long is *behind*, and nobody waits for it any more.
+    /// How long senders wait for room in a full outbox: a member that takes no line
+    /// for this long is *behind*, and nobody waits for it any more.
     patience: Duration,
     state: Mutex<OutboxState>,
     /// Signalled on every change: a line in, a line out, closed, the writer done.
@@ -653,7 +653,8 @@ fn client(addr: SocketAddr, nick: &str) -> anyhow::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream.try_clone()?;
     // A server that stops reading cannot hang what you type for ever: a line it has
-    // not taken in 30 s is an error (the room's own flow control pauses us 5 s at most).
+    // not taken in 30 s is an error (the room's own flow control pauses us 5 s at
+    // most).
     stream.set_write_timeout(Some(Duration::from_secs(30)))?;
 
     // The server asks for the nickname, then greets us (or refuses): two capped lines,
@@ -725,9 +726,8 @@ fn print_room(reader: &mut impl io::BufRead, addr: SocketAddr) -> anyhow::Error 
                     return anyhow::Error::new(err)
                         .context(format!("cannot read from {addr}"));
                 }
-                eprintln!(
-                    "warning: left out a line of over {CLIENT_MAX_LINE} bytes from {addr}"
-                );
+                let max = CLIENT_MAX_LINE;
+                eprintln!("warning: left out a line of over {max} bytes from {addr}");
             }
             Err(err) => {
                 return anyhow::Error::new(err)

@@ -563,8 +563,9 @@ fn send(
     let sum = hasher.finalize();
     write_frame_within(&writer, &sum, timeout)
         .with_context(|| format!("cannot send to {addr}"))?;
-    // Every byte may fit in the socket buffers before a receiver whose disk filled up says so:
-    // its `error: …` then comes as the verdict, and it is still where the receiver stopped.
+    // Every byte may fit in the socket buffers before a receiver whose disk filled up
+    // says so: its `error: …` then comes as the verdict, and it is still where the
+    // receiver stopped.
     let verdict = expect_ok(&mut reader, addr).map_err(|err| {
         let why = format!("{err:#}");
         match why.strip_prefix("the receiver refused: ") {

@@ -182,7 +182,8 @@ fn on_off(value: bool) -> &'static str {
 /// should compare.
 fn describe_peer(peer: SocketAddr) -> String {
     // Compare the addresses, not the socket addresses: `SocketAddr::new` would drop a
-    // link-local client's scope id (`%2`), and the two would differ for the wrong reason.
+    // link-local client's scope id (`%2`), and the two would differ for the wrong
+    // reason.
     let canonical = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     if peer.ip().to_canonical() != peer.ip() {
         format!("{peer} (an IPv4 client, IPv4-mapped; to_canonical: {canonical})")

@@ -335,10 +335,11 @@ async fn serve_echo(
                 Err(err) => return Err(err),
             }
         } else {
-            // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is first.
-            //    The losing branches are simply dropped: a `read` that has not completed
-            //    has taken no bytes (tokio documents `read` as cancel-safe), so nothing is
-            //    lost.
+            // 6. Wait for bytes, for the idle timeout, or for Ctrl-C, whichever is
+            // first.
+            //    The losing branches are simply dropped: a `read` that has not
+            //    completed has taken no bytes (tokio documents `read` as cancel-safe),
+            //    so nothing is lost.
             tokio::select! {
                 read = timeout(idle, stream.read(&mut buf)) => match read {
                     Err(_elapsed) => return Ok((echoed, End::Idle)),
@@ -431,7 +432,8 @@ struct Pace {
     progress: Mutex<Instant>,
     /// Signalled by the writer each time it takes a line.
     taken: Notify,
-    /// Signalled by a sender that found the member too far behind: its writer cuts it off.
+    /// Signalled by a sender that found the member too far behind: its writer cuts it
+    /// off.
     behind: Notify,
 }
 
@@ -472,7 +474,9 @@ impl Member {
                 // Full, but it took a line a moment ago: it reads, slower than the
                 // room. Wait for it (or for it to leave).
                 tokio::select! {
-                    _ = tokio::time::timeout_at(patience_ends.into(), taken) => continue,
+                    _ = tokio::time::timeout_at(patience_ends.into(), taken) => {
+                        continue;
+                    }
                     () = self.outbox.closed() => return,
                 }
             }
@@ -505,8 +509,8 @@ impl Room {
         let line: Arc<str> = Arc::from(format!("{line}\n"));
         // Under the lock, queue the line for every member with room (which never
         // waits), and copy out only those without: the lock is not held while we wait,
-        // and a line to a thousand members does not copy a thousand of them (a storm of
-        // joins would copy the room once per join: memory quadratic in members).
+        // and a line to a thousand members does not copy a thousand of them (a storm
+        // of joins would copy the room once per join: memory quadratic in members).
         let full: Vec<Member> = self
             .lock()
             .iter()
@@ -527,8 +531,8 @@ impl Room {
         }
     }
 
-    /// Removes `nick` if it is still the member that `pace` belongs to (a member refused
-    /// for a taken nickname must not remove the one that has it).
+    /// Removes `nick` if it is still the member that `pace` belongs to (a member
+    /// refused for a taken nickname must not remove the one that has it).
     fn remove(&self, nick: &str, pace: &Arc<Pace>) -> Option<Member> {
         let mut members = self.lock();
         let same = members
@@ -759,7 +763,8 @@ async fn write_outbox(
         *pace.lock() = Instant::now();
         pace.taken.notify_waiters();
         tokio::select! {
-            wrote = timeout(rules.stall_timeout, socket.write_all(line.as_bytes())) => {
+            wrote = timeout(rules.stall_timeout, socket.write_all(line.as_bytes()))
+                => {
                 match wrote {
                     Ok(Ok(())) => {}
                     // reset or closed: its reader sees the same and leaves

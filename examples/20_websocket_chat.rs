@@ -246,7 +246,8 @@ fn read_frame(reader: &mut impl Read, max: usize) -> Result<Option<Frame>, ReadE
     }))
 }
 
-/// A frame from the server: never masked, always FIN (we do not fragment what we send).
+/// A frame from the server: never masked, always FIN (we do not fragment what we
+/// send).
 fn encode_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(payload.len() + 10);
     frame.push(0x80 | opcode);
@@ -279,8 +280,8 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 // ANCHOR_END: frame
 
 // ANCHOR: outbox
-/// What a member's writer thread sends: a line of the room's text, or (to browsers only)
-/// a control frame.
+/// What a member's writer thread sends: a line of the room's text, or (to browsers
+/// only) a control frame.
 enum Out {
     Line(Arc<str>),
     Pong(Vec<u8>),
@@ -645,7 +646,8 @@ fn serve(
 
 // ANCHOR: handshake
 /// The request's head: `GET /chat HTTP/1.1`, then `Name: value` lines, then an empty
-/// line. Header names are case-insensitive (RFC 9110 §5.1), so they are kept lowercase.
+/// line. Header names are case-insensitive (RFC 9110 §5.1), so they are kept
+/// lowercase.
 struct Request {
     method: String,
     path: String,
@@ -661,7 +663,8 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Whether a comma-separated header (`Connection: keep-alive, Upgrade`) has `token`.
+    /// Whether a comma-separated header (`Connection: keep-alive, Upgrade`) has
+    /// `token`.
     fn has_token(&self, name: &str, token: &str) -> bool {
         self.header(name).is_some_and(|value| {
             value
@@ -679,8 +682,8 @@ enum HeadError {
     Gone,
 }
 
-/// Reads the request head: at most `MAX_HEAD` bytes and `MAX_HEADERS` lines, all before
-/// the handshake deadline (the reader's).
+/// Reads the request head: at most `MAX_HEAD` bytes and `MAX_HEADERS` lines, all
+/// before the handshake deadline (the reader's).
 fn read_head(reader: &mut impl BufRead) -> Result<Request, HeadError> {
     let mut left = MAX_HEAD;
     let request_line = head_line(reader, &mut left)?;
@@ -951,7 +954,8 @@ impl Member {
                             return ws.fail(outbox, PROTOCOL_ERROR, why);
                         }
                         (CONTINUATION, Some((first, mut bytes))) => {
-                            // Each fragment was checked on its own; the sum must fit too.
+                            // Each fragment was checked on its own; the sum must fit
+                            // too.
                             if bytes.len() + frame.payload.len() > rules.max_line {
                                 let why =
                                     format!("a message over {} bytes", rules.max_line);
@@ -977,7 +981,8 @@ impl Member {
                         }
                         (_, bytes) => match String::from_utf8(bytes) {
                             Ok(text) => Heard::Line(text),
-                            // A text message MUST be UTF-8 (§8.1): the connection fails.
+                            // A text message MUST be UTF-8 (§8.1): the connection
+                            // fails.
                             Err(_) => {
                                 ws.fail(outbox, NOT_UTF8, "a text message not UTF-8")
                             }
@@ -1068,7 +1073,8 @@ fn serve_member(
     let refused = |member: &mut Member, why: &str, notice: &str| {
         println!("refused: {peer} ({why})");
         if browser {
-            outbox.tell(notice); // the page shows it; the close frame's reason is short
+            // The page shows it; the close frame's reason is short.
+            outbox.tell(notice);
         }
         member.close(&outbox, NORMAL, notice);
     };
@@ -1098,7 +1104,8 @@ fn serve_member(
         return leave(member, reader);
     };
     // From here on a line member may be silent for hours (chapter 14); a browser must
-    // show signs of life, its pongs at least, within three ping intervals (chapter 16).
+    // show signs of life, its pongs at least, within three ping intervals (chapter
+    // 16).
     match &mut member {
         Member::Lines => {
             reader.get_mut().deadline = None;
@@ -1110,7 +1117,8 @@ fn serve_member(
         }
     }
 
-    // 3. Join: unique nicknames only; the greeting and the notices agree on who is here.
+    // 3. Join: unique nicknames only; the greeting and the notices agree on who is
+    //    here.
     let others = {
         let mut members = room.lock();
         if members.contains_key(&nick) {
@@ -1206,10 +1214,10 @@ fn serve_member(
 // ANCHOR_END: serve_member
 
 // ANCHOR: finish
-/// The end of a connection. The writer sends what is queued (a close frame last) within
-/// the stall timeout. A browser that has not answered our close frame yet gets
-/// [`CLOSE_TIMEOUT`] to do so; then the server closes the TCP connection first (§7.1.1),
-/// with chapter 03's orderly close.
+/// The end of a connection. The writer sends what is queued (a close frame last)
+/// within the stall timeout. A browser that has not answered our close frame yet gets
+/// [`CLOSE_TIMEOUT`] to do so; then the server closes the TCP connection first
+/// (§7.1.1), with chapter 03's orderly close.
 fn finish(
     member: Member,
     mut reader: BufReader<DeadlineReader>,
@@ -1260,8 +1268,9 @@ fn spawn_writer(
         let mut pings = 0u32;
         loop {
             let bytes = match next_ping {
-                // On a fixed schedule, not "when idle": a member that only listens to
-                // a busy room must still be asked, or it could never prove it is alive.
+                // On a fixed schedule, not "when idle": a member that only listens
+                // to a busy room must still be asked, or it could never prove it is
+                // alive.
                 Some(due) if Instant::now() >= due => {
                     next_ping = Some(Instant::now() + ping_interval);
                     pings = pings.wrapping_add(1);
