@@ -295,6 +295,9 @@ struct Outbox {
     stream: Arc<TcpStream>,
     capacity: usize,
     stall: Duration,
+    /// How long senders wait for room in a full outbox (chapter 14: a member that
+    /// takes nothing for this long is *behind*, and nobody waits for it any more).
+    patience: Duration,
     state: Mutex<OutboxState>,
     changed: Condvar,
 }
@@ -303,7 +306,8 @@ struct OutboxState {
     items: VecDeque<Out>,
     open: bool,
     progress: Instant,
-    cut_off: bool,
+    /// The member stopped reading and was cut off: why.
+    cut_off: Option<String>,
     writer_done: bool,
 }
 
@@ -321,46 +325,65 @@ impl Outbox {
             stream,
             capacity: rules.outbox,
             stall: rules.stall,
+            patience: rules.stall / 10,
             state: Mutex::new(OutboxState {
                 items: VecDeque::new(),
                 open: true,
                 progress: Instant::now(),
-                cut_off: false,
+                cut_off: None,
                 writer_done: false,
             }),
             changed: Condvar::new(),
         }
     }
 
-    /// Queues a line, waiting while the outbox is full: chapter 14's three rules (a
-    /// member that reads loses nothing; the sender waits, so TCP slows the sender; a
-    /// member that takes nothing for `stall` while lines wait is cut off).
+    /// Queues a line, waiting while the outbox is full, but not for a member that has
+    /// stopped: chapter 14's four rules. A member that reads loses nothing (the sender
+    /// waits for room, so TCP slows the sender); a member that takes nothing for
+    /// `patience` (a tenth of `stall`) is *behind*: nobody waits for it, and its lines
+    /// are kept up to one more outbox's worth; further behind, or silent for `stall`,
+    /// it is cut off. So a stream of fresh members that never read costs the room one
+    /// `patience` each, not `stall` each.
     fn push(&self, line: &Arc<str>) {
         let mut state = self.lock();
         loop {
             if !state.open {
                 return;
             }
+            let now = Instant::now();
             if state.items.len() < self.capacity {
                 if state.items.is_empty() {
-                    state.progress = Instant::now();
+                    state.progress = now;
                 }
                 state.items.push_back(Out::Line(Arc::clone(line)));
                 self.changed.notify_all();
                 return;
             }
-            let deadline = state.progress + self.stall;
-            let now = Instant::now();
-            if now >= deadline {
-                drop(state);
-                self.cut_off();
+            // Full: a member that took something within `patience` is reading, only
+            // slower than the room; wait for it.
+            let patience_ends = state.progress + self.patience;
+            if now < patience_ends {
+                state = self
+                    .changed
+                    .wait_timeout(state, patience_ends - now)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0;
+                continue;
+            }
+            // Behind: keep the line without waiting, within limits.
+            let stalled = now >= state.progress + self.stall;
+            if !stalled && state.items.len() < 2 * self.capacity {
+                state.items.push_back(Out::Line(Arc::clone(line)));
+                self.changed.notify_all();
                 return;
             }
-            state = self
-                .changed
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+            drop(state);
+            self.cut_off(if stalled {
+                format!("nothing taken for {} s", self.stall.as_secs_f64())
+            } else {
+                format!("over {} lines behind", 2 * self.capacity)
+            });
+            return;
         }
     }
 
@@ -416,10 +439,10 @@ impl Outbox {
     }
 
     /// The member stopped reading: forget its lines and shut the socket down.
-    fn cut_off(&self) {
+    fn cut_off(&self, why: String) {
         {
             let mut state = self.lock();
-            state.cut_off = true;
+            state.cut_off.get_or_insert(why);
             state.open = false;
             state.items.clear();
         }
@@ -1193,12 +1216,11 @@ fn serve_member(
 
     // 5. Leave: out of the room, then the rest of the close, bounded.
     let others = room.remove(&nick, &outbox);
-    let cut_off = outbox.lock().cut_off;
+    let cut_off = outbox.lock().cut_off.clone();
     leave(member, reader)?;
-    let cut_off = cut_off || outbox.lock().cut_off;
-    let notice = if cut_off {
-        let secs = rules.stall.as_secs_f64();
-        println!("dropped: {nick} (not reading: nothing taken for {secs} s)");
+    let cut_off = cut_off.or_else(|| outbox.lock().cut_off.clone());
+    let notice = if let Some(why) = cut_off {
+        println!("dropped: {nick} (not reading: {why})");
         format!("* {nick} was disconnected (not reading)")
     } else {
         if reason == "left" {
@@ -1231,7 +1253,7 @@ fn finish(
         .changed
         .wait_timeout_while(state, rules.stall, |s| !s.writer_done)
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let cut_off = state.cut_off;
+    let cut_off = state.cut_off.is_some();
     drop(state);
     if waited.timed_out() {
         let _ = outbox.stream.shutdown(Direction::Both);
@@ -1295,7 +1317,8 @@ fn spawn_writer(
             if let Err(err) = (&*outbox.stream).write_all(&bytes) {
                 // Not one byte accepted for the stall timeout: not reading.
                 if timed_out(&err) {
-                    outbox.cut_off();
+                    let secs = outbox.stall.as_secs_f64();
+                    outbox.cut_off(format!("nothing taken for {secs} s"));
                 }
                 break;
             }
