@@ -520,7 +520,9 @@ fn send(
         .with_context(|| format!("cannot send to {addr}"))?;
     write_frame_within(&writer, &size.to_be_bytes(), timeout)
         .with_context(|| format!("cannot send to {addr}"))?;
-    expect_ok(&mut reader, addr)?;
+    if let Err(why) = answer(&mut reader, addr)? {
+        bail!("the receiver refused: {why}");
+    }
 
     // 2. The contents, in chunks, hashed on the way.
     let started = Instant::now();
@@ -566,15 +568,10 @@ fn send(
     // Every byte may fit in the socket buffers before a receiver whose disk filled up
     // says so: its `error: …` then comes as the verdict, and it is still where the
     // receiver stopped.
-    let verdict = expect_ok(&mut reader, addr).map_err(|err| {
-        let why = format!("{err:#}");
-        match why.strip_prefix("the receiver refused: ") {
-            Some(why) => anyhow::anyhow!(
-                "the receiver stopped after {sent} of {size} bytes: {why}"
-            ),
-            None => err,
-        }
-    })?;
+    let verdict = match answer(&mut reader, addr)? {
+        Ok(verdict) => verdict,
+        Err(why) => bail!("the receiver stopped after {sent} of {size} bytes: {why}"),
+    };
     let secs = started.elapsed().as_secs_f64();
     println!(
         "sent: {name} ({size} bytes) in {secs:.2} s ({:.1} MB/s); \
@@ -597,16 +594,20 @@ fn why_it_stopped(reader: &mut BufReader<TcpStream>) -> Option<String> {
     answer.strip_prefix(b"error: ").map(|why| shown(why, SHOWN))
 }
 
-/// Reads the receiver's answer: `ok…` is returned, `error: …` becomes our error.
-fn expect_ok(reader: &mut impl Read, addr: SocketAddr) -> anyhow::Result<String> {
+/// Reads the receiver's answer: `Ok(…)` for `ok…`, `Err(why)` for `error: why` (shown
+/// inert); the caller says what the refusal means at its step.
+fn answer(
+    reader: &mut impl Read,
+    addr: SocketAddr,
+) -> anyhow::Result<Result<String, String>> {
     let answer = read_frame(reader, 4096)
         .with_context(|| format!("no answer from {addr}"))?
         .with_context(|| format!("{addr} closed the connection without an answer"))?;
     let answer = shown(&answer, SHOWN);
-    match answer.strip_prefix("error: ") {
-        Some(why) => bail!("the receiver refused: {why}"),
+    Ok(match answer.strip_prefix("error: ") {
+        Some(why) => Err(why.to_string()),
         None => Ok(answer),
-    }
+    })
 }
 // ANCHOR_END: send
 

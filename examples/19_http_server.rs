@@ -20,7 +20,8 @@
 //!     then open http://127.0.0.1:7878/ in a browser
 //! ```
 //!
-//! Look for one `closed: PEER after N request(s)` line per connection: a browser sends many
+//! Look for the first line, `listening on ADDR` (printed once the server is ready), then one
+//! `closed: PEER after N request(s)` line per connection: a browser sends many
 //! requests on one connection (keep-alive), and every refusal is one status line and a
 //! `refused:` line, never a hang.
 

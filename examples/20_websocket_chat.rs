@@ -14,6 +14,7 @@
 //! terminal 2:  nc 127.0.0.1 7879        (type your nickname first)
 //! ```
 //!
+//! The first line is `listening on ADDR` (the page and the WebSocket), then the `nc` port.
 //! What one tab types appears in the other tab and in `nc` as `ada: …`, and back. Ctrl-C in
 //! terminal 1 closes every tab's WebSocket with code 1001 ("going away").
 

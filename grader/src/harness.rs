@@ -519,9 +519,21 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     (!tasks.is_empty()).then(|| tasks.iter().map(|(_, t)| *t).sum())
 }
 
-/// (thread id, time it wanted the CPU) for every thread of `pid` and of its descendants.
+/// One thread of a program, as `/proc` last saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskStat {
+    pub tid: u32,
+    /// Time it wanted the CPU: on one, or waiting for one (CPU time where schedstat is
+    /// missing).
+    pub runnable: Duration,
+    /// How many times it blocked (voluntary context switches): a thread that waits blocks,
+    /// a busy loop is only ever preempted.
+    pub blocks: Option<u64>,
+}
+
+/// Every thread of `pid` and of its descendants.
 #[cfg(target_os = "linux")]
-fn task_times(pid: u32) -> Vec<(u32, Duration)> {
+pub fn task_stats(pid: u32) -> Vec<TaskStat> {
     let mut family = vec![pid];
     descendants(&mut family);
     let mut out = Vec::new();
@@ -538,24 +550,45 @@ fn task_times(pid: u32) -> Vec<(u32, Duration)> {
                 continue;
             };
             let path = task.path();
-            if let Some(ns) = std::fs::read_to_string(path.join("schedstat"))
+            let runnable = std::fs::read_to_string(path.join("schedstat"))
                 .ok()
                 .and_then(|text| {
                     let mut fields =
                         text.split_whitespace().map(|f| f.parse::<u64>().ok());
-                    Some(fields.next()?? + fields.next()??)
+                    Some(Duration::from_nanos(fields.next()?? + fields.next()??))
                 })
-            {
-                out.push((tid, Duration::from_nanos(ns)));
-            } else if let Some(ticks) = std::fs::read_to_string(path.join("stat"))
-                .ok()
-                .and_then(|stat| stat_ticks(&stat))
-            {
-                out.push((tid, Duration::from_millis(ticks * 10)));
+                .or_else(|| {
+                    let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+                    Some(Duration::from_millis(stat_ticks(&stat)? * 10))
+                });
+            let blocks =
+                std::fs::read_to_string(path.join("status"))
+                    .ok()
+                    .and_then(|status| {
+                        status
+                            .lines()
+                            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                            .and_then(|n| n.trim().parse::<u64>().ok())
+                    });
+            if let Some(runnable) = runnable {
+                out.push(TaskStat {
+                    tid,
+                    runnable,
+                    blocks,
+                });
             }
         }
     }
     out
+}
+
+/// (thread id, time it wanted the CPU) for every thread of `pid` and of its descendants.
+#[cfg(target_os = "linux")]
+fn task_times(pid: u32) -> Vec<(u32, Duration)> {
+    task_stats(pid)
+        .into_iter()
+        .map(|t| (t.tid, t.runnable))
+        .collect()
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -210,23 +210,34 @@ pub fn sandbox_command(
     command
 }
 
-/// Sets resource limits in the child between fork and exec (async-signal-safe: `setrlimit`).
-fn with_limits(command: &mut Command, limits: Vec<(libc::__rlimit_resource_t, u64)>) {
+/// The type of a resource number: glibc's own enum type, a plain int elsewhere.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+type Resource = libc::c_int;
+
+/// Sets each limit, soft and hard alike (a program cannot raise it again). Only `setrlimit`,
+/// which is async-signal-safe: it may run between fork and exec.
+fn set_limits(limits: &[(Resource, u64)]) -> std::io::Result<()> {
+    for &(resource, value) in limits {
+        let limit = libc::rlimit {
+            rlim_cur: value,
+            rlim_max: value,
+        };
+        // SAFETY: a plain system call on owned data.
+        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Sets resource limits in the child between fork and exec.
+fn with_limits(command: &mut Command, limits: Vec<(Resource, u64)>) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure only calls setrlimit, which is async-signal-safe, on owned data.
+    // SAFETY: the closure only calls `set_limits` (setrlimit, async-signal-safe) on owned data.
     unsafe {
-        command.pre_exec(move || {
-            for &(resource, value) in &limits {
-                let limit = libc::rlimit {
-                    rlim_cur: value,
-                    rlim_max: value,
-                };
-                if libc::setrlimit(resource, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
+        command.pre_exec(move || set_limits(&limits));
     }
 }
 
@@ -529,23 +540,15 @@ pub fn confine_and_exec(program: &Path, args: &[String]) -> anyhow::Result<()> {
         .restrict_self()
         .context("cannot apply Landlock")?;
     let _ = status; // Best effort: `probe` said before grading what this kernel enforces.
-    for (resource, value) in [
+    set_limits(&[
         (libc::RLIMIT_AS, RUN_MEMORY),
         (libc::RLIMIT_NPROC, RUN_PROCESSES),
         (libc::RLIMIT_FSIZE, RUN_FILE_SIZE),
         (libc::RLIMIT_NOFILE, RUN_OPEN_FILES),
         (libc::RLIMIT_CPU, RUN_CPU_SECONDS),
         (libc::RLIMIT_CORE, 0),
-    ] {
-        let limit = libc::rlimit {
-            rlim_cur: value,
-            rlim_max: value,
-        };
-        // SAFETY: a plain system call on owned data.
-        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
-            bail!("cannot set a limit: {}", std::io::Error::last_os_error());
-        }
-    }
+    ])
+    .context("cannot set a limit")?;
     let err = Command::new(program).args(args).exec();
     Err(err).with_context(|| format!("cannot start {}", program.display()))
 }

@@ -250,14 +250,10 @@ pub(super) fn cpu_over(
     window: Duration,
 ) -> Option<(f64, f64)> {
     thread::sleep(settle);
-    let before = proc.cpu_time()?;
-    let started = Instant::now();
-    thread::sleep(window);
-    let after = proc.cpu_time()?;
-    Some((
-        after.saturating_sub(before).as_secs_f64(),
-        started.elapsed().as_secs_f64(),
-    ))
+    // Thread by thread (`idle::usage`): a thread that ends in the window does not hide the
+    // others' time.
+    let used = super::idle::usage(proc, window)?;
+    Some((used.runnable.as_secs_f64(), used.wall.as_secs_f64()))
 }
 
 fn no_cpu_while_waiting(ctx: &Ctx) -> Result<(), Fail> {

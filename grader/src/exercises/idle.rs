@@ -63,72 +63,18 @@ impl Usage {
     }
 }
 
-/// Per thread (keyed by process and thread id): the nanoseconds it was runnable, and how
-/// many times it blocked, for process `pid`, its threads and its children (Linux).
+/// Per thread: the nanoseconds it was runnable, and how many times it blocked, for process
+/// `pid`, its threads and its children (Linux; `harness::task_stats`).
 #[cfg(target_os = "linux")]
-type Snapshot = std::collections::HashMap<(u32, String), (u64, u64)>;
+type Snapshot = std::collections::HashMap<u32, (u64, u64)>;
 
 #[cfg(target_os = "linux")]
 fn snapshot(pid: u32) -> Option<Snapshot> {
-    let mut out = Snapshot::new();
-    let mut family = vec![pid];
-    children(&mut family);
-    for p in family {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let path = task.path();
-            // schedstat: time on a CPU and time waiting for one, in nanoseconds.
-            let runnable = std::fs::read_to_string(path.join("schedstat"))
-                .ok()
-                .and_then(|text| {
-                    let mut fields =
-                        text.split_whitespace().map(|f| f.parse::<u64>().ok());
-                    Some(fields.next()?? + fields.next()??)
-                });
-            let blocked =
-                std::fs::read_to_string(path.join("status"))
-                    .ok()
-                    .and_then(|status| {
-                        status
-                            .lines()
-                            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                            .and_then(|n| n.trim().parse::<u64>().ok())
-                    });
-            if let (Some(runnable), Some(blocked)) = (runnable, blocked) {
-                let tid = task.file_name().to_string_lossy().into_owned();
-                out.insert((p, tid), (runnable, blocked));
-            }
-        }
-    }
+    let out: Snapshot = crate::harness::task_stats(pid)
+        .into_iter()
+        .filter_map(|t| Some((t.tid, (t.runnable.as_nanos() as u64, t.blocks?))))
+        .collect();
     (!out.is_empty()).then_some(out)
-}
-
-/// Appends the living children (and theirs) of the processes in `out`.
-#[cfg(target_os = "linux")]
-fn children(out: &mut Vec<u32>) {
-    let mut i = 0;
-    while i < out.len() {
-        let parent = out[i];
-        for entry in std::fs::read_dir(format!("/proc/{parent}/task"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let list = std::fs::read_to_string(entry.path().join("children"))
-                .unwrap_or_default();
-            for child in list
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok())
-            {
-                if !out.contains(&child) {
-                    out.push(child);
-                }
-            }
-        }
-        i += 1;
-    }
 }
 
 /// Measures `proc` over `window`; `None` where the runnable time is not measured.

@@ -135,13 +135,15 @@ fn write_atomically(path: &Path, body: &str) -> anyhow::Result<()> {
 
 /// The SHA-256 of a file, in hex.
 fn sha256(path: &Path) -> String {
-    let bytes = fs::read(path).unwrap_or_default();
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    hex(&Sha256::digest(fs::read(path).unwrap_or_default()))
+}
+
+/// Bytes in lowercase hex (file hashes, the runner's secret and signature).
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// `check grade DIR`.

@@ -3,7 +3,6 @@
 //! process of the student's confined, and signs its result with a secret only the grader and
 //! the runner know.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -116,10 +115,7 @@ fn sign(secret: &str, body: &str) -> String {
     hasher.update(secret.as_bytes());
     hasher.update(b"\n");
     hasher.update(body.as_bytes());
-    hasher.finalize().iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    super::hex(&hasher.finalize())
 }
 
 /// A fresh secret: 32 bytes from the kernel's random source, in hex.
@@ -128,10 +124,7 @@ fn fresh_secret() -> anyhow::Result<String> {
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .context("cannot read /dev/urandom")?;
-    Ok(bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
+    Ok(super::hex(&bytes))
 }
 
 /// Runs the checks of `program` in a sandbox of its own; reads the result back.
